@@ -1,0 +1,130 @@
+package dev.tandem.core;
+
+import java.util.Arrays;
+import java.util.Objects;
+
+/**
+ * One generation request as an engine sees it: prompt token ids (already templated and
+ * tokenised, BOS included if the model wants one) and how to continue them.
+ *
+ * <p>Immutable; the arrays are copied in and never exposed for writing.
+ */
+public final class GenerateRequest {
+    private final String requestId;
+    private final int[] promptTokens;
+    private final SamplingParams sampling;
+    private final int maxTokens;
+    private final int[] stopTokenIds;
+    private final boolean ignoreEos;
+    private final int topLogprobs;
+
+    /**
+     * @param requestId    caller's id, used in logs and events
+     * @param promptTokens prompt ids; must not be empty
+     * @param sampling     sampling parameters
+     * @param maxTokens    most tokens to generate, >= 1
+     * @param stopTokenIds extra ids that end generation (the model's end-of-generation ids always
+     *                     do unless {@code ignoreEos})
+     * @param ignoreEos    keep generating past end-of-generation tokens
+     * @param topLogprobs  -1: no logprobs; 0: the chosen token's logprob; n > 0: also the n most
+     *                     likely alternatives (at most 20)
+     */
+    public GenerateRequest(String requestId, int[] promptTokens, SamplingParams sampling, int maxTokens,
+                           int[] stopTokenIds, boolean ignoreEos, int topLogprobs) {
+        this.requestId = Objects.requireNonNull(requestId, "requestId");
+        this.promptTokens = promptTokens.clone();
+        this.sampling = Objects.requireNonNull(sampling, "sampling");
+        this.maxTokens = maxTokens;
+        this.stopTokenIds = stopTokenIds == null ? new int[0] : stopTokenIds.clone();
+        this.ignoreEos = ignoreEos;
+        this.topLogprobs = topLogprobs;
+        if (this.promptTokens.length == 0) {
+            throw new RequestException(RequestException.Kind.INVALID, "the prompt is empty", "prompt", null);
+        }
+        if (maxTokens < 1) {
+            throw new RequestException(RequestException.Kind.INVALID,
+                    "max_tokens must be at least 1, got " + maxTokens, "max_tokens", null);
+        }
+        if (topLogprobs < -1 || topLogprobs > 20) {
+            throw new RequestException(RequestException.Kind.INVALID,
+                    "top_logprobs must be in [0, 20], got " + topLogprobs, "top_logprobs", null);
+        }
+    }
+
+    /** A greedy request with no extra stop ids and no logprobs. */
+    public static GenerateRequest greedy(String requestId, int[] promptTokens, int maxTokens) {
+        return new GenerateRequest(requestId, promptTokens, SamplingParams.GREEDY, maxTokens, null, false, -1);
+    }
+
+    public String requestId() {
+        return requestId;
+    }
+
+    /** A copy of the prompt ids. */
+    public int[] promptTokens() {
+        return promptTokens.clone();
+    }
+
+    public int promptLength() {
+        return promptTokens.length;
+    }
+
+    /** Prompt id at {@code index}, without copying. */
+    public int promptToken(int index) {
+        return promptTokens[index];
+    }
+
+    public SamplingParams sampling() {
+        return sampling;
+    }
+
+    public int maxTokens() {
+        return maxTokens;
+    }
+
+    /** A copy of the extra stop ids. */
+    public int[] stopTokenIds() {
+        return stopTokenIds.clone();
+    }
+
+    public boolean isStopToken(int id) {
+        for (int s : stopTokenIds) {
+            if (s == id) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    public boolean ignoreEos() {
+        return ignoreEos;
+    }
+
+    public int topLogprobs() {
+        return topLogprobs;
+    }
+
+    /** Same request under another id and token budget (used to re-issue after a lost worker). */
+    public GenerateRequest continueWith(String newId, int[] newPrompt, int newMaxTokens) {
+        return new GenerateRequest(newId, newPrompt, sampling, newMaxTokens, stopTokenIds, ignoreEos, topLogprobs);
+    }
+
+    @Override
+    public String toString() {
+        return "GenerateRequest[" + requestId + ", prompt=" + promptTokens.length + " tokens, maxTokens="
+                + maxTokens + ", " + sampling + "]";
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof GenerateRequest r && requestId.equals(r.requestId)
+                && Arrays.equals(promptTokens, r.promptTokens) && sampling.equals(r.sampling)
+                && maxTokens == r.maxTokens && Arrays.equals(stopTokenIds, r.stopTokenIds)
+                && ignoreEos == r.ignoreEos && topLogprobs == r.topLogprobs;
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(requestId, Arrays.hashCode(promptTokens), sampling, maxTokens);
+    }
+}
