@@ -83,6 +83,11 @@ public final class SequenceSampling {
         return seen[i];
     }
 
+    /** Advances the random stream by one draw (a draw made elsewhere, e.g. by a prefill peer). */
+    public void skipDraw() {
+        nextDouble();
+    }
+
     /**
      * Next uniform double in [0, 1): SplitMix64 (Steele, Lea, Flood 2014): add the golden-ratio
      * increment, then a variant-13 finaliser; 53 high bits become the mantissa.
