@@ -240,6 +240,7 @@ public final class Scheduler {
         };
         if (Thread.currentThread() == ownerThread) {
             r.run();
+            report(clock.nanoTime());
         } else {
             enqueueOrFail(new Call(r));
         }
@@ -354,7 +355,8 @@ public final class Scheduler {
         if (!commands.isEmpty()) {
             return now;
         }
-        long wake = inFlight ? stepDueNanos : (lastPlanRan ? now : Long.MAX_VALUE);
+        boolean mayRun = lastPlanRan && (!running.isEmpty() || !waiting.isEmpty());
+        long wake = inFlight ? stepDueNanos : (mayRun ? now : Long.MAX_VALUE);
         for (Pin p : pins.values()) {
             wake = Math.min(wake, p.expiresAtNanos);
         }
