@@ -1,5 +1,7 @@
 package dev.tandem.runtime.transfer;
 
+import dev.tandem.core.KvLayout;
+import dev.tandem.core.TandemException;
 import dev.tandem.core.TransferEndpoint;
 import dev.tandem.core.TransferKind;
 import java.io.IOException;
@@ -21,7 +23,9 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <h2>Design</h2>
  * The serving worker allocates its pool with {@code KvPool.mapFile} and advertises
- * {@link #endpoint(KvMemory, String)}: kind SHM, its host id, the file's path. The puller
+ * {@link #publish(KvMemory, String)}: kind SHM, its host id, the file's path; publishing also
+ * writes a one-line layout file beside the pool file, so that the puller can check the pool's
+ * real layout (not only the advertised one) before copying. The puller
  * learns which blocks to copy from the {@link dev.tandem.core.KvHandle}; the serving engine keeps
  * them pinned until the handle is released or expires, which is the only coordination needed.
  * Mappings are cached per path, keyed by the file's identity (device and inode) and size: a
@@ -29,8 +33,9 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <h2>Invariants</h2>
  * The mapping is read-only: a puller can never write into a peer's pool. Every requested block
- * lies inside the file as it is at the time of the pull; a file not a whole number of blocks
- * long is refused as a layout mismatch.
+ * lies inside the file as it is at the time of the pull; a pool whose layout file disagrees
+ * with the destination layout, or whose size is not a whole number of blocks, is refused as a
+ * layout mismatch before any byte is copied.
  *
  * <h2>Concurrency</h2>
  * Safe for concurrent use. The mapping cache is a {@link ConcurrentHashMap}; a replaced mapping
@@ -47,7 +52,10 @@ public final class ShmTransport implements KvTransport {
     /** Bytes copied between deadline checks. */
     private static final long CHUNK_BYTES = 64L << 20;
 
-    private record Mapping(Object fileKey, long sizeBytes, MemorySegment memory) {
+    private static final String LAYOUT_MAGIC = "tandem-kv-pool v1";
+
+    /** A read-only mapping of a pool file and the layout line it was published with. */
+    private record Mapping(Object fileKey, long sizeBytes, MemorySegment memory, String layoutLine) {
     }
 
     private final String hostId;
@@ -62,12 +70,50 @@ public final class ShmTransport implements KvTransport {
     }
 
     /**
-     * The endpoint that serves {@code pool} over shared memory, or null if the pool is not
-     * file-backed.
+     * Serves {@code pool} over shared memory: writes the layout file next to the pool file and
+     * returns the endpoint to advertise, or null if the pool is not file-backed. The serving
+     * worker calls {@link #unpublish(KvMemory)} when it stops.
      */
-    public static TransferEndpoint endpoint(KvMemory pool, String hostId) {
+    public static TransferEndpoint publish(KvMemory pool, String hostId) {
         Path file = pool.backingFile();
-        return file == null ? null : new TransferEndpoint(TransferKind.SHM, hostId, file.toAbsolutePath().toString());
+        if (file == null) {
+            return null;
+        }
+        Path abs = file.toAbsolutePath();
+        try {
+            Files.writeString(layoutFile(abs), describe(pool.layout(), pool.blockCount()));
+        } catch (IOException e) {
+            throw new TandemException("cannot write KV layout file " + layoutFile(abs) + ": " + e.getMessage(), e);
+        }
+        return new TransferEndpoint(TransferKind.SHM, hostId, abs.toString());
+    }
+
+    /** Stops serving {@code pool} over shared memory (removes its layout file). */
+    public static void unpublish(KvMemory pool) {
+        if (pool.backingFile() != null) {
+            try {
+                Files.deleteIfExists(layoutFile(pool.backingFile().toAbsolutePath()));
+            } catch (IOException e) {
+                System.getLogger(ShmTransport.class.getName()).log(System.Logger.Level.WARNING,
+                        "cannot delete KV layout file of " + pool.backingFile() + ": " + e.getMessage());
+            }
+        }
+    }
+
+    /**
+     * The layout file of a pool file: one line of text,
+     * {@code tandem-kv-pool v1 blockSize=16 layers=22 kvHeads=4 headDim=64 dtype=F16 blocks=1024}.
+     */
+    static Path layoutFile(Path poolFile) {
+        return poolFile.resolveSibling(poolFile.getFileName() + ".kvlayout");
+    }
+
+    static String describe(KvLayout layout, int blockCount) {
+        return layoutPrefix(layout) + blockCount;
+    }
+
+    private static String layoutPrefix(KvLayout layout) {
+        return LAYOUT_MAGIC + " " + layout.describe() + " blocks=";
     }
 
     @Override
@@ -98,11 +144,16 @@ public final class ShmTransport implements KvTransport {
         } catch (IOException e) {
             return fail(TransferFailure.UNREACHABLE, "cannot map pool file " + file + ": " + e.getMessage(), e);
         }
+        if (mapping.layoutLine() == null) {
+            return fail(TransferFailure.UNREACHABLE, "pool file " + file + " is not published (no layout file "
+                    + layoutFile(file) + ")", null);
+        }
         long blockBytes = destination.blockBytes();
-        if (mapping.sizeBytes() % blockBytes != 0) {
-            return fail(TransferFailure.LAYOUT_MISMATCH, "pool file " + file + " is " + mapping.sizeBytes()
-                    + " bytes, not a whole number of " + blockBytes + "-byte blocks ("
-                    + destination.layout().describe() + ")", null);
+        if (!mapping.layoutLine().startsWith(layoutPrefix(destination.layout()))
+                || mapping.sizeBytes() % blockBytes != 0) {
+            return fail(TransferFailure.LAYOUT_MISMATCH, "pool file " + file + " (" + mapping.sizeBytes()
+                    + " bytes) is published as '" + mapping.layoutLine() + "', destination is "
+                    + destination.layout().describe(), null);
         }
         long fileBlocks = mapping.sizeBytes() / blockBytes;
         for (BlockRun run : plan.runs()) {
@@ -139,10 +190,16 @@ public final class ShmTransport implements KvTransport {
         if (current != null && current.sizeBytes() == attrs.size() && java.util.Objects.equals(current.fileKey(), attrs.fileKey())) {
             return current;
         }
+        String layoutLine;
+        try {
+            layoutLine = Files.readString(layoutFile(file)).trim();
+        } catch (NoSuchFileException e) {
+            layoutLine = null;
+        }
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             long size = ch.size();
             MemorySegment memory = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, Arena.ofAuto());
-            Mapping fresh = new Mapping(attrs.fileKey(), size, memory);
+            Mapping fresh = new Mapping(attrs.fileKey(), size, memory, layoutLine);
             mappings.put(file, fresh);
             return fresh;
         }

@@ -73,6 +73,11 @@ public final class TcpTransferServer implements AutoCloseable {
         }
     }
 
+    /** After a refusal, input discarded before closing: at most this many bytes (64 KiB)... */
+    private static final long DRAIN_BYTES = 64 << 10;
+    /** ...or for at most this long (1 s). */
+    private static final long DRAIN_NANOS = 1_000_000_000L;
+
     private final KvMemory pool;
     private final ReadGuard guard;
     private final TransferListener listener;
@@ -109,7 +114,7 @@ public final class TcpTransferServer implements AutoCloseable {
             }
             TcpTransferServer s = new TcpTransferServer(pool, guard, listener, options, server, file);
             s.acceptor.start();
-            LOG.log(System.Logger.Level.INFO, "KV transfer server on " + s.address() + " serving "
+            LOG.log(System.Logger.Level.DEBUG, "KV transfer server on " + s.address() + " serving "
                     + pool.blockCount() + " blocks (" + pool.layout().describe() + ")");
             return s;
         } catch (IOException e) {
@@ -261,10 +266,25 @@ public final class TcpTransferServer implements AutoCloseable {
         writeTimed(ch, new ByteBuffer[] {out});
     }
 
-    /** Best effort: tell the puller why, then the caller closes the connection. */
+    /**
+     * Best effort: tell the puller why, then half-close and discard what it still sends (up to
+     * {@link #DRAIN_BYTES} or {@link #DRAIN_NANOS}), so that the kernel does not answer unread
+     * input with a reset that would destroy the error frame. The caller then closes.
+     */
     private void refuse(SocketChannel ch, ByteBuffer out, int requestId, short code, String message) {
         try {
             refuseAndContinue(ch, out, requestId, code, message);
+            ch.shutdownOutput();
+            Watchdog.Timer timer = Watchdog.arm(ch, DRAIN_NANOS);
+            try {
+                long drained = 0;
+                int n;
+                while (drained < DRAIN_BYTES && (n = ch.read(out.clear())) >= 0) {
+                    drained += n;
+                }
+            } finally {
+                timer.disarm();
+            }
         } catch (IOException ignored) {
             // the connection is being dropped anyway
         }

@@ -223,6 +223,9 @@ public final class TcpTransport implements KvTransport {
         hello.flip();
         writeFully(ch, hello);
         TcpFrame.Header h = readHeader(conn);
+        if (h.type() == TcpFrame.ERROR) {
+            throw remoteError(readBody(conn, h), h);
+        }
         if (h.type() != TcpFrame.HELLO_OK) {
             throw new ProtocolException("expected HELLO_OK, got frame type " + h.type());
         }
@@ -263,11 +266,7 @@ public final class TcpTransport implements KvTransport {
             conn.answersThisPull++;
             int expectedId = firstRequestId + received;
             if (h.type() == TcpFrame.ERROR) {
-                ByteBuffer body = readBody(conn, h);
-                short code = body.getShort(TcpFrame.ERROR_CODE_OFFSET);
-                byte[] text = new byte[(int) h.bodyBytes() - TcpFrame.ERROR_MESSAGE_OFFSET];
-                body.get(TcpFrame.ERROR_MESSAGE_OFFSET, text);
-                throw new RemoteError(code, new String(text, StandardCharsets.UTF_8));
+                throw remoteError(readBody(conn, h), h);
             }
             if (h.type() != TcpFrame.DATA) {
                 throw new ProtocolException("expected DATA for request " + expectedId + ", got frame type " + h.type());
@@ -281,6 +280,13 @@ public final class TcpTransport implements KvTransport {
             readFully(conn.channel, into);
             received++;
         }
+    }
+
+    private static RemoteError remoteError(ByteBuffer body, TcpFrame.Header h) {
+        short code = body.getShort(TcpFrame.ERROR_CODE_OFFSET);
+        byte[] text = new byte[(int) h.bodyBytes() - TcpFrame.ERROR_MESSAGE_OFFSET];
+        body.get(TcpFrame.ERROR_MESSAGE_OFFSET, text);
+        return new RemoteError(code, new String(text, StandardCharsets.UTF_8));
     }
 
     private static TcpFrame.Header readHeader(Connection conn) throws IOException {
