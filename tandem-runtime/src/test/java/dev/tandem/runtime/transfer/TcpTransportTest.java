@@ -164,7 +164,7 @@ class TcpTransportTest extends KvTransportContract {
     @Test
     void pull_realServerClosedMidStream_peerFailed() throws Exception {
         // a big pool and a slow reader: close the server while the DATA is in flight
-        KvLayout big = new KvLayout(16, 22, 4, 64, dev.tandem.core.KvDtype.F16); // 180,224-byte blocks
+        KvLayout big = new KvLayout(16, 22, 4, 64, dev.tandem.core.KvDtype.F16); // 360,448-byte blocks (TinyLlama-1.1B, F16)
         KvMemory bigSource = TestPools.anonymous(arena, big, 256);
         KvMemory bigDestination = TestPools.anonymous(arena, big, 256);
         TcpTransferServer server = serve(bigSource, ReadGuard.ALLOW_ALL);
