@@ -15,7 +15,7 @@ import picocli.CommandLine.Option;
         description = {"Measure a KV transport's throughput for runs of consecutive blocks, against the machine's",
             "limit measured in the same run (memcpy for local and shm, a plain socket stream for tcp)."})
 final class TransferBenchCommand implements Runnable {
-    @Option(names = "--transport", required = true, description = "local, shm or tcp")
+    @Option(names = "--transport", required = true, description = "local, shm, tcp or ucx (ucx needs libucx0)")
     String transport;
 
     @Option(names = "--blocks", split = ",", defaultValue = "1,16,256",

@@ -54,8 +54,8 @@ public final class TransferBench {
     public record Settings(TransferKind kind, List<Integer> runBlocks, KvLayout layout, int reps, int rounds,
                            int tcpWindow, int tcpMaxRequestBytes, int socketBufferBytes, boolean sendfile) {
         public Settings {
-            if (kind == TransferKind.UCX) {
-                throw new ConfigException("bench transfer measures local, shm or tcp; ucx is not built into this transfer plane");
+            if (kind == TransferKind.UCX && !UcxSupport.available()) {
+                throw new ConfigException(UcxSupport.unavailableReason());
             }
             runBlocks = List.copyOf(runBlocks);
             if (runBlocks.isEmpty() || runBlocks.stream().anyMatch(b -> b <= 0)) {
@@ -123,7 +123,7 @@ public final class TransferBench {
                 case LOCAL -> measureCopyKind(s, source, destination, limitSource, localPull(source, destination));
                 case SHM -> measureCopyKind(s, source, destination, limitSource, shmPull(source, destination));
                 case TCP -> measureTcp(s, source, destination);
-                case UCX -> throw new IllegalStateException("rejected by Settings");
+                case UCX -> measureUcx(s, source, destination, limitSource);
             };
         } catch (IOException e) {
             throw new TandemException("transfer benchmark failed: " + e.getMessage(), e);
@@ -211,6 +211,16 @@ public final class TransferBench {
         }
     }
 
+    /** UCX in this process over its shared-memory transport; the limit is memcpy, as for shm. */
+    private static List<Row> measureUcx(Settings s, KvMemory source, KvMemory destination, MemorySegment limitSource) {
+        InetSocketAddress loopback = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
+        try (UcxTransferServer server = UcxTransferServer.start(source, loopback, ReadGuard.ALLOW_ALL, TransferListener.NONE);
+             UcxTransport client = new UcxTransport(TransferListener.NONE)) {
+            Pull pull = transportPull(client, new PullSource(server.endpoint("127.0.0.1"), source.layout(), 0), destination);
+            return measureCopyKind(s, source, destination, limitSource, pull);
+        }
+    }
+
     private static List<Row> measure(Settings s, Pull transport, Pull limit) {
         List<Row> rows = new ArrayList<>();
         for (int blocks : s.runBlocks()) {
@@ -252,6 +262,9 @@ public final class TransferBench {
     public static String table(Settings s, List<Row> rows) {
         StringBuilder out = new StringBuilder();
         String limitName = s.kind() == TransferKind.TCP ? "socket stream" : "memcpy";
+        if (s.kind() == TransferKind.UCX) {
+            limitName += ", UCX_TLS=" + (System.getenv("UCX_TLS") == null ? UcxSupport.DEFAULT_TLS : System.getenv("UCX_TLS"));
+        }
         out.append(String.format(Locale.ROOT, "transport %s, %s (%,d bytes per block), %d rounds, limit = plain %s%n",
                 s.kind().label(), s.layout().describe(), s.layout().blockBytes(), s.rounds(), limitName));
         out.append(String.format(Locale.ROOT, "%8s %14s %12s %12s %10s %12s%n", "blocks", "bytes/pull",

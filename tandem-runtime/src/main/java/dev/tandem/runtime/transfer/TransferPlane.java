@@ -50,13 +50,14 @@ public final class TransferPlane implements AutoCloseable {
                 case LOCAL -> new LocalTransport(localPools, listener);
                 case SHM -> new ShmTransport(config.hostId(), listener);
                 case TCP -> new TcpTransport(listener, TcpTransport.Options.DEFAULT);
-                case UCX -> null;
+                case UCX -> UcxSupport.available() ? new UcxTransport(listener) : null;
             };
             if (t != null) {
                 transports.put(kind, t);
                 supported.add(kind);
             } else {
-                LOG.log(System.Logger.Level.WARNING, "UCX transfer is enabled but not built into this transfer plane");
+                LOG.log(System.Logger.Level.WARNING, "UCX transfer is enabled but unavailable, pulls will not use it: "
+                        + UcxSupport.unavailableReason());
             }
         }
         this.self = new TransportSelector.Self(localPools.scopeId(), config.hostId(), supported);
@@ -87,6 +88,10 @@ public final class TransferPlane implements AutoCloseable {
                     }
                 }
                 case UCX -> {
+                    UcxTransferServer s = UcxTransferServer.start(pool,
+                            new InetSocketAddress(config.bindHost(), config.ucxPort()), guard, listener);
+                    servers.add(s);
+                    endpoints.add(s.endpoint(config.advertiseHost()));
                 }
                 case TCP -> {
                     TcpTransferServer s = TcpTransferServer.start(pool,
