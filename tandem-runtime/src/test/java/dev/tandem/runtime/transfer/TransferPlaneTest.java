@@ -57,7 +57,8 @@ class TransferPlaneTest {
     @Test
     void pull_sameJvm_usesLocal() {
         LocalPools hub = new LocalPools();
-        try (TransferPlane prefill = new TransferPlane(config("h1", TransferKind.values()), hub, metrics);
+        try (TransferPlane prefill = new TransferPlane(config("h1", TransferKind.LOCAL, TransferKind.SHM, TransferKind.TCP),
+                hub, metrics);
              TransferPlane decode = new TransferPlane(config("h1", TransferKind.LOCAL, TransferKind.SHM, TransferKind.TCP),
                      hub, metrics)) {
             List<TransferEndpoint> eps = prefill.serve("prefill-0", prefillPool, ReadGuard.ALLOW_ALL);
@@ -93,6 +94,19 @@ class TransferPlaneTest {
                 Thread.onSpinWait();
             }
             assertThat(metrics.snapshot(TransferKind.TCP).servedBlocks()).isEqualTo(4);
+        }
+    }
+
+    @Test
+    void pull_otherHostBothWithUcx_usesUcx() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(UcxSupport.available(),
+                () -> "UCX skipped: " + UcxSupport.unavailableReason());
+        try (TransferPlane prefill = new TransferPlane(config("h1", TransferKind.values()), new LocalPools(), metrics);
+             TransferPlane decode = new TransferPlane(config("h2", TransferKind.values()), new LocalPools(), metrics)) {
+            List<TransferEndpoint> eps = prefill.serve("prefill-0", prefillPool, ReadGuard.ALLOW_ALL);
+            assertThat(eps).extracting(TransferEndpoint::kind)
+                    .containsExactly(TransferKind.LOCAL, TransferKind.SHM, TransferKind.UCX, TransferKind.TCP);
+            pullAndCheck(decode, handle(eps, Long.MAX_VALUE), TransferKind.UCX);
         }
     }
 
