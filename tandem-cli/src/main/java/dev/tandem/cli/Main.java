@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
         subcommands = {
             ModelCommand.class,
             BenchCommand.class,
+            TokenizeCommand.class,
             CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {
