@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
             ModelCommand.class,
             BenchCommand.class,
             TokenizeCommand.class,
+            GenerateCommand.class,
             CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {
