@@ -83,14 +83,11 @@ final class ApproxIndex {
     synchronized void checkInvariants() {
         index.checkInvariants();
         expiries.checkInvariants();
-        for (int slot = 0; slot < index.maxWorkers(); slot++) {
-            int s = slot;
-            index.forEachHashOf(slot, hash -> {
-                if (expiries.expiryOf(hash, s) == Long.MIN_VALUE) {
-                    throw new IllegalStateException("approximate block " + Long.toHexString(hash)
-                            + " on slot " + s + " has no expiry");
-                }
-            });
-        }
+        index.forEachHolder((hash, slot) -> {
+            if (expiries.expiryOf(hash, slot) == Long.MIN_VALUE) {
+                throw new IllegalStateException("approximate block " + Long.toHexString(hash)
+                        + " on slot " + slot + " has no expiry");
+            }
+        });
     }
 }

@@ -333,8 +333,10 @@ public final class KvIndexer {
             } else {
                 finishAwaiting(w);
             }
-            LOG.log(System.Logger.Level.INFO, "[worker={0}] applied KV snapshot at event {1}: {2} blocks{3}",
-                    w.id, last, snapshot.sequenceHashes().length, requestAgain ? ", events still missing" : "");
+            if (LOG.isLoggable(System.Logger.Level.DEBUG)) {
+                LOG.log(System.Logger.Level.DEBUG, "[worker={0}] applied KV snapshot at event {1}: {2} blocks{3}",
+                        w.id, last, snapshot.sequenceHashes().length, requestAgain ? ", events still missing" : "");
+            }
         }
         if (requestAgain) {
             request(w);

@@ -357,6 +357,22 @@ final class MaskTable {
         }
     }
 
+    void forEachHolder(PrefixIndex.HolderVisitor visitor) {
+        long[] e = table.entries;
+        for (int base = 0; base < e.length; base += stride) {
+            if (e[base + KEY] == 0) {
+                continue;
+            }
+            for (int w = 0; w < words; w++) {
+                long m = e[base + MASK + w];
+                while (m != 0) {
+                    visitor.visit(hashOf(e[base + KEY]), (w << 6) + Long.numberOfTrailingZeros(m));
+                    m &= m - 1;
+                }
+            }
+        }
+    }
+
     void checkInvariants() {
         long[] e = table.entries;
         int mask = table.slotMask;

@@ -98,7 +98,7 @@ public final class PrefixIndex {
         this.shardPruneTarget = Math.max(0, (int) (shardCap * pruneTargetRatio));
         this.shards = new Shard[shardsWanted];
         for (int i = 0; i < shardsWanted; i++) {
-            shards[i] = new Shard(maxWorkers, Math.min(shardCap, 1024));
+            shards[i] = new Shard(maxWorkers, Math.min(shardCap, 64));
         }
         this.shardShift = 64 - Integer.numberOfTrailingZeros(shardsWanted);
     }
@@ -375,6 +375,24 @@ public final class PrefixIndex {
             long stamp = s.lock.readLock();
             try {
                 s.table.forEachOf(slot, visitor);
+            } finally {
+                s.lock.unlockRead(stamp);
+            }
+        }
+    }
+
+    /** Receives (block hash, worker slot) pairs. */
+    @FunctionalInterface
+    public interface HolderVisitor {
+        void visit(long hash, int slot);
+    }
+
+    /** Calls {@code visitor} once per (hash, worker) pair held, in one pass over every shard. */
+    public void forEachHolder(HolderVisitor visitor) {
+        for (Shard s : shards) {
+            long stamp = s.lock.readLock();
+            try {
+                s.table.forEachHolder(visitor);
             } finally {
                 s.lock.unlockRead(stamp);
             }
