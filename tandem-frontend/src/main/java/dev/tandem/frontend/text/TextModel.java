@@ -1,0 +1,34 @@
+package dev.tandem.frontend.text;
+
+import java.util.List;
+
+/**
+ * The model-facing half of preprocessing: chat template, tokenisation and the bytes each token
+ * stands for. The frontend does all of this itself (so the router sees token blocks); this seam
+ * is where a model's tokenizer plugs in.
+ *
+ * <p>Implementations are safe for concurrent use: every request thread calls them.
+ */
+public interface TextModel {
+
+    /**
+     * Renders a conversation with the model's chat template (ending where the assistant's reply
+     * begins) and tokenises it, special-token text included.
+     *
+     * @throws dev.tandem.core.RequestException of kind INVALID when the template rejects the
+     *         conversation (for example, roles that do not alternate)
+     */
+    int[] encodeChat(List<ChatMessage> messages);
+
+    /** Tokenises a completion prompt, with the model's beginning-of-sequence token if it wants one. */
+    int[] encodePrompt(String text);
+
+    /**
+     * The bytes token {@code tokenId} adds to the output text; empty for control tokens (BOS, EOS)
+     * and for ids outside the vocabulary. A byte-fallback token may hold part of a UTF-8 character.
+     */
+    byte[] tokenBytes(int tokenId);
+
+    /** Number of token ids; valid ids are {@code [0, vocabSize())}. */
+    int vocabSize();
+}
