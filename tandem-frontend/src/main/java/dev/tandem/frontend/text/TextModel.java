@@ -29,6 +29,13 @@ public interface TextModel {
      */
     byte[] tokenBytes(int tokenId);
 
+    /**
+     * How logprobs show a token: its text when its bytes are whole UTF-8, otherwise
+     * {@code "bytes:\\xe2\\x80"}-style escapes; the token's name (such as {@code "</s>"}) for control
+     * tokens.
+     */
+    String tokenText(int tokenId);
+
     /** Number of token ids; valid ids are {@code [0, vocabSize())}. */
     int vocabSize();
 }
