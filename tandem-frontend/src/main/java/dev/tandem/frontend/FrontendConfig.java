@@ -20,8 +20,8 @@ import dev.tandem.core.ConfigException;
  *                         before 503; default 60 000 ms
  * @param tokenTimeoutMs   {@code tandem.frontend.token-timeout-ms}: longest silence from a worker
  *                         (first token or between tokens) before the request fails; default 300 000 ms
- * @param readTimeoutMs    {@code tandem.frontend.read-timeout-ms}: longest wait for a client's bytes
- *                         (slow or stalled clients are disconnected); default 30 000 ms
+ * @param readTimeoutMs    {@code tandem.frontend.read-timeout-ms}: longest time to receive a request
+ *                         body; a slower client is disconnected (counted as 408); default 30 000 ms
  * @param shutdownGraceMs  {@code tandem.frontend.shutdown-grace-ms}: how long a shutdown lets
  *                         in-flight requests finish before cancelling them; default 5 000 ms
  */

@@ -8,6 +8,7 @@ import dev.tandem.frontend.openai.ResponseWriter;
 import io.helidon.http.DirectHandler;
 import io.helidon.http.HeaderNames;
 import io.helidon.http.Status;
+import io.helidon.webserver.CloseConnectionException;
 import io.helidon.webserver.WebServer;
 import io.helidon.webserver.http.DirectHandlers;
 import io.helidon.webserver.http.HttpRouting;
@@ -22,6 +23,9 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -46,6 +50,12 @@ public final class FrontendServer implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(FrontendServer.class.getName());
     private static final byte[] READY = "{\"status\":\"ready\"}".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] HEALTHY = "{\"status\":\"ok\"}".getBytes(StandardCharsets.US_ASCII);
+    private static final int BODY_READING = 0;
+    private static final int BODY_DONE = 1;
+    private static final int BODY_TIMED_OUT = 2;
+    /** Cuts off clients that stall while sending a body; one daemon thread for every frontend. */
+    private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(
+            Thread.ofPlatform().daemon().name("tandem-frontend-body-watchdog").factory());
 
     private final FrontendConfig config;
     private final List<ServedModel> models;
@@ -80,7 +90,7 @@ public final class FrontendServer implements AutoCloseable {
         this.server = WebServer.builder()
                 .host(config.host())
                 .port(config.port())
-                .connectionOptions(o -> o.tcpNoDelay(true).readTimeout(Duration.ofMillis(config.readTimeoutMs())))
+                .connectionOptions(o -> o.tcpNoDelay(true))
                 .maxPayloadSize(config.maxBodyBytes())
                 .shutdownGracePeriod(Duration.ofMillis(Math.max(100, config.shutdownGraceMs())))
                 .directHandlers(directHandlers(config.maxBodyBytes()))
@@ -198,6 +208,9 @@ public final class FrontendServer implements AutoCloseable {
         } catch (ApiException e) {
             status = e.status();
             error(res, e);
+        } catch (CloseConnectionException e) {
+            status = 408;
+            throw e;
         } finally {
             inFlight.decrementAndGet();
             metrics.requestFinished(endpoint.label(), status, (System.nanoTime() - startNs) / 1e9);
@@ -304,18 +317,48 @@ public final class FrontendServer implements AutoCloseable {
         }
     }
 
-    /** The whole body, at most {@code maxBodyBytes} (Helidon refuses larger declared lengths first). */
+    /**
+     * The whole body, at most {@code maxBodyBytes} (Helidon refuses larger declared lengths before
+     * routing). A client that has not sent its body within the read timeout is cut off: a watchdog
+     * interrupts the reading virtual thread, which closes the socket (Helidon sets no read timeout
+     * on accepted sockets, and a stalled body would otherwise hold the request forever).
+     */
     byte[] readBody(ServerRequest req) {
         long limit = config.maxBodyBytes();
+        Thread reader = Thread.currentThread();
+        AtomicInteger state = new AtomicInteger(BODY_READING);
+        ScheduledFuture<?> watchdog = WATCHDOG.schedule(() -> {
+            if (state.compareAndSet(BODY_READING, BODY_TIMED_OUT)) {
+                reader.interrupt();
+            }
+        }, config.readTimeoutMs(), TimeUnit.MILLISECONDS);
         try (InputStream in = req.content().inputStream()) {
             byte[] body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, limit + 1));
             if (body.length > limit) {
                 throw ApiException.tooLarge(limit);
             }
-            return body;
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            if (state.compareAndSet(BODY_READING, BODY_DONE)) {
+                return body;
+            }
+            throw slowClient();
+        } catch (IOException | RuntimeException e) {
+            if (e instanceof ApiException api) {
+                throw api;
+            }
+            if (state.get() == BODY_TIMED_OUT) {
+                throw slowClient();
+            }
+            throw e instanceof RuntimeException re ? re : new UncheckedIOException((IOException) e);
+        } finally {
+            watchdog.cancel(false);
         }
+    }
+
+    private CloseConnectionException slowClient() {
+        Thread.interrupted();
+        LOG.log(System.Logger.Level.INFO, "client sent no complete body within {0} ms; connection closed",
+                config.readTimeoutMs());
+        return new CloseConnectionException("request body not received within " + config.readTimeoutMs() + " ms");
     }
 
     /** The served model a request names (or the only one, if it names none). */
