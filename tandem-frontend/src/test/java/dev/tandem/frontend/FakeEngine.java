@@ -47,6 +47,14 @@ final class FakeEngine implements Engine {
     private final AtomicInteger active = new AtomicInteger();
     private final AtomicInteger submitted = new AtomicInteger();
     private volatile boolean held;
+    /** When set, each step needs a permit (tests release them one by one); null runs freely. */
+    private volatile java.util.concurrent.Semaphore stepPermits;
+    /** How each sequence ended, in order; read by tests. */
+    final java.util.concurrent.ConcurrentLinkedQueue<FinishReason> finishes =
+            new java.util.concurrent.ConcurrentLinkedQueue<>();
+    /** Tokens each finished sequence generated, in order; read by tests. */
+    final java.util.concurrent.ConcurrentLinkedQueue<Integer> generatedCounts =
+            new java.util.concurrent.ConcurrentLinkedQueue<>();
     private volatile boolean closed;
     private long promptTokens;
     private long cachedPromptTokens;
@@ -88,6 +96,15 @@ final class FakeEngine implements Engine {
                 commands.add(() -> finish(seq, FinishReason.CANCELLED));
             }
         };
+    }
+
+    /** From now on each step waits for {@link #allowSteps}. */
+    void pace() {
+        stepPermits = new java.util.concurrent.Semaphore(0);
+    }
+
+    void allowSteps(int steps) {
+        stepPermits.release(steps);
     }
 
     void hold() {
@@ -146,7 +163,11 @@ final class FakeEngine implements Engine {
                     c.run();
                     c = commands.poll();
                 }
-                if (!held) {
+                if (!held && !running.isEmpty()) {
+                    java.util.concurrent.Semaphore permits = stepPermits;
+                    if (permits != null && !permits.tryAcquire(10, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+                        continue;
+                    }
                     step();
                 }
             }
@@ -208,6 +229,8 @@ final class FakeEngine implements Engine {
         freeBlocks.addAndGet(s.blocks);
         s.blocks = 0;
         active.decrementAndGet();
+        finishes.add(reason);
+        generatedCounts.add(s.generated);
         Usage usage = new Usage(s.request.promptLength(), s.cached, 0, s.generated);
         safe(s, () -> s.sink.onFinish(reason, usage));
     }
