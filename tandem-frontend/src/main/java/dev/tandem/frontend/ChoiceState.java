@@ -5,7 +5,6 @@ import dev.tandem.core.GeneratedToken;
 import dev.tandem.core.Usage;
 import dev.tandem.frontend.text.StopMatcher;
 import dev.tandem.frontend.text.TextModel;
-import dev.tandem.frontend.text.Utf8StreamDecoder;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -17,8 +16,7 @@ import java.util.List;
  */
 final class ChoiceState {
     private final int index;
-    private final TextModel text;
-    private final Utf8StreamDecoder decoder = new Utf8StreamDecoder();
+    private final TextModel.TokenDecoder decoder;
     private final StopMatcher stops;
     private final boolean logprobs;
     /** The whole text, kept for non-streamed responses only. */
@@ -37,7 +35,7 @@ final class ChoiceState {
 
     ChoiceState(int index, TextModel text, List<String> stopStrings, boolean logprobs, boolean keepText) {
         this.index = index;
-        this.text = text;
+        this.decoder = text.newDecoder();
         this.stops = new StopMatcher(stopStrings);
         this.logprobs = logprobs;
         this.fullText = keepText ? new StringBuilder() : null;
@@ -67,7 +65,7 @@ final class ChoiceState {
             allTokens.add(token);
             allOffsets.add(decodedChars);
         }
-        String piece = decoder.push(text.tokenBytes(token.tokenId()));
+        String piece = decoder.next(token.tokenId());
         decodedChars += piece.length();
         String out = emit(stops.push(piece));
         if (stops.stopped()) {

@@ -36,6 +36,35 @@ public interface TextModel {
      */
     String tokenText(int tokenId);
 
+    /**
+     * A decoder for one choice's generated tokens: text continuing the prompt, never half a UTF-8
+     * character. The default decodes {@link #tokenBytes} with {@link Utf8StreamDecoder}; a
+     * tokenizer with its own rules (GPT-2's space clean-up) overrides it.
+     */
+    default TokenDecoder newDecoder() {
+        Utf8StreamDecoder utf8 = new Utf8StreamDecoder();
+        return new TokenDecoder() {
+            @Override
+            public String next(int tokenId) {
+                return utf8.push(tokenBytes(tokenId));
+            }
+
+            @Override
+            public String finish() {
+                return utf8.finish();
+            }
+        };
+    }
+
+    /** Turns one stream of token ids into text. Owned by one request thread. */
+    interface TokenDecoder {
+        /** Adds a token; returns the text it completes (possibly empty). */
+        String next(int tokenId);
+
+        /** Ends the stream; returns what was held back (an unfinished character becomes U+FFFD). */
+        String finish();
+    }
+
     /** Number of token ids; valid ids are {@code [0, vocabSize())}. */
     int vocabSize();
 }
