@@ -33,7 +33,7 @@ class BadRequestTest {
 
     @BeforeAll
     static void start() {
-        h = new Harness(1, c -> c.withMaxBodyBytes(BODY_LIMIT).withTimeouts(60_000, 60_000, 1_000));
+        h = Harness.stories(1, c -> c.withMaxBodyBytes(BODY_LIMIT).withTimeouts(60_000, 60_000, 1_000));
     }
 
     @AfterAll
@@ -46,7 +46,7 @@ class BadRequestTest {
         RawHttp.Response ok = RawHttp.exchange(h.server.port(), RawHttp.post(COMPLETIONS,
                 "{\"prompt\": \"a\", \"max_tokens\": 2, \"temperature\": 0}"));
         assertThat(ok.status()).isEqualTo(200);
-        assertThat(Harness.json(ok.body()).get("choices").get(0).get("text").asText()).isEqualTo("On");
+        assertThat(Harness.json(ok.body()).get("usage").get("completion_tokens").asInt()).isEqualTo(2);
     }
 
     static Stream<Arguments> cases() {
@@ -78,7 +78,7 @@ class BadRequestTest {
                 chat("huge max_tokens", "{" + msgs + ", \"max_tokens\": 1e30}", 400, "max_tokens"),
                 chat("bigint max_tokens", "{" + msgs + ", \"max_tokens\": 99999999999999999999999999}", 400,
                         "max_tokens"),
-                chat("prompt beyond context", "{" + msgs + ", \"max_tokens\": 2000}", 400, "messages"),
+                chat("prompt beyond context", "{" + msgs + ", \"max_tokens\": 5000}", 400, "messages"),
                 chat("negative temperature", "{" + msgs + ", \"temperature\": -1}", 400, "temperature"),
                 chat("temperature a string", "{" + msgs + ", \"temperature\": \"hot\"}", 400, "temperature"),
                 chat("top_p zero", "{" + msgs + ", \"top_p\": 0}", 400, "top_p"),
