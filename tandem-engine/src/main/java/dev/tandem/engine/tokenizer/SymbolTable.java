@@ -8,7 +8,8 @@ import java.util.Arrays;
  *
  * <h2>Design</h2>
  * Open addressing with linear probing over a power-of-two slot array holding {@code id + 1}
- * (0 = empty), at most half full. Keys are not copied per entry: all key bytes live in one
+ * (0 = empty), at most three quarters full; each id's key hash is kept, so a probe compares
+ * bytes only on a full hash match. Keys are not copied per entry: all key bytes live in one
  * growing array, addressed by {@code keyStart[id]} and {@code keyLength[id]}. Lookups take a
  * byte range, so tokenizing allocates no strings.
  *
@@ -31,7 +32,7 @@ final class SymbolTable {
     private int used;
 
     SymbolTable(int expectedSymbols, int expectedKeyBytes) {
-        int capacity = Integer.highestOneBit(Math.max(16, expectedSymbols * 2 - 1)) << 1;
+        int capacity = Integer.highestOneBit(Math.max(16, expectedSymbols + expectedSymbols / 3)) << 1;
         slots = new int[capacity];
         keyBytes = new byte[Math.max(64, expectedKeyBytes)];
         keyStart = new int[Math.max(16, expectedSymbols)];
@@ -159,7 +160,7 @@ final class SymbolTable {
     }
 
     private void insertSlot(int id, int hash) {
-        if (2 * (used + 1) > slots.length) {
+        if (4L * (used + 1) > 3L * slots.length) {
             rehash();
         }
         int mask = slots.length - 1;
