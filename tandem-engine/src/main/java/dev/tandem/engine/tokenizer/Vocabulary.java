@@ -32,9 +32,10 @@ import java.util.Set;
  * depends on hashing; here the first text in {@link #EOT_TEXTS} order wins ({@code <|im_end|>}
  * before {@code <|endoftext|>}, which is llama.cpp's result for Qwen2).
  *
- * <p>Not taken over from llama.cpp: the model-name-based LSTRIP/RSTRIP attributes (Phi-3,
- * Jina), the gpt-oss and Gemma 4 workarounds, and the "[EMPTY_i]"-style repair is kept but a
- * duplicate token text keeps its first id instead of failing the load.
+ * <p>As in llama.cpp, an empty token text becomes {@code [EMPTY_<id>]}. Differences: a
+ * duplicate token text keeps its first id (llama.cpp refuses the file); the model-name-based
+ * LSTRIP/RSTRIP attributes (Phi-3, Jina) and the gpt-oss and Gemma 4 end-of-generation
+ * workarounds are not taken over.
  *
  * <h2>Invariants</h2>
  * Special ids are -1 ({@link #NONE}) or within the vocabulary; {@link #specialTokens} is sorted
