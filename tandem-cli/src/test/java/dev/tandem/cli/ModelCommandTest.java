@@ -84,7 +84,7 @@ class ModelCommandTest {
     void inspect_missingFile_oneClearError() {
         Run r = run("model", "inspect", dir.resolve("absent.gguf").toString());
         assertThat(r.exitCode()).isEqualTo(1);
-        assertThat(r.err().strip()).isEqualTo("error: model file not found: " + dir.resolve("absent.gguf"));
+        assertThat(r.err().strip()).isEqualTo("error: model '" + dir.resolve("absent.gguf") + "' not found: no such file or directory");
     }
 
     @Test
