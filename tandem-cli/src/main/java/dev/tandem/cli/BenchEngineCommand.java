@@ -31,7 +31,8 @@ import picocli.CommandLine.Option;
         description = {"Measure the engine's prefill and decode speed on a model (median of several repetitions",
             "after a warm-up). Definitions match llama.cpp's llama-bench pp and tg tests."})
 final class BenchEngineCommand implements Runnable {
-    @Option(names = "--model", required = true, description = "path of a .gguf model file")
+    @Option(names = "--model", paramLabel = "MODEL",
+            description = "a .gguf file, a Hugging Face directory or a model name (default: stories260K)")
     Path model;
 
     @Option(names = "--prompt-tokens", defaultValue = "256",
@@ -82,6 +83,7 @@ final class BenchEngineCommand implements Runnable {
         int threadCount = threads == null ? KernelPool.defaultThreadCount() : threads;
         KvDtype dtype = KvDtype.parse(kvDtype);
         PrintStream err = System.err;
+        model = ModelPaths.resolve(model == null ? null : model.toString());
         try (GgufFile gguf = GgufFile.open(model);
              Transformer transformer = new Transformer(gguf, promptTokens, threadCount)) {
             ModelConfig c = transformer.config();
