@@ -289,8 +289,8 @@ class WorkerRpcTest {
                     FakeEngine.INFO.layout(), 1024, 256, Map.of(), "host");
             List<Long> seen = new CopyOnWriteArrayList<>();
             try (RemoteEngine r = RemoteEngine.connect(record, CONFIG, bus);
-                 AutoCloseable sub = r.subscribe(e -> seen.add(e.eventId()));
-                 AutoCloseable local = engine.subscribe(publisher)) {
+                 AutoCloseable _ = r.subscribe(e -> seen.add(e.eventId()));
+                 AutoCloseable _ = engine.subscribe(publisher)) {
                 engine.emit(new KvEvent.Stored(0, false, 0, new long[] {1}, new long[] {2}));
                 engine.emit(new KvEvent.Removed(1, new long[] {1}));
                 await().atMost(5, TimeUnit.SECONDS).until(() -> seen.equals(List.of(0L, 1L)));
