@@ -10,8 +10,8 @@ import picocli.CommandLine.Parameters;
 
 /** {@code tandem model ...}: look at and make model files. */
 @Command(name = "model", mixinStandardHelpOptions = true,
-        description = "Inspect model files.",
-        subcommands = {ModelCommand.Inspect.class})
+        description = "Inspect and make model files.",
+        subcommands = {ModelCommand.Inspect.class, ModelSynthCommand.class})
 final class ModelCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;

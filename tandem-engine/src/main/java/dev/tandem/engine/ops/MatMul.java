@@ -1,0 +1,210 @@
+package dev.tandem.engine.ops;
+
+import static dev.tandem.engine.ops.GemmKernels.MR;
+
+/**
+ * {@code out[t][r] = sum_k W[r][k] * x[t][k]} for T tokens, on a {@link KernelPool}, with
+ * preallocated scratch: no allocation per call once the scratch has grown to the largest shape.
+ *
+ * <pre>
+ * Design
+ *   Shapes: x = [T][K] floats, out = [T][N] floats, W = [N][K] in any WeightMatrix type.
+ *   T &lt; GEMM_MIN_TOKENS (decode): each output is W.dot(r, x[t]), fused dequantise-multiply
+ *     that never materialises a row; for T &gt; 1 the row stays in L1 between its tokens, so
+ *     every weight byte comes from memory once per call.
+ *   T &ge; GEMM_MIN_TOKENS (prefill, batched decode): a blocked matrix-matrix product.
+ *     1. The caller transposes x into xt = [K][tp] (tp = T rounded up to the vector length,
+ *        padding zeroed).
+ *     2. Each worker owns a slice of rows (a multiple of MR). For each k-chunk of kc columns
+ *        (chosen so that the xt chunk, kc * tp floats, stays in L2) and each block of MR rows
+ *        it dequantises the block's kc weights once into its panel ([MR][kc], in L1), then runs
+ *        GemmKernels tiles over all token groups, accumulating into yt = [N][tp].
+ *     3. Each worker transposes its rows of yt into out.
+ *     Each weight is therefore read and dequantised once per call for all T tokens.
+ *   Products smaller than PARALLEL_MIN_MACS run on the calling thread alone.
+ * Invariants
+ *   xt and yt are only read/written inside one call; workers write disjoint rows of yt and out.
+ * Concurrency
+ *   Owned by one thread (the engine's step thread); the pool runs {@link #run} on its workers.
+ *   Call parameters are plain fields published by the pool's generation bump.
+ * References
+ *   llama.cpp computes prompts with the same "dequantise a tile, reuse it for many tokens"
+ *   shape (ggml's mul_mat with src1 batches, and llamafile's tinyBLAS tiles).
+ * </pre>
+ */
+public final class MatMul implements KernelPool.Task {
+    /** Token count from which the blocked matrix-matrix path runs (see MatMulBenchmark). */
+    public static final int GEMM_MIN_TOKENS = 4;
+    /** Products with fewer multiply-adds than this run single-threaded (a barrier costs about 2 us). */
+    static final long PARALLEL_MIN_MACS = 1L << 17;
+    /** Target size of one xt k-chunk, floats (256 KiB: half of this machine's 512 KiB L2). */
+    private static final int XT_CHUNK_FLOATS = 64 * 1024;
+    /** Largest k-chunk, columns (6 rows x 1024 floats = 24 KiB panel, inside a 32 KiB L1). */
+    private static final int MAX_KC = 1024;
+    /** Smallest k-chunk: a multiple of every block size (256 for the K-quants). */
+    private static final int MIN_KC = 256;
+
+    private final KernelPool pool;
+    private final float[][] panels; // [worker] -> [MR][kc] dequantised weights of one row block
+    private float[] xt = new float[0]; // [K][tp] transposed activations, grown on demand
+    private float[] yt = new float[0]; // [N][tp] transposed outputs, grown on demand
+
+    // The current call (written by the caller before pool.run, read by workers).
+    private WeightMatrix w;
+    private float[] x;
+    private int xOff;
+    private int tokens;
+    private float[] out;
+    private int outOff;
+    private boolean blocked;
+    private int tp;
+    private int kc;
+
+    public MatMul(KernelPool pool) {
+        this.pool = pool;
+        this.panels = new float[pool.threadCount()][];
+    }
+
+    public KernelPool pool() {
+        return pool;
+    }
+
+    /**
+     * {@code out[outOff + t*N + r] = W[r] . x[xOff + t*K ..]} for t in 0..tokens, r in 0..N.
+     */
+    public void multiply(WeightMatrix w, float[] x, int xOff, int tokens, float[] out, int outOff) {
+        int rows = w.rows();
+        int cols = w.cols();
+        if (tokens <= 0 || xOff < 0 || outOff < 0 || xOff + (long) tokens * cols > x.length
+                || outOff + (long) tokens * rows > out.length) {
+            throw new IllegalArgumentException("multiply " + w + " with " + tokens + " tokens: x has " + x.length
+                    + " floats from " + xOff + ", out has " + out.length + " from " + outOff);
+        }
+        this.w = w;
+        this.x = x;
+        this.xOff = xOff;
+        this.tokens = tokens;
+        this.out = out;
+        this.outOff = outOff;
+        this.blocked = tokens >= GEMM_MIN_TOKENS;
+        if (blocked) {
+            tp = (tokens + Simd.FL - 1) / Simd.FL * Simd.FL;
+            kc = Math.min(cols, Math.clamp(XT_CHUNK_FLOATS / tp / MIN_KC * MIN_KC, MIN_KC, MAX_KC));
+            if (xt.length < cols * tp) {
+                xt = new float[cols * tp];
+            }
+            if (yt.length < rows * tp) {
+                yt = new float[rows * tp];
+            }
+            transposeIn(x, xOff, tokens, cols, xt, tp);
+        }
+        long macs = (long) rows * cols * tokens;
+        pool.run(this, macs < PARALLEL_MIN_MACS ? 1 : pool.threadCount());
+        this.x = null;
+        this.out = null;
+        this.w = null;
+    }
+
+    @Override
+    public void run(int worker, int workerCount) {
+        int rows = w.rows();
+        if (blocked) {
+            int r0 = KernelPool.split(rows, worker, workerCount, MR);
+            int r1 = KernelPool.split(rows, worker + 1, workerCount, MR);
+            if (r0 < r1) {
+                blockedRows(worker, r0, r1);
+                transposeOut(r0, r1);
+            }
+        } else {
+            int r0 = KernelPool.split(rows, worker, workerCount, 1);
+            int r1 = KernelPool.split(rows, worker + 1, workerCount, 1);
+            dotRows(r0, r1);
+        }
+    }
+
+    /** Decode path: rows r0..r1 for every token, one fused dot product each. */
+    private void dotRows(int r0, int r1) {
+        WeightMatrix m = w;
+        float[] in = x;
+        float[] o = out;
+        int rows = m.rows();
+        int cols = m.cols();
+        for (int r = r0; r < r1; r++) {
+            for (int t = 0; t < tokens; t++) {
+                o[outOff + t * rows + r] = m.dot(r, in, xOff + t * cols);
+            }
+        }
+    }
+
+    /** Matrix-matrix path for rows r0..r1 (see the design notes). */
+    private void blockedRows(int worker, int r0, int r1) {
+        WeightMatrix m = w;
+        int cols = m.cols();
+        float[] panel = panels[worker];
+        if (panel == null || panel.length < MR * kc) {
+            panel = new float[MR * kc];
+            panels[worker] = panel;
+        }
+        float[] xtLocal = xt;
+        float[] ytLocal = yt;
+        int tpLocal = tp;
+        for (int k0 = 0; k0 < cols; k0 += kc) {
+            int kLen = Math.min(kc, cols - k0);
+            boolean accumulate = k0 > 0;
+            int xtChunk = k0 * tpLocal;
+            for (int rb = r0; rb < r1; rb += MR) {
+                int mr = Math.min(MR, r1 - rb);
+                for (int i = 0; i < mr; i++) {
+                    m.dequantize(rb + i, k0, kLen, panel, i * kLen);
+                }
+                int ytRow = rb * tpLocal;
+                if (!Simd.ENABLED) {
+                    GemmKernels.tileScalar(panel, kLen, mr, xtLocal, xtChunk, tpLocal, tpLocal, ytLocal, ytRow, accumulate);
+                } else if (mr == MR) {
+                    int t = 0;
+                    for (; t + 2 * Simd.FL <= tpLocal; t += 2 * Simd.FL) {
+                        GemmKernels.tile6x2(panel, kLen, xtLocal, xtChunk + t, tpLocal, ytLocal, ytRow + t, accumulate);
+                    }
+                    if (t < tpLocal) {
+                        GemmKernels.tile6x1(panel, kLen, xtLocal, xtChunk + t, tpLocal, ytLocal, ytRow + t, accumulate);
+                    }
+                } else {
+                    for (int i = 0; i < mr; i++) {
+                        for (int t = 0; t < tpLocal; t += Simd.FL) {
+                            GemmKernels.tile1x1(panel, i * kLen, kLen, xtLocal, xtChunk + t, tpLocal, ytLocal,
+                                    ytRow + i * tpLocal + t, accumulate);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /** xt[k*tp + t] = x[xOff + t*cols + k]; padding tokens zeroed. */
+    private static void transposeIn(float[] x, int xOff, int tokens, int cols, float[] xt, int tp) {
+        for (int t = 0; t < tokens; t++) {
+            int src = xOff + t * cols;
+            for (int k = 0; k < cols; k++) {
+                xt[k * tp + t] = x[src + k];
+            }
+        }
+        if (tokens < tp) {
+            for (int k = 0; k < cols; k++) {
+                java.util.Arrays.fill(xt, k * tp + tokens, k * tp + tp, 0f);
+            }
+        }
+    }
+
+    /** out[outOff + t*rows + r] = yt[r*tp + t] for this worker's rows. */
+    private void transposeOut(int r0, int r1) {
+        int rows = w.rows();
+        float[] o = out;
+        float[] ytLocal = yt;
+        for (int t = 0; t < tokens; t++) {
+            int dst = outOff + t * rows;
+            for (int r = r0; r < r1; r++) {
+                o[dst + r] = ytLocal[r * tp + t];
+            }
+        }
+    }
+}

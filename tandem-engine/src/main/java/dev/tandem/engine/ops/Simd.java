@@ -1,0 +1,120 @@
+package dev.tandem.engine.ops;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The kernels' vector width, fixed once per JVM, and small helpers every kernel shares.
+ *
+ * <p>{@code -Dtandem.kernels.vector-bits=N} picks the float vector width: 0 forces the scalar
+ * twins everywhere; 128, 256 or 512 pick that width (capped at what the CPU supports); the
+ * default is the CPU's preferred width ({@code FloatVector.SPECIES_PREFERRED}: 256 bits on AVX2,
+ * 512 on AVX-512). The value is read once into a {@code static final}, so the JIT folds every
+ * {@code if (Simd.ENABLED)} away.
+ *
+ * <p>Byte loads for 8-bit quants use a byte species of {@link #BYTE_LOAD} bytes (never fewer
+ * than 8, the smallest byte vector); each load is widened to floats in {@link #PARTS} parts of
+ * {@code F.length()} lanes.
+ *
+ * <p>Thread ownership: stateless, safe for concurrent use.
+ */
+public final class Simd {
+    /** The property that selects the vector width in bits (0 = scalar). */
+    public static final String VECTOR_BITS_PROPERTY = "tandem.kernels.vector-bits";
+
+    /** Float vector width in bits, 0 when the scalar twins are forced. */
+    public static final int VECTOR_BITS = readVectorBits();
+    /** True when the vector kernels run. */
+    public static final boolean ENABLED = VECTOR_BITS > 0;
+    /** Float species of the vector kernels (the preferred one when scalar is forced, unused then). */
+    static final VectorSpecies<Float> F = ENABLED
+            ? VectorSpecies.of(float.class, VectorShape.forBitSize(VECTOR_BITS))
+            : FloatVector.SPECIES_PREFERRED;
+    /** Float lanes per vector. */
+    static final int FL = F.length();
+    /** Int species with the same lane count as {@link #F}. */
+    static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
+    /** Short species with the same lane count as {@link #F} (half the bits). */
+    static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(FL * 16));
+    /** Bytes loaded at once when widening 8-bit quants to floats: max(8, FL). */
+    static final int BYTE_LOAD = Math.max(8, FL);
+    /** Byte species of {@link #BYTE_LOAD} lanes. */
+    static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(BYTE_LOAD * 8));
+    /** Float vectors per byte load. */
+    static final int PARTS = BYTE_LOAD / FL;
+
+    static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    private Simd() {
+    }
+
+    private static int readVectorBits() {
+        int max = FloatVector.SPECIES_PREFERRED.vectorBitSize();
+        String text = System.getProperty(VECTOR_BITS_PROPERTY);
+        if (text == null || text.isBlank()) {
+            return max;
+        }
+        int bits;
+        try {
+            bits = Integer.parseInt(text.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(VECTOR_BITS_PROPERTY + " must be 0, 128, 256 or 512, got '" + text + "'");
+        }
+        if (bits != 0 && bits != 128 && bits != 256 && bits != 512) {
+            throw new IllegalArgumentException(VECTOR_BITS_PROPERTY + " must be 0, 128, 256 or 512, got " + bits);
+        }
+        return Math.min(bits, max);
+    }
+
+    /** A one-line description for logs and benchmark reports. */
+    public static String describe() {
+        return ENABLED ? "vector " + VECTOR_BITS + "-bit (" + FL + " floats)" : "scalar (vector kernels disabled)";
+    }
+
+    /** IEEE half (bits in the low 16 of {@code bits}) to float. */
+    static float halfToFloat(short bits) {
+        return Float.float16ToFloat(bits);
+    }
+
+    /** Reads a little-endian IEEE half at byte {@code offset} of {@code seg} as a float. */
+    static float half(MemorySegment seg, long offset) {
+        return Float.float16ToFloat(seg.get(I16_LE, offset));
+    }
+
+    /**
+     * Widens {@code FL} halves to floats without a float16 vector instruction: the magnitude
+     * bits shifted into a float's exponent/mantissa position are exact up to a factor 2^112,
+     * which one multiply restores (subnormal halves come out right too). Half infinities and
+     * NaNs are not preserved (they become large finite values); weights and KV entries are
+     * finite.
+     *
+     * <pre>half: | sign 1 | exp 5 (bias 15) | mantissa 10 |   float: | sign 1 | exp 8 (bias 127) | mantissa 23 |</pre>
+     */
+    static FloatVector halvesToFloats(ShortVector halves) {
+        IntVector h = (IntVector) halves.convertShape(VectorOperators.S2I, I, 0);
+        IntVector magnitude = h.and(0x7fff).lanewise(VectorOperators.LSHL, 13);
+        IntVector sign = h.and(0x8000).lanewise(VectorOperators.LSHL, 16);
+        FloatVector f = magnitude.reinterpretAsFloats().mul(0x1p112f);
+        return f.reinterpretAsInts().or(sign).reinterpretAsFloats();
+    }
+
+    /** Widens {@code FL} bfloat16 values (the high half of a float) to floats. */
+    static FloatVector bf16ToFloats(ShortVector values) {
+        IntVector h = (IntVector) values.convertShape(VectorOperators.S2I, I, 0);
+        return h.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    /** bfloat16 (bits in the low 16 of {@code bits}) to float. */
+    static float bf16ToFloat(short bits) {
+        return Float.intBitsToFloat((bits & 0xffff) << 16);
+    }
+}

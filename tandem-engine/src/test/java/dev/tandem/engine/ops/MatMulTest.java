@@ -1,0 +1,142 @@
+package dev.tandem.engine.ops;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import dev.tandem.engine.gguf.GgmlType;
+import java.lang.foreign.Arena;
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+class MatMulTest {
+    static Stream<Arguments> cases() {
+        Stream.Builder<Arguments> b = Stream.builder();
+        int[] tokenCounts = {1, 2, 3, 4, 5, 9, 16, 17, 33};
+        long seed = 100;
+        for (GgmlType type : WeightMatrixTest.TYPES) {
+            for (int tokens : tokenCounts) {
+                b.add(Arguments.of(type, tokens, seed++));
+            }
+        }
+        return b.build();
+    }
+
+    /** Reference: double-precision products of the dequantised weights. */
+    private static double[] reference(WeightMatrix m, float[] x, int xOff, int tokens) {
+        int rows = m.rows();
+        int cols = m.cols();
+        double[] y = new double[tokens * rows];
+        float[] row = new float[cols];
+        for (int r = 0; r < rows; r++) {
+            m.dequantizeScalar(r, 0, cols, row, 0);
+            for (int t = 0; t < tokens; t++) {
+                double s = 0;
+                for (int k = 0; k < cols; k++) {
+                    s += (double) row[k] * x[xOff + t * cols + k];
+                }
+                y[t * rows + r] = s;
+            }
+        }
+        return y;
+    }
+
+    @ParameterizedTest(name = "{0} tokens {1} seed {2}")
+    @MethodSource("cases")
+    void multiply_anyTokenCountAndThreads_matchesDoubleReference(GgmlType type, int tokens, long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        int rows = 7 + rnd.nextInt(40);
+        int cols = WeightMatrixTest.cols(type, rnd) + (type.blockSize() == 1 ? 0 : 2 * type.blockSize());
+        int xOff = rnd.nextInt(5);
+        int outOff = rnd.nextInt(5);
+        try (Arena arena = Arena.ofShared(); KernelPool pool = new KernelPool(1 + (int) (seed % 3))) {
+            WeightMatrix m = RandomWeights.matrix(arena, type, rows, cols, rnd.nextInt(4), rnd);
+            float[] x = RandomWeights.floats(xOff + tokens * cols, rnd);
+            float[] out = new float[outOff + tokens * rows + 2];
+            new MatMul(pool).multiply(m, x, xOff, tokens, out, outOff);
+            double[] expected = reference(m, x, xOff, tokens);
+            for (int i = 0; i < expected.length; i++) {
+                assertThat((double) out[outOff + i]).as("seed %d output %d", seed, i)
+                        .isCloseTo(expected[i], within(2e-4 * Math.sqrt(cols)));
+            }
+            assertThat(out[outOff + tokens * rows]).isZero();
+        }
+    }
+
+    @Test
+    void multiply_largeMatrixOnSeveralThreads_equalsSingleThreadExactly() {
+        SplittableRandom rnd = new SplittableRandom(5);
+        int rows = 301;
+        int cols = 512;
+        try (Arena arena = Arena.ofShared(); KernelPool one = new KernelPool(1); KernelPool three = new KernelPool(3)) {
+            for (GgmlType type : new GgmlType[] {GgmlType.Q8_0, GgmlType.Q4_K}) {
+                WeightMatrix m = RandomWeights.matrix(arena, type, rows, cols, 0, rnd);
+                for (int tokens : new int[] {1, 3, 21}) {
+                    float[] x = RandomWeights.floats(tokens * cols, rnd);
+                    float[] a = new float[tokens * rows];
+                    float[] b = new float[tokens * rows];
+                    new MatMul(one).multiply(m, x, 0, tokens, a, 0);
+                    new MatMul(three).multiply(m, x, 0, tokens, b, 0);
+                    assertThat(b).as("%s tokens %d", type, tokens).containsExactly(a);
+                }
+            }
+        }
+    }
+
+    @Test
+    void multiply_blockedPath_isIndependentOfTokenGrouping() {
+        // Each output of the blocked path is one sequential FMA chain over k, so a token gives the same
+        // bits whether it is computed with 4 or 40 others.
+        SplittableRandom rnd = new SplittableRandom(9);
+        try (Arena arena = Arena.ofShared(); KernelPool pool = new KernelPool(2)) {
+            WeightMatrix m = RandomWeights.matrix(arena, GgmlType.Q6_K, 37, 1024, 0, rnd);
+            float[] x = RandomWeights.floats(41 * 1024, rnd);
+            float[] all = new float[41 * 37];
+            float[] few = new float[4 * 37];
+            MatMul mm = new MatMul(pool);
+            mm.multiply(m, x, 0, 41, all, 0);
+            mm.multiply(m, x, 7 * 1024, 4, few, 0);
+            for (int i = 0; i < few.length; i++) {
+                assertThat(few[i]).isEqualTo(all[7 * 37 + i]);
+            }
+        }
+    }
+
+    @Test
+    void tiles_vectorAndScalar_areBitIdentical() {
+        SplittableRandom rnd = new SplittableRandom(13);
+        int kc = 77;
+        int tp = 3 * Simd.FL;
+        float[] w = RandomWeights.floats(GemmKernels.MR * kc, rnd);
+        float[] xt = RandomWeights.floats(kc * tp, rnd);
+        float[] init = RandomWeights.floats(GemmKernels.MR * tp, rnd);
+        for (boolean accumulate : new boolean[] {false, true}) {
+            float[] expected = init.clone();
+            GemmKernels.tileScalar(w, kc, GemmKernels.MR, xt, 0, tp, tp, expected, 0, accumulate);
+            float[] actual = init.clone();
+            GemmKernels.tile6x2(w, kc, xt, 0, tp, actual, 0, accumulate);
+            GemmKernels.tile6x1(w, kc, xt, 2 * Simd.FL, tp, actual, 2 * Simd.FL, accumulate);
+            assertThat(actual).containsExactly(expected);
+            float[] single = init.clone();
+            for (int r = 0; r < GemmKernels.MR; r++) {
+                for (int t = 0; t < tp; t += Simd.FL) {
+                    GemmKernels.tile1x1(w, r * kc, kc, xt, t, tp, single, r * tp + t, accumulate);
+                }
+            }
+            assertThat(single).containsExactly(expected);
+        }
+    }
+
+    @Test
+    void multiply_outputTooSmall_isRejected() {
+        try (Arena arena = Arena.ofShared(); KernelPool pool = new KernelPool(1)) {
+            WeightMatrix m = RandomWeights.matrix(arena, GgmlType.F32, 4, 8, 0, new SplittableRandom(1));
+            assertThatThrownBy(() -> new MatMul(pool).multiply(m, new float[16], 0, 2, new float[7], 0))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("out has 7");
+        }
+    }
+}

@@ -1,0 +1,135 @@
+package dev.tandem.engine.ops;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import dev.tandem.core.ModelFormatException;
+import dev.tandem.engine.gguf.GgmlType;
+import java.lang.foreign.Arena;
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Every vector kernel against its scalar twin on seeded random data at odd sizes and misaligned
+ * offsets (run at each vector width by the build's extra surefire execution).
+ */
+class WeightMatrixTest {
+    static final GgmlType[] TYPES = {GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0,
+        GgmlType.Q4_K, GgmlType.Q6_K};
+
+    /** type, seed: sizes and offsets are derived from the seed. */
+    static Stream<Arguments> cases() {
+        Stream.Builder<Arguments> b = Stream.builder();
+        for (GgmlType type : TYPES) {
+            for (long seed = 1; seed <= 6; seed++) {
+                b.add(Arguments.of(type, seed));
+            }
+        }
+        return b.build();
+    }
+
+    /** Column counts: odd multiples of the block size, or odd plain sizes for unblocked types. */
+    static int cols(GgmlType type, SplittableRandom rnd) {
+        return type.blockSize() == 1 ? 1 + rnd.nextInt(300) : type.blockSize() * (1 + 2 * rnd.nextInt(5));
+    }
+
+    @ParameterizedTest(name = "{0} seed {1}")
+    @MethodSource("cases")
+    void dotVector_randomOddShapes_matchesScalarTwin(GgmlType type, long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        int rows = 1 + rnd.nextInt(9);
+        int cols = cols(type, rnd);
+        int misalign = rnd.nextInt(8);
+        int xOff = rnd.nextInt(7);
+        try (Arena arena = Arena.ofConfined()) {
+            WeightMatrix m = RandomWeights.matrix(arena, type, rows, cols, misalign, rnd);
+            float[] x = RandomWeights.floats(xOff + cols + 3, rnd);
+            float[] row = new float[cols];
+            for (int r = 0; r < rows; r++) {
+                m.dequantizeScalar(r, 0, cols, row, 0);
+                double magnitude = 0;
+                for (int i = 0; i < cols; i++) {
+                    magnitude += Math.abs(row[i] * x[xOff + i]);
+                }
+                float scalar = m.dotScalar(r, x, xOff);
+                float vector = m.dotVector(r, x, xOff);
+                assertThat(vector).as("seed %d row %d of %s, cols %d, misalign %d", seed, r, type, cols, misalign)
+                        .isCloseTo(scalar, within((float) (1e-5 * magnitude + 1e-6)));
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0} seed {1}")
+    @MethodSource("cases")
+    void dequantizeVector_randomRuns_equalsScalarTwinExactly(GgmlType type, long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        int rows = 1 + rnd.nextInt(5);
+        int cols = cols(type, rnd);
+        int misalign = rnd.nextInt(8);
+        try (Arena arena = Arena.ofConfined()) {
+            WeightMatrix m = RandomWeights.matrix(arena, type, rows, cols, misalign, rnd);
+            int block = type.blockSize();
+            int blocks = cols / block;
+            int first = rnd.nextInt(blocks);
+            int count = (1 + rnd.nextInt(blocks - first)) * block;
+            int col = first * block;
+            int off = rnd.nextInt(5);
+            float[] expected = new float[off + count];
+            float[] actual = new float[off + count];
+            int r = rnd.nextInt(rows);
+            m.dequantizeScalar(r, col, count, expected, off);
+            m.dequantizeVector(r, col, count, actual, off);
+            assertThat(actual).as("seed %d %s row %d cols %d..%d", seed, type, r, col, col + count)
+                    .containsExactly(expected);
+        }
+    }
+
+    @ParameterizedTest(name = "{0} seed {1}")
+    @MethodSource("cases")
+    void dotScalar_anyRow_equalsDequantisedRowTimesX(GgmlType type, long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        int cols = cols(type, rnd);
+        try (Arena arena = Arena.ofConfined()) {
+            WeightMatrix m = RandomWeights.matrix(arena, type, 3, cols, 1, rnd);
+            float[] x = RandomWeights.floats(cols, rnd);
+            float[] row = new float[cols];
+            m.dequantizeScalar(2, 0, cols, row, 0);
+            double expected = 0;
+            double magnitude = 0;
+            for (int i = 0; i < cols; i++) {
+                expected += (double) row[i] * x[i];
+                magnitude += Math.abs((double) row[i] * x[i]);
+            }
+            assertThat((double) m.dotScalar(2, x, 0)).isCloseTo(expected, within(1e-5 * magnitude + 1e-6));
+        }
+    }
+
+    @Test
+    void of_unsupportedType_namesIt() {
+        try (Arena arena = Arena.ofConfined()) {
+            assertThatThrownBy(() -> WeightMatrix.of(GgmlType.Q5_1, arena.allocate(24 * 4), 4, 32))
+                    .isInstanceOf(ModelFormatException.class).hasMessageContaining("Q5_1");
+        }
+    }
+
+    @Test
+    void of_columnsNotWholeBlocks_isRejected() {
+        try (Arena arena = Arena.ofConfined()) {
+            assertThatThrownBy(() -> WeightMatrix.of(GgmlType.Q8_0, arena.allocate(1024), 2, 48))
+                    .isInstanceOf(ModelFormatException.class).hasMessageContaining("multiple of 32");
+        }
+    }
+
+    @Test
+    void of_segmentTooSmall_isRejected() {
+        try (Arena arena = Arena.ofConfined()) {
+            assertThatThrownBy(() -> WeightMatrix.of(GgmlType.F32, arena.allocate(60), 4, 4))
+                    .isInstanceOf(ModelFormatException.class).hasMessageContaining("needs 64 bytes");
+        }
+    }
+}
