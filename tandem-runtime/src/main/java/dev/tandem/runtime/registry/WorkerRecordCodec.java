@@ -11,7 +11,6 @@ import dev.tandem.core.TandemException;
 import dev.tandem.core.WorkerRecord;
 import dev.tandem.core.WorkerRole;
 import java.nio.charset.StandardCharsets;
-import java.util.Iterator;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
@@ -86,8 +85,7 @@ public final class WorkerRecordCodec {
             Map<String, String> endpoints = new TreeMap<>();
             JsonNode eps = root.get("transferEndpoints");
             if (eps != null && eps.isObject()) {
-                for (Iterator<Map.Entry<String, JsonNode>> it = eps.fields(); it.hasNext(); ) {
-                    Map.Entry<String, JsonNode> e = it.next();
+                for (Map.Entry<String, JsonNode> e : eps.properties()) {
                     endpoints.put(e.getKey(), e.getValue().asText());
                 }
             }
