@@ -11,6 +11,8 @@ import picocli.CommandLine.Command;
         description = "Disaggregated LLM serving on the JVM.",
         subcommands = {
             ModelCommand.class,
+            BenchCommand.class,
+            TokenizeCommand.class,
             GenerateCommand.class,
             CommandLine.HelpCommand.class
         })
