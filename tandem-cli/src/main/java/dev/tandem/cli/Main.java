@@ -12,6 +12,9 @@ import picocli.CommandLine.Command;
         subcommands = {
             ModelCommand.class,
             ServeCommand.class,
+            BenchCommand.class,
+            TokenizeCommand.class,
+            GenerateCommand.class,
             CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {

@@ -74,7 +74,7 @@ public final class ApiException extends TandemException {
     public static ApiException from(RequestException e) {
         return switch (e.kind()) {
             case INVALID -> invalid(e.param(), e.getMessage());
-            case UNAVAILABLE, CANCELLED, TIMEOUT -> unavailable(e.getMessage());
+            case UNAVAILABLE, CANCELLED, TIMEOUT, WORKER_LOST -> unavailable(e.getMessage());
             case OVERLOADED -> new ApiException(429, "rate_limit_error", "rate_limit_exceeded", null, e.getMessage());
             case INTERNAL -> internal(e.getMessage());
         };

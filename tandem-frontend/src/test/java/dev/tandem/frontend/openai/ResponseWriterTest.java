@@ -128,7 +128,7 @@ class ResponseWriterTest {
             int status = ApiException.from(new dev.tandem.core.RequestException(kind, "x")).status();
             assertThat(status).as(kind.name()).isEqualTo(switch (kind) {
                 case INVALID -> 400;
-                case UNAVAILABLE, CANCELLED, TIMEOUT -> 503;
+                case UNAVAILABLE, CANCELLED, TIMEOUT, WORKER_LOST -> 503;
                 case OVERLOADED -> 429;
                 case INTERNAL -> 500;
             });
