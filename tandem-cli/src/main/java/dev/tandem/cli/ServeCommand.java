@@ -1,12 +1,12 @@
 package dev.tandem.cli;
 
-import dev.tandem.core.KvDtype;
 import dev.tandem.engine.EngineConfig;
 import dev.tandem.frontend.FrontendConfig;
 import java.io.PrintStream;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -16,11 +16,12 @@ import picocli.CommandLine.Option;
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = {"Serve a model over the OpenAI API: frontend, router and workers in one JVM.",
             "Endpoints: POST /v1/chat/completions, POST /v1/completions, GET /v1/models,",
-            "GET /health, GET /ready, GET /metrics. Stop with Ctrl-C."})
+            "GET /health, GET /ready, GET /metrics. Stop with Ctrl-C.",
+            "KV pool per worker: --kv-blocks or --kv-cache-memory (default " + ServeCommand.DEFAULT_KV_CACHE_MEMORY
+                    + "); --threads is per worker (default: cores / workers)."})
 final class ServeCommand implements Callable<Integer> {
-    @Option(names = "--model", defaultValue = ModelFiles.DEFAULT_MODEL,
-            description = "a .gguf file, or a model name found in TANDEM_MODEL_PATH or ~/.cache/tandem"
-                    + " (default: ${DEFAULT-VALUE})")
+    @Option(names = "--model", description = "a .gguf file, or a model name found in TANDEM_MODEL_PATH"
+            + " (default: " + ModelPaths.DEFAULT_MODEL + ")")
     String model;
 
     @Option(names = "--served-model-name", description = "the name clients use (default: the file name)")
@@ -58,29 +59,8 @@ final class ServeCommand implements Callable<Integer> {
             description = "how long Ctrl-C lets running requests finish before cancelling them (default: ${DEFAULT-VALUE})")
     long shutdownGraceMs;
 
-    @Option(names = "--kv-blocks", defaultValue = "0",
-            description = "KV blocks per worker; 0 sizes the pool from --kv-cache-memory-mib (default: ${DEFAULT-VALUE})")
-    int kvBlocks;
-
-    @Option(names = "--kv-cache-memory-mib", defaultValue = "512",
-            description = "KV pool size per worker when --kv-blocks is 0, MiB (default: ${DEFAULT-VALUE})")
-    long kvCacheMemoryMib;
-
-    @Option(names = "--kv-dtype", defaultValue = "f16", description = "KV element type: f16 or f32 (default: ${DEFAULT-VALUE})")
-    String kvDtype;
-
-    @Option(names = "--block-size", defaultValue = "16", description = "tokens per KV block (default: ${DEFAULT-VALUE})")
-    int blockSize;
-
-    @Option(names = "--max-batch-tokens", defaultValue = "512",
-            description = "most tokens in one forward step (default: ${DEFAULT-VALUE})")
-    int maxBatchTokens;
-
-    @Option(names = "--max-seqs", defaultValue = "64", description = "most sequences running per worker (default: ${DEFAULT-VALUE})")
-    int maxSeqs;
-
-    @Option(names = "--threads", description = "kernel threads per worker (default: cores / workers, at least 1)")
-    Integer threads;
+    @Mixin
+    EngineOptions engineOptions = new EngineOptions();
 
     @Option(names = "--mock", description = "simulated engines (timing model) instead of the real one; the model's "
             + "tokenizer is still used")
@@ -88,6 +68,9 @@ final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--mock-speedup", defaultValue = "1", description = "divides the mock's step times (default: ${DEFAULT-VALUE})")
     double mockSpeedup;
+
+    /** KV pool per worker when neither --kv-blocks nor --kv-cache-memory is given. */
+    static final String DEFAULT_KV_CACHE_MEMORY = "512MiB";
 
     /** Released when the process is asked to stop; tests release it directly. */
     final CountDownLatch stop = new CountDownLatch(1);
@@ -122,22 +105,18 @@ final class ServeCommand implements Callable<Integer> {
     }
 
     LocalDeployment.Spec spec() {
-        EngineConfig engine = EngineConfig.DEFAULT.withBlockSizeTokens(blockSize)
-                .withKvCacheMemoryBytes(kvCacheMemoryMib << 20)
-                .withKvDtype(KvDtype.parse(kvDtype))
-                .withMaxSequences(maxSeqs)
-                .withMaxBatchTokens(maxBatchTokens);
-        if (kvBlocks > 0) {
-            engine = engine.withKvBlocks(kvBlocks);
+        if (engineOptions.kvBlocks == null && engineOptions.kvCacheMemory == null) {
+            engineOptions.kvCacheMemory = DEFAULT_KV_CACHE_MEMORY;
         }
-        int perWorker = threads != null ? threads
+        EngineConfig engine = engineOptions.config(0);
+        int perWorker = engineOptions.threads != null ? engineOptions.threads()
                 : Math.max(1, Runtime.getRuntime().availableProcessors() / Math.max(1, workers));
         FrontendConfig frontend = FrontendConfig.defaults().withHost(host).withPort(port).withApiKey(
                 apiKey == null || apiKey.isBlank() ? null : apiKey)
                 .withAdmission(maxRunning != null ? maxRunning : FrontendConfig.DEFAULT_MAX_RUNNING, maxQueued)
                 .withMaxBodyBytes(maxBodyBytes)
                 .withShutdownGraceMs(shutdownGraceMs);
-        return new LocalDeployment.Spec(ModelFiles.resolve(model), servedName, workers, router, mock, mockSpeedup,
+        return new LocalDeployment.Spec(ModelPaths.resolve(model), servedName, workers, router, mock, mockSpeedup,
                 engine, perWorker, frontend, maxRunning == null);
     }
 }
