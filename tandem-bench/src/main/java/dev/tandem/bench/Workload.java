@@ -18,6 +18,9 @@ public sealed interface Workload
     /** The sessions, in the order they are offered to the arrival scheduler. */
     List<Session> sessions();
 
+    /** The seed the prompts are made from. */
+    long seed();
+
     /** The same workload with another seed (a sweep uses seed + run index so runs don't share a cache). */
     Workload withSeed(long seed);
 
