@@ -147,8 +147,8 @@ public final class Charts {
     }
 
     private static void save(IChart chart, Path file) {
-        try {
-            BitmapEncoder.saveBitmap(chart, file.toString(), BitmapEncoder.BitmapFormat.PNG);
+        try (java.io.OutputStream out = java.nio.file.Files.newOutputStream(file)) {
+            BitmapEncoder.saveBitmap(chart, out, BitmapEncoder.BitmapFormat.PNG);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write chart " + file, e);
         }

@@ -102,7 +102,11 @@ public final class MarkdownReport {
         md.append("## Latency percentiles (ms)\n\n");
         for (RunRecord r : runs) {
             RunSummary s = r.summary();
-            md.append("### ").append(r.label()).append(" (").append(r.arrival().label()).append(")\n\n");
+            md.append("### ").append(r.label());
+            if (!r.label().equals(r.arrival().label())) {
+                md.append(" (").append(r.arrival().label()).append(')');
+            }
+            md.append("\n\n");
             md.append("| metric | mean | p50 | p90 | p95 | p99 | max | samples |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
             distribution(md, "TTFT", s.ttftMs());
             distribution(md, "ITL", s.itlMs());
