@@ -1,14 +1,15 @@
 package dev.tandem.cli;
 
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** {@code tandem bench ...}: benchmarks that measure speed with real parts. */
+/** {@code tandem bench ...}: speed measurements with real parts. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Run benchmarks.",
-        subcommands = {TransferBenchCommand.class, ServeBenchCommand.class})
+        description = "Measure speed: the engine, KV transfer, serving, routing.",
+        subcommands = {BenchEngineCommand.class, TransferBenchCommand.class, ServeBenchCommand.class})
 final class BenchCommand implements Runnable {
-    @picocli.CommandLine.Spec
-    picocli.CommandLine.Model.CommandSpec spec;
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
 
     @Override
     public void run() {

@@ -12,6 +12,8 @@ import picocli.CommandLine.Command;
         subcommands = {
             ModelCommand.class,
             BenchCommand.class,
+            TokenizeCommand.class,
+            GenerateCommand.class,
             CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {

@@ -115,6 +115,12 @@ public record EngineConfig(int blockSizeTokens, int kvBlocks, long kvCacheMemory
                 maxQueuedRequests, loadReportIntervalMs, pinTtlMs);
     }
 
+    /** Both batching limits at once (setting them one by one may pass through an invalid pair). */
+    public EngineConfig withBatchLimits(int maxBatchTokensValue, int maxSequencesValue) {
+        return new EngineConfig(blockSizeTokens, kvBlocks, kvCacheMemoryBytes, kvDtype, maxBatchTokensValue,
+                maxSequencesValue, maxQueuedRequests, loadReportIntervalMs, pinTtlMs);
+    }
+
     public EngineConfig withMaxQueuedRequests(int v) {
         return new EngineConfig(blockSizeTokens, kvBlocks, kvCacheMemoryBytes, kvDtype, maxBatchTokens, maxSequences,
                 v, loadReportIntervalMs, pinTtlMs);

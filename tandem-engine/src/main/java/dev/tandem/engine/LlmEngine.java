@@ -11,11 +11,16 @@ import dev.tandem.core.LoadReport;
 import dev.tandem.core.RequestException;
 import dev.tandem.core.RequestHandle;
 import dev.tandem.core.TokenSink;
+import dev.tandem.engine.gguf.GgufFile;
 import dev.tandem.engine.kvcache.KvPool;
+import dev.tandem.engine.model.ModelConfig;
 import dev.tandem.engine.model.ModelRunner;
+import dev.tandem.engine.model.Transformer;
 import dev.tandem.engine.scheduler.NanoClock;
 import dev.tandem.engine.scheduler.Scheduler;
 import dev.tandem.engine.scheduler.StepTiming;
+import dev.tandem.engine.tokenizer.Tokenizer;
+import java.nio.file.Path;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -23,6 +28,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
+import java.util.stream.IntStream;
 
 /**
  * A serving engine: a {@link ModelRunner} (the transformer, or the mock's timing model) behind a
@@ -62,12 +68,14 @@ public final class LlmEngine implements Engine {
     private final NanoClock clock;
     private final Scheduler scheduler;
     private final Thread thread;
+    private final AutoCloseable closeAlso;
     /** Set by close(); the loop exits when it sees it. */
     private volatile boolean closed;
 
     private LlmEngine(Builder b) {
         this.runner = b.runner;
         this.clock = b.clock;
+        this.closeAlso = b.closeAlso;
         EngineConfig config = b.config;
         KvLayout layout = new KvLayout(config.blockSizeTokens(), b.layers, b.kvHeads, b.headDim, config.kvDtype());
         int totalBlocks;
@@ -97,6 +105,37 @@ public final class LlmEngine implements Engine {
         LOG.log(System.Logger.Level.INFO, "engine {0}: {1} KV blocks ({2}, {3}), max batch {4} tokens / {5} sequences{6}",
                 b.modelName, totalBlocks, layout.describe(), EngineConfig.formatBytes(layout.blockBytes() * (long) totalBlocks),
                 config.maxBatchTokens(), config.maxSequences(), b.simulated ? ", simulated" : "");
+    }
+
+    /**
+     * An engine over a GGUF model file on its own thread: the transformer with {@code threads}
+     * kernel threads, the model's K/V shape, and its end-of-generation ids from the tokenizer
+     * metadata.
+     *
+     * @throws dev.tandem.core.ModelFormatException if the file is not a usable model
+     */
+    public static LlmEngine open(Path modelPath, EngineConfig config, int threads) {
+        return builderForModel(modelPath, config, threads).build();
+    }
+
+    /**
+     * A builder set up for a GGUF model as in {@link #open} (the file is opened now and closed
+     * with the engine), for callers that want to adjust it, e.g. {@link Builder#driven()}.
+     */
+    public static Builder builderForModel(Path modelPath, EngineConfig config, int threads) {
+        GgufFile gguf = GgufFile.open(modelPath);
+        try {
+            Tokenizer tokenizer = Tokenizer.fromGguf(gguf);
+            int[] eos = IntStream.range(0, tokenizer.vocabSize()).filter(tokenizer::isEndOfGeneration).toArray();
+            Transformer transformer = new Transformer(gguf, config.maxBatchTokens(), threads);
+            ModelConfig mc = transformer.config();
+            String name = modelPath.getFileName().toString().replaceFirst("\\.gguf$", "");
+            return builder(name, transformer).config(config).kvShape(mc.layerCount(), mc.kvHeadCount(), mc.headDim())
+                    .eosTokenIds(eos).closeAlso(gguf);
+        } catch (RuntimeException e) {
+            gguf.close();
+            throw e;
+        }
     }
 
     /** Starts building an engine over {@code runner}, which the engine will own and close. */
@@ -273,6 +312,13 @@ public final class LlmEngine implements Engine {
             if (pool != null) {
                 pool.close();
             }
+            if (closeAlso != null) {
+                try {
+                    closeAlso.close();
+                } catch (Exception e) {
+                    LOG.log(System.Logger.Level.WARNING, "engine " + info.modelName() + ": closing failed", e);
+                }
+            }
         }
     }
 
@@ -308,6 +354,7 @@ public final class LlmEngine implements Engine {
         private boolean driven;
         private boolean allocatePool = true;
         private KvPool pool;
+        private AutoCloseable closeAlso;
 
         private Builder(String modelName, ModelRunner runner) {
             this.modelName = Objects.requireNonNull(modelName, "modelName");
@@ -376,8 +423,27 @@ public final class LlmEngine implements Engine {
             return this;
         }
 
+        /** Something the engine closes after the runner and the pool (e.g. the model file). */
+        public Builder closeAlso(AutoCloseable c) {
+            this.closeAlso = c;
+            return this;
+        }
+
+        /** Builds and starts the engine; on failure closes the runner and {@link #closeAlso} before rethrowing. */
         public LlmEngine build() {
-            return new LlmEngine(this);
+            try {
+                return new LlmEngine(this);
+            } catch (RuntimeException e) {
+                try {
+                    runner.close();
+                    if (closeAlso != null) {
+                        closeAlso.close();
+                    }
+                } catch (Exception suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+                throw e;
+            }
         }
     }
 }

@@ -14,7 +14,7 @@ final class TestEngines {
 
     static EngineConfig config(int blocks, int maxBatchTokens, int maxSequences) {
         return EngineConfig.DEFAULT.withBlockSizeTokens(BLOCK_SIZE).withKvDtype(KvDtype.F32).withKvBlocks(blocks)
-                .withMaxSequences(maxSequences).withMaxBatchTokens(maxBatchTokens);
+                .withBatchLimits(maxBatchTokens, maxSequences);
     }
 
     static LlmEngine driven(HistoryModelRunner runner, EngineConfig config, VirtualClock clock, int... eos) {

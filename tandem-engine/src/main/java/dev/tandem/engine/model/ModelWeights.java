@@ -1,6 +1,7 @@
 package dev.tandem.engine.model;
 
 import dev.tandem.core.ModelFormatException;
+import dev.tandem.engine.gguf.GgmlType;
 import dev.tandem.engine.gguf.GgufFile;
 import dev.tandem.engine.gguf.GgufTensor;
 import dev.tandem.engine.ops.WeightMatrix;
@@ -93,6 +94,11 @@ public final class ModelWeights {
                     + l.up.byteSize() + l.down.byteSize();
         }
         return perLayer + output.byteSize() + tokenEmbedding.rowBytes();
+    }
+
+    /** The element type of the layers' matrices (of the first feed-forward matrix). */
+    public GgmlType weightType() {
+        return layers[0].up.type();
     }
 
     public boolean tiedOutput() {

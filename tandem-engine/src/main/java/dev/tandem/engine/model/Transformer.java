@@ -86,7 +86,7 @@ public final class Transformer implements ModelRunner {
         this.ownedFile = owned ? gguf : null;
         this.pool = new KernelPool(threads);
         this.matmul = new MatMul(pool);
-        this.attention = new PagedAttention(config, threads);
+        this.attention = new PagedAttention(config, threads, maxBatchTokens);
         this.rope = new Rope(config, weights.ropeFreqFactors);
         this.maxTokens = maxBatchTokens;
         int t = maxBatchTokens;

@@ -3,7 +3,6 @@ package dev.tandem.engine.scheduler;
 import dev.tandem.core.FinishReason;
 import dev.tandem.core.GenerateRequest;
 import dev.tandem.core.GeneratedToken;
-import dev.tandem.core.KvEvent;
 import dev.tandem.core.KvEventListener;
 import dev.tandem.core.KvSnapshot;
 import dev.tandem.core.LoadReport;
@@ -27,7 +26,6 @@ import java.util.Map;
 import java.util.PriorityQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -111,8 +109,7 @@ public final class Scheduler {
     private final AtomicInteger unfinished = new AtomicInteger();
     /** Arrival numbers: submit order, the scheduling priority. */
     private final AtomicLong arrivals = new AtomicLong();
-    private final CopyOnWriteArrayList<KvEventListener> kvListeners = new CopyOnWriteArrayList<>();
-    private final CopyOnWriteArrayList<Consumer<LoadReport>> loadListeners = new CopyOnWriteArrayList<>();
+    private final Listeners listeners;
     /** Latest load report, published by the engine thread for cheap reads anywhere. */
     private volatile LoadReport load;
     /** Set once by shutdown(); submit checks it to refuse new work. */
@@ -133,17 +130,13 @@ public final class Scheduler {
     private long stepDueNanos;
     private boolean lastPlanRan;
     private long waitingTokens;
-    private final Map<Long, Pin> pins = new HashMap<>();
+    private final PinTable pins;
     private final Map<Long, Sequence> reservations = new HashMap<>();
-    private long nextPinId;
     private long nextReportNanos;
     private long promptTokensTotal;
     private long cachedPromptTokensTotal;
     private long preemptionsTotal;
     private long stepsTotal;
-
-    private record Pin(long id, int[] blocks, long expiresAtNanos) {
-    }
 
     private sealed interface Command permits Submit, Cancel, Call {
     }
@@ -175,7 +168,9 @@ public final class Scheduler {
         this.runner = runner;
         this.pool = pool;
         this.blockSize = config.blockSizeTokens();
-        this.blocks = new BlockManager(totalBlocks, blockSize, this::publishKvEvent);
+        this.listeners = new Listeners(name);
+        this.blocks = new BlockManager(totalBlocks, blockSize, listeners::publish);
+        this.pins = new PinTable(blocks);
         this.vocabSize = runner.vocabSize();
         this.promptVocabSize = promptVocabSize;
         this.contextLength = runner.contextLength();
@@ -252,13 +247,11 @@ public final class Scheduler {
     }
 
     public AutoCloseable subscribeKv(KvEventListener listener) {
-        kvListeners.add(listener);
-        return () -> kvListeners.remove(listener);
+        return listeners.subscribeKv(listener);
     }
 
     public AutoCloseable subscribeLoad(Consumer<LoadReport> listener) {
-        loadListeners.add(listener);
-        return () -> loadListeners.remove(listener);
+        return listeners.subscribeLoad(listener);
     }
 
     public boolean isShutDown() {
@@ -312,7 +305,7 @@ public final class Scheduler {
     }
 
     public CompletableFuture<Boolean> releasePin(long pinId) {
-        return call(() -> unpin(pinId));
+        return call(() -> pins.release(pinId));
     }
 
     // ------------------------------------------------------------------ engine thread
@@ -357,9 +350,7 @@ public final class Scheduler {
         }
         boolean mayRun = lastPlanRan && (!running.isEmpty() || !waiting.isEmpty());
         long wake = inFlight ? stepDueNanos : (mayRun ? now : Long.MAX_VALUE);
-        for (Pin p : pins.values()) {
-            wake = Math.min(wake, p.expiresAtNanos);
-        }
+        wake = Math.min(wake, pins.nextExpiryNanos());
         for (Sequence s : reservations.values()) {
             wake = Math.min(wake, s.expiresAtNanos);
         }
@@ -429,9 +420,7 @@ public final class Scheduler {
             reservations.remove(s.arrival);
             finishQuietly(s);
         }
-        for (Long id : new ArrayList<>(pins.keySet())) {
-            unpin(id);
-        }
+        pins.releaseAll();
         report(clock.nanoTime());
     }
 
@@ -735,7 +724,7 @@ public final class Scheduler {
                 s.onPinned.accept(pin);
             } catch (RuntimeException e) {
                 LOG.log(System.Logger.Level.WARNING, "[req=" + s.requestId() + "] pin listener failed; releasing the pin", e);
-                unpin(pin.pinId());
+                pins.release(pin.pinId());
             }
         }
         try {
@@ -785,23 +774,9 @@ public final class Scheduler {
         int[] ids = new int[n];
         for (int i = 0; i < n; i++) {
             ids[i] = s.table.block(i);
-            blocks.retain(ids[i]);
         }
-        long id = nextPinId++;
         long expires = clock.nanoTime() + config.pinTtlMs() * 1_000_000L;
-        pins.put(id, new Pin(id, ids, expires));
-        return new PromptPin(id, s.requestId(), s.promptLength, ids, expires);
-    }
-
-    private boolean unpin(long pinId) {
-        Pin p = pins.remove(pinId);
-        if (p == null) {
-            return false;
-        }
-        for (int i = p.blocks.length - 1; i >= 0; i--) {
-            blocks.release(p.blocks[i]);
-        }
-        return true;
+        return new PromptPin(pins.pin(ids, expires), s.requestId(), s.promptLength, ids, expires);
     }
 
     private ImportReservation reserve(Sequence s) {
@@ -861,22 +836,7 @@ public final class Scheduler {
     }
 
     private int expire(long now) {
-        int n = 0;
-        if (!pins.isEmpty()) {
-            List<Long> expired = null;
-            for (Pin p : pins.values()) {
-                if (now - p.expiresAtNanos >= 0) {
-                    (expired == null ? expired = new ArrayList<>() : expired).add(p.id);
-                }
-            }
-            if (expired != null) {
-                for (long id : expired) {
-                    LOG.log(System.Logger.Level.INFO, "engine {0}: prompt pin {1} expired unreleased", name, id);
-                    unpin(id);
-                    n++;
-                }
-            }
-        }
+        int n = pins.expire(now, name);
         if (!reservations.isEmpty()) {
             List<Sequence> expired = null;
             for (Sequence s : reservations.values()) {
@@ -897,16 +857,6 @@ public final class Scheduler {
 
     // ------------------------------------------------------------------ events and load
 
-    private void publishKvEvent(KvEvent event) {
-        for (KvEventListener l : kvListeners) {
-            try {
-                l.onKvEvent(event);
-            } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.WARNING, "engine " + name + ": KV event listener failed on " + event, e);
-            }
-        }
-    }
-
     private void report(long now) {
         LoadReport r = computeLoad();
         boolean periodic = now - nextReportNanos >= 0;
@@ -915,13 +865,7 @@ public final class Scheduler {
         }
         load = r;
         nextReportNanos = now + config.loadReportIntervalMs() * 1_000_000L;
-        for (Consumer<LoadReport> l : loadListeners) {
-            try {
-                l.accept(r);
-            } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.WARNING, "engine " + name + ": load listener failed", e);
-            }
-        }
+        listeners.publish(r);
     }
 
     private LoadReport computeLoad() {
@@ -961,11 +905,7 @@ public final class Scheduler {
             check(s.state == Sequence.State.RESERVED, "reservation in state %s", s.state);
             countRefs(s, refs);
         }
-        for (Pin p : pins.values()) {
-            for (int b : p.blocks) {
-                refs[b]++;
-            }
-        }
+        pins.countReferences(refs);
         for (int b = 0; b < refs.length; b++) {
             check(refs[b] == blocks.refCount(b), "block %d has refCount %d but %d references", b, blocks.refCount(b), refs[b]);
         }
