@@ -25,5 +25,5 @@ public interface PrefillService {
      *
      * @return false when the handle is unknown (already released, or expired)
      */
-    boolean release(String handleId);
+    boolean release(long handleId);
 }

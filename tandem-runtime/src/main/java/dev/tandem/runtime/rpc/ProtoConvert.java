@@ -1,5 +1,6 @@
 package dev.tandem.runtime.rpc;
 
+import dev.tandem.core.ConfigException;
 import dev.tandem.core.EngineInfo;
 import dev.tandem.core.FinishReason;
 import dev.tandem.core.GenerateRequest;
@@ -12,6 +13,8 @@ import dev.tandem.core.LoadReport;
 import dev.tandem.core.PrefillResult;
 import dev.tandem.core.ProtocolException;
 import dev.tandem.core.SamplingParams;
+import dev.tandem.core.TransferEndpoint;
+import dev.tandem.core.TransferKind;
 import dev.tandem.core.Usage;
 import dev.tandem.runtime.rpc.proto.EngineInfoMsg;
 import dev.tandem.runtime.rpc.proto.FinishReasonMsg;
@@ -23,7 +26,9 @@ import dev.tandem.runtime.rpc.proto.LoadResponse;
 import dev.tandem.runtime.rpc.proto.PrefillResponse;
 import dev.tandem.runtime.rpc.proto.SamplingMsg;
 import dev.tandem.runtime.rpc.proto.TokenMsg;
+import dev.tandem.runtime.rpc.proto.TransferEndpointMsg;
 import dev.tandem.runtime.rpc.proto.UsageMsg;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 
@@ -182,7 +187,11 @@ final class ProtoConvert {
     static KvHandleMsg toProto(KvHandle h) {
         KvHandleMsg.Builder b = KvHandleMsg.newBuilder().setHandleId(h.handleId()).setWorkerId(h.workerId())
                 .setPromptTokens(h.promptTokens()).setLayout(toProto(h.layout()))
-                .setExpiresAtEpochMs(h.expiresAtEpochMs()).putAllTransferEndpoints(h.transferEndpoints());
+                .setExpiresAtEpochMs(h.expiresAtEpochMs());
+        for (TransferEndpoint e : h.endpoints()) {
+            b.addEndpoints(TransferEndpointMsg.newBuilder().setKind(e.kind().label()).setScopeId(e.scopeId())
+                    .setAddress(e.address()));
+        }
         for (int id : h.blockIds()) {
             b.addBlockIds(id);
         }
@@ -198,9 +207,13 @@ final class ProtoConvert {
             hashes[i] = m.getSequenceHashes(i);
         }
         try {
-            return new KvHandle(m.getHandleId(), m.getWorkerId(), toInts(m.getBlockIdsList()), hashes,
-                    m.getPromptTokens(), fromProto(m.getLayout()), m.getExpiresAtEpochMs(), m.getTransferEndpointsMap());
-        } catch (IllegalArgumentException | NullPointerException e) {
+            List<TransferEndpoint> endpoints = new ArrayList<>();
+            for (TransferEndpointMsg e : m.getEndpointsList()) {
+                endpoints.add(new TransferEndpoint(TransferKind.parse(e.getKind()), e.getScopeId(), e.getAddress()));
+            }
+            return new KvHandle(m.getHandleId(), m.getWorkerId(), endpoints, toInts(m.getBlockIdsList()), hashes,
+                    m.getPromptTokens(), fromProto(m.getLayout()), m.getExpiresAtEpochMs());
+        } catch (IllegalArgumentException | NullPointerException | ConfigException e) {
             throw new ProtocolException("malformed KV handle from worker: " + e.getMessage(), e);
         }
     }

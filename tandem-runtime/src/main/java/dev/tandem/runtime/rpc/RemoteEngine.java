@@ -257,7 +257,7 @@ public final class RemoteEngine implements Engine, PrefillService {
     }
 
     @Override
-    public boolean release(String handleId) {
+    public boolean release(long handleId) {
         return unary("release " + handleId,
                 s -> s.release(ReleaseRequest.newBuilder().setHandleId(handleId).build())).getReleased();
     }

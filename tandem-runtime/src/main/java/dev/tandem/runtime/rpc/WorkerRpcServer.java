@@ -214,10 +214,11 @@ public final class WorkerRpcServer implements AutoCloseable {
         public void release(ReleaseRequest msg, StreamObserver<ReleaseResponse> out) {
             if (prefill == null) {
                 fail(out, new RequestException(RequestException.Kind.UNAVAILABLE,
-                        "worker serving " + engine.info().modelName() + " holds no prefill handles"), msg.getHandleId());
+                        "worker serving " + engine.info().modelName() + " holds no prefill handles"),
+                        "release " + msg.getHandleId());
                 return;
             }
-            unary(out, msg.getHandleId(),
+            unary(out, "release " + msg.getHandleId(),
                     () -> ReleaseResponse.newBuilder().setReleased(prefill.release(msg.getHandleId())).build());
         }
 

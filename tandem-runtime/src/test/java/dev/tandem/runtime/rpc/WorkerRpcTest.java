@@ -15,6 +15,8 @@ import dev.tandem.core.RequestException;
 import dev.tandem.core.RequestException.Kind;
 import dev.tandem.core.SamplingParams;
 import dev.tandem.core.TandemException;
+import dev.tandem.core.TransferEndpoint;
+import dev.tandem.core.TransferKind;
 import dev.tandem.core.Usage;
 import dev.tandem.core.WorkerRecord;
 import dev.tandem.core.WorkerRole;
@@ -286,7 +288,7 @@ class WorkerRpcTest {
         try (EmbeddedEventBus bus = new EmbeddedEventBus(1_000);
              KvEventPublisher publisher = new KvEventPublisher(bus, "w7", CONFIG)) {
             WorkerRecord record = new WorkerRecord("w7", WorkerRole.AGGREGATED, "fake-model", server.address(),
-                    FakeEngine.INFO.layout(), 1024, 256, Map.of(), "host");
+                    FakeEngine.INFO.layout(), 1024, 256, List.of(), "host");
             List<Long> seen = new CopyOnWriteArrayList<>();
             try (RemoteEngine r = RemoteEngine.connect(record, CONFIG, bus);
                  AutoCloseable _ = r.subscribe(e -> seen.add(e.eventId()));
@@ -305,13 +307,15 @@ class WorkerRpcTest {
     /** Prefill stand-in: answers at once, except for "slow-prefill-*" requests which wait to be cancelled. */
     static final class FakePrefill implements PrefillService {
         final Map<String, CompletableFuture<PrefillResult>> pending = new ConcurrentHashMap<>();
-        final Map<String, Boolean> handles = new ConcurrentHashMap<>();
+        final Map<Long, Boolean> handles = new ConcurrentHashMap<>();
 
         static PrefillResult resultFor(GenerateRequest req) {
             return new PrefillResult(FakeEngine.expectedToken(req, 0),
-                    new KvHandle("h-" + req.requestId(), "prefill-1", new int[] {4, 5}, new long[] {-1L, 42L},
-                            req.promptLength(), FakeEngine.INFO.layout(), 1_700_000_000_000L,
-                            Map.of("tcp", "127.0.0.1:9000")),
+                    new KvHandle(req.requestId().hashCode() & 0xFFFF_FFFFL, "prefill-1",
+                            List.of(new TransferEndpoint(TransferKind.SHM, "host-1", "/dev/shm/tandem-p1"),
+                                    new TransferEndpoint(TransferKind.TCP, "", "127.0.0.1:9000")),
+                            new int[] {4, 5}, new long[] {-1L, 42L}, req.promptLength(), FakeEngine.INFO.layout(),
+                            1_700_000_000_000L),
                     new Usage(req.promptLength(), 0, 0, 1));
         }
 
@@ -328,7 +332,7 @@ class WorkerRpcTest {
         }
 
         @Override
-        public boolean release(String handleId) {
+        public boolean release(long handleId) {
             return handles.remove(handleId) != null;
         }
     }
