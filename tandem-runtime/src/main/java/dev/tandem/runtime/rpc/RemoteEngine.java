@@ -191,6 +191,35 @@ public final class RemoteEngine implements Engine, PrefillService {
     }
 
     /**
+     * The snapshot without blocking the caller (a router's snapshot requester must not block):
+     * completes with the snapshot, or with a RequestException after the call deadline.
+     */
+    public CompletableFuture<KvSnapshot> kvSnapshotAsync() {
+        CompletableFuture<KvSnapshot> result = new CompletableFuture<>();
+        long timeoutMs = config.rpcCallTimeoutMs();
+        async.withDeadlineAfter(timeoutMs, TimeUnit.MILLISECONDS).kvSnapshot(KvSnapshotRequest.getDefaultInstance(),
+                new io.grpc.stub.StreamObserver<>() {
+                    @Override
+                    public void onNext(KvSnapshotResponse value) {
+                        result.complete(ProtoConvert.fromProto(value));
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                        result.completeExceptionally(RpcErrors.fromStatus(t, "kvSnapshot on worker " + address,
+                                timeoutMs, false));
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                        result.completeExceptionally(new RequestException(RequestException.Kind.WORKER_LOST,
+                                "kvSnapshot on worker " + address + ": no response"));
+                    }
+                });
+        return result;
+    }
+
+    /**
      * KV events of this worker, read from the event plane. The listener runs on an event-bus thread.
      *
      * @throws IllegalStateException without an event bus or a worker id

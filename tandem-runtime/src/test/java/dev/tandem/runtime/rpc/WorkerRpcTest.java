@@ -211,6 +211,7 @@ class WorkerRpcTest {
         }
         engine.snapshot = new KvSnapshot(123_456, hashes);
         assertThat(remote.kvSnapshot()).isEqualTo(new KvSnapshot(123_456, hashes));
+        assertThat(remote.kvSnapshotAsync().join()).isEqualTo(new KvSnapshot(123_456, hashes));
         engine.snapshot = new KvSnapshot(-1, new long[0]);
         assertThat(remote.kvSnapshot()).isEqualTo(new KvSnapshot(-1, new long[0]));
     }
