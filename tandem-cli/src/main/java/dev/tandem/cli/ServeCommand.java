@@ -1,7 +1,9 @@
 package dev.tandem.cli;
 
 import dev.tandem.engine.EngineConfig;
+import dev.tandem.frontend.EmbeddedDeployment;
 import dev.tandem.frontend.FrontendConfig;
+import dev.tandem.router.RouterConfig;
 import java.io.PrintStream;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -36,7 +38,8 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--workers", defaultValue = "1", description = "workers (engines) in this process (default: ${DEFAULT-VALUE})")
     int workers;
 
-    @Option(names = "--router", defaultValue = "round-robin", description = "routing policy: round-robin (default: ${DEFAULT-VALUE})")
+    @Option(names = "--router", defaultValue = "kv", description = "routing policy: kv, round-robin, random,"
+            + " least-loaded or session-affinity (default: ${DEFAULT-VALUE})")
     String router;
 
     @Option(names = "--api-key", defaultValue = "${env:TANDEM_API_KEY}",
@@ -75,13 +78,13 @@ final class ServeCommand implements Callable<Integer> {
     /** Released when the process is asked to stop; tests release it directly. */
     final CountDownLatch stop = new CountDownLatch(1);
     /** Set once the deployment listens; read by tests. */
-    volatile LocalDeployment running;
+    volatile EmbeddedDeployment running;
 
     @Override
     public Integer call() throws InterruptedException {
-        LocalDeployment.Spec spec = spec();
+        EmbeddedDeployment.Spec spec = spec();
         PrintStream out = System.out;
-        try (LocalDeployment deployment = LocalDeployment.start(spec)) {
+        try (EmbeddedDeployment deployment = EmbeddedDeployment.start(spec)) {
             Thread hook = Thread.ofPlatform().name("tandem-serve-shutdown").unstarted(() -> {
                 deployment.close();
                 stop.countDown();
@@ -104,7 +107,7 @@ final class ServeCommand implements Callable<Integer> {
         return 0;
     }
 
-    LocalDeployment.Spec spec() {
+    EmbeddedDeployment.Spec spec() {
         if (engineOptions.kvBlocks == null && engineOptions.kvCacheMemory == null) {
             engineOptions.kvCacheMemory = DEFAULT_KV_CACHE_MEMORY;
         }
@@ -116,7 +119,7 @@ final class ServeCommand implements Callable<Integer> {
                 .withAdmission(maxRunning != null ? maxRunning : FrontendConfig.DEFAULT_MAX_RUNNING, maxQueued)
                 .withMaxBodyBytes(maxBodyBytes)
                 .withShutdownGraceMs(shutdownGraceMs);
-        return new LocalDeployment.Spec(ModelPaths.resolve(model), servedName, workers, router, mock, mockSpeedup,
-                engine, perWorker, frontend, maxRunning == null);
+        return new EmbeddedDeployment.Spec(ModelPaths.resolve(model), servedName, workers,
+                RouterConfig.PolicyKind.parse(router), mock, mockSpeedup, engine, perWorker, frontend, maxRunning == null);
     }
 }

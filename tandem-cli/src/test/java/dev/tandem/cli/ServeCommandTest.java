@@ -82,14 +82,14 @@ class ServeCommandTest {
         int code = cli.execute("serve", "--model", modelFile(), "--port", "0", "--router", "bogus", "--kv-blocks", "64");
 
         assertThat(code).isEqualTo(1);
-        assertThat(err.toString(StandardCharsets.UTF_8)).contains("unknown router 'bogus'");
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("unknown router policy 'bogus'");
     }
 
-    /** Threads started since {@code before} that still run: non-daemon ones, and any of Tandem's. */
+    /** Threads started since {@code before} that still run: non-daemon ones, and any of Tandem's (daemon or not). */
     private static Set<String> leftBehind(Set<Thread> before) {
         return Thread.getAllStackTraces().keySet().stream()
                 .filter(t -> !before.contains(t) && t.isAlive() && !t.getName().startsWith("awaitility"))
-                .filter(t -> !t.isDaemon() || t.getName().startsWith("tandem-engine"))
+                .filter(t -> !t.isDaemon() || t.getName().startsWith("tandem"))
                 .map(Thread::getName)
                 .collect(Collectors.toSet());
     }
