@@ -5,6 +5,7 @@ import dev.tandem.bench.BenchReport;
 import dev.tandem.bench.ConversationWorkload;
 import dev.tandem.bench.JsonReport;
 import dev.tandem.bench.LengthDistribution;
+import dev.tandem.bench.LoadSettings;
 import dev.tandem.bench.MarkdownReport;
 import dev.tandem.bench.PromptForm;
 import dev.tandem.bench.RandomWorkload;
@@ -49,9 +50,8 @@ final class ServeBenchCommand implements Runnable {
     @Override
     public void run() {
         Workload w = workload.build();
-        ServeBench.Settings settings = new ServeBench.Settings(url, load.model, w, load.arrivals(w), load.temperature,
-                workload.seed, load.ignoreEos, load.slo(), Duration.ofMillis(Math.round(load.requestTimeoutS * 1000)),
-                load.apiKey(), simulated, load.quiet, CommandLines.typed(spec));
+        ServeBench.Settings settings = new ServeBench.Settings(url, load.model, w, load.arrivals(w),
+                load.settings(workload.seed), simulated, CommandLines.typed(spec));
         BenchReport report = ServeBench.run(settings, System.err);
         load.emit(report);
     }
@@ -246,6 +246,11 @@ final class ServeBenchCommand implements Runnable {
                 out.add(new ArrivalMode.Concurrency(w instanceof ConversationWorkload c ? c.conversations() : 4));
             }
             return out;
+        }
+
+        LoadSettings settings(long seed) {
+            return new LoadSettings(temperature, seed, ignoreEos, slo(),
+                    Duration.ofMillis(Math.round(requestTimeoutS * 1000)), apiKey(), quiet);
         }
 
         Slo slo() {
