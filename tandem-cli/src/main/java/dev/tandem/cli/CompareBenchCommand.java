@@ -100,7 +100,7 @@ final class CompareBenchCommand implements Runnable {
                 prefillWorkers, decodeWorkers, ServeConfiguration.parseList(configs), w, arrivals.getFirst(),
                 load.settings(workload.seed), Duration.ofSeconds(readyTimeoutS), logDir(), CommandLines.typed(spec));
         BenchReport report = CompareBench.run(settings, System.err);
-        load.emit(report);
+        load.emit(report, spec.commandLine().getOut());
     }
 
     /** This JVM's java, flags and class path, running {@code dev.tandem.cli.Main serve}. */

@@ -41,6 +41,9 @@ final class ServeBenchCommand implements Runnable {
     @Mixin
     LoadOptions load = new LoadOptions();
 
+    @Option(names = "--model", description = "model name to send (default: the first of GET /v1/models)")
+    String model;
+
     @Option(names = "--simulated", description = "label the results as a simulation (automatic for mock* models)")
     boolean simulated;
 
@@ -50,10 +53,10 @@ final class ServeBenchCommand implements Runnable {
     @Override
     public void run() {
         Workload w = workload.build();
-        ServeBench.Settings settings = new ServeBench.Settings(url, load.model, w, load.arrivals(w),
+        ServeBench.Settings settings = new ServeBench.Settings(url, model, w, load.arrivals(w),
                 load.settings(workload.seed), simulated, CommandLines.typed(spec));
         BenchReport report = ServeBench.run(settings, System.err);
-        load.emit(report);
+        load.emit(report, spec.commandLine().getOut());
     }
 
     /** Options that pick and shape the workload; shared with {@code bench compare}. */
@@ -194,9 +197,6 @@ final class ServeBenchCommand implements Runnable {
         @Option(names = "--speedup", description = "trace: send at the trace's timestamps divided by F (the trace default, F = 1)")
         Double speedup;
 
-        @Option(names = "--model", description = "model name to send (default: the first of GET /v1/models)")
-        String model;
-
         @Option(names = "--temperature", defaultValue = "0", description = "sampling temperature (default: ${DEFAULT-VALUE})")
         double temperature;
 
@@ -262,18 +262,19 @@ final class ServeBenchCommand implements Runnable {
             return key == null || key.isBlank() ? null : key;
         }
 
-        void emit(BenchReport report) {
+        void emit(BenchReport report, java.io.PrintWriter stdout) {
             if (out != null) {
                 ReportFiles.write(report, out);
             }
             if (json) {
-                System.out.println(JsonReport.toJson(report));
+                stdout.println(JsonReport.toJson(report));
             } else {
-                System.out.print(MarkdownReport.resultsTable(report));
+                stdout.print(MarkdownReport.resultsTable(report));
                 if (out != null) {
-                    System.out.println("Report: " + out.resolve("report.md"));
+                    stdout.println("Report: " + out.resolve("report.md"));
                 }
             }
+            stdout.flush();
         }
     }
 }
