@@ -14,7 +14,7 @@ import java.util.List;
 /**
  * Writes a report into a directory: {@code summary.json}, {@code report.md}, the PNG charts, and
  * {@code requests.jsonl} (one line per request: times in ms from the run's start, token counts,
- * error type).
+ * error type, and the reply text, which a conversation's next turn carried in its history).
  */
 public final class ReportFiles {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -75,6 +75,7 @@ public final class ReportFiles {
         o.put("prompt_tokens", r.promptTokens());
         o.put("completion_tokens", r.completionTokens());
         o.put("cached_tokens", r.cachedTokens());
+        o.put("reply", r.reply());
         return o;
     }
 

@@ -18,23 +18,16 @@ public final class ServeBench {
     private static final Duration MODELS_TIMEOUT = Duration.ofSeconds(10);
 
     /**
-     * @param url            the server
-     * @param model          the model name to send; null to take the first of {@code GET /v1/models}
-     * @param workload       what to send
-     * @param arrivals       one run per entry, in order
-     * @param temperature    sampling temperature sent
-     * @param seed           request seed sent, and the arrival-gap seed
-     * @param ignoreEos      send {@code ignore_eos}
-     * @param slo            goodput limits
-     * @param requestTimeout deadline per request
-     * @param apiKey         Bearer token or null
-     * @param simulated      label the results as a simulation (also set when the server lists a mock model)
-     * @param quiet          no progress line
-     * @param commandLine    what the user typed, for the report
+     * @param url         the server
+     * @param model       the model name to send; null to take the first of {@code GET /v1/models}
+     * @param workload    what to send
+     * @param arrivals    one run per entry, in order
+     * @param load        how requests are sent
+     * @param simulated   label the results as a simulation (also set when the server lists a mock model)
+     * @param commandLine what the user typed, for the report
      */
-    public record Settings(String url, String model, Workload workload, List<ArrivalMode> arrivals, double temperature,
-                           long seed, boolean ignoreEos, Slo slo, Duration requestTimeout, String apiKey,
-                           boolean simulated, boolean quiet, String commandLine) {
+    public record Settings(String url, String model, Workload workload, List<ArrivalMode> arrivals, LoadSettings load,
+                           boolean simulated, String commandLine) {
         public Settings {
             arrivals = List.copyOf(arrivals);
             if (arrivals.isEmpty()) {
@@ -48,7 +41,7 @@ public final class ServeBench {
 
     public static BenchReport run(Settings s, PrintStream err) {
         RunInfo info = RunInfo.capture(s.commandLine());
-        try (StreamingClient client = new StreamingClient(s.url(), s.requestTimeout(), s.apiKey())) {
+        try (StreamingClient client = new StreamingClient(s.url(), s.load().requestTimeout(), s.load().apiKey())) {
             String model = s.model() != null ? s.model() : firstModel(client);
             boolean simulated = s.simulated() || looksSimulated(model);
             List<RunRecord> runs = new ArrayList<>();
@@ -56,7 +49,7 @@ public final class ServeBench {
                 ArrivalMode arrival = s.arrivals().get(i);
                 Workload workload = s.arrivals().size() == 1 ? s.workload() : s.workload().withSeed(s.workload()
                         .seed() + i);
-                runs.add(runOnce(client, s, model, workload, arrival, arrival.label(), null, err));
+                runs.add(runOnce(client, s.load(), model, workload, arrival, arrival.label(), null, err));
             }
             List<String> notes = new ArrayList<>();
             if (s.arrivals().size() > 1) {
@@ -68,8 +61,8 @@ public final class ServeBench {
     }
 
     /** One run of {@code workload} at {@code arrival} against {@code client}'s server. */
-    static RunRecord runOnce(StreamingClient client, Settings s, String model, Workload workload, ArrivalMode arrival,
-                             String label, String description, PrintStream err) {
+    static RunRecord runOnce(StreamingClient client, LoadSettings s, String model, Workload workload,
+                             ArrivalMode arrival, String label, String description, PrintStream err) {
         RequestOptions options = new RequestOptions(model, s.temperature(), s.seed(), s.ignoreEos());
         int total = workload.sessions().stream().mapToInt(x -> x.steps().size()).sum();
         LoadRunner.Outcome outcome;

@@ -70,8 +70,8 @@ class ServeBenchTest {
         })) {
             ConversationWorkload w = new ConversationWorkload(3, 4, 6, 0, 8, 5);
             ServeBench.Settings settings = new ServeBench.Settings(server.url(), null, w,
-                    List.of(new ArrivalMode.Concurrency(1)), 0, 0, false, new Slo(10_000, 10_000),
-                    Duration.ofSeconds(10), null, false, true, "tandem bench serve --url " + server.url());
+                    List.of(new ArrivalMode.Concurrency(1)), new LoadSettings(0, 0, false, new Slo(10_000, 10_000),
+                    Duration.ofSeconds(10), null, true), false, "tandem bench serve --url " + server.url());
             BenchReport report = ServeBench.run(settings, new PrintStream(new ByteArrayOutputStream()));
 
             // the hit rate implied by the prompts the client actually sent, in the order it sent them
@@ -137,8 +137,9 @@ class ServeBenchTest {
                         "[DONE]")))) {
             SharedPrefixWorkload w = new SharedPrefixWorkload(2, 3, 10, 3, 4, 1);
             ServeBench.Settings settings = new ServeBench.Settings(server.url(), "mock-model", w,
-                    List.of(new ArrivalMode.Concurrency(1), new ArrivalMode.Concurrency(3)), 0, 0, false, Slo.NONE,
-                    Duration.ofSeconds(10), null, false, true, "tandem bench serve");
+                    List.of(new ArrivalMode.Concurrency(1), new ArrivalMode.Concurrency(3)),
+                    new LoadSettings(0, 0, false, Slo.NONE, Duration.ofSeconds(10), null, true), false,
+                    "tandem bench serve");
             BenchReport report = ServeBench.run(settings, new PrintStream(new ByteArrayOutputStream()));
             assertThat(report.runs()).extracting(RunRecord::label).containsExactly("c=1", "c=3");
             assertThat(report.simulated()).as("mock* models are labelled as simulations").isTrue();

@@ -5,6 +5,7 @@ import dev.tandem.bench.BenchReport;
 import dev.tandem.bench.ConversationWorkload;
 import dev.tandem.bench.JsonReport;
 import dev.tandem.bench.LengthDistribution;
+import dev.tandem.bench.LoadSettings;
 import dev.tandem.bench.MarkdownReport;
 import dev.tandem.bench.PromptForm;
 import dev.tandem.bench.RandomWorkload;
@@ -40,6 +41,9 @@ final class ServeBenchCommand implements Runnable {
     @Mixin
     LoadOptions load = new LoadOptions();
 
+    @Option(names = "--model", description = "model name to send (default: the first of GET /v1/models)")
+    String model;
+
     @Option(names = "--simulated", description = "label the results as a simulation (automatic for mock* models)")
     boolean simulated;
 
@@ -49,11 +53,10 @@ final class ServeBenchCommand implements Runnable {
     @Override
     public void run() {
         Workload w = workload.build();
-        ServeBench.Settings settings = new ServeBench.Settings(url, load.model, w, load.arrivals(w), load.temperature,
-                workload.seed, load.ignoreEos, load.slo(), Duration.ofMillis(Math.round(load.requestTimeoutS * 1000)),
-                load.apiKey(), simulated, load.quiet, CommandLines.typed(spec));
+        ServeBench.Settings settings = new ServeBench.Settings(url, model, w, load.arrivals(w),
+                load.settings(workload.seed), simulated, CommandLines.typed(spec));
         BenchReport report = ServeBench.run(settings, System.err);
-        load.emit(report);
+        load.emit(report, spec.commandLine().getOut());
     }
 
     /** Options that pick and shape the workload; shared with {@code bench compare}. */
@@ -194,9 +197,6 @@ final class ServeBenchCommand implements Runnable {
         @Option(names = "--speedup", description = "trace: send at the trace's timestamps divided by F (the trace default, F = 1)")
         Double speedup;
 
-        @Option(names = "--model", description = "model name to send (default: the first of GET /v1/models)")
-        String model;
-
         @Option(names = "--temperature", defaultValue = "0", description = "sampling temperature (default: ${DEFAULT-VALUE})")
         double temperature;
 
@@ -248,6 +248,11 @@ final class ServeBenchCommand implements Runnable {
             return out;
         }
 
+        LoadSettings settings(long seed) {
+            return new LoadSettings(temperature, seed, ignoreEos, slo(),
+                    Duration.ofMillis(Math.round(requestTimeoutS * 1000)), apiKey(), quiet);
+        }
+
         Slo slo() {
             return new Slo(ttftSloMs == null ? Double.NaN : ttftSloMs, itlSloMs == null ? Double.NaN : itlSloMs);
         }
@@ -257,18 +262,19 @@ final class ServeBenchCommand implements Runnable {
             return key == null || key.isBlank() ? null : key;
         }
 
-        void emit(BenchReport report) {
+        void emit(BenchReport report, java.io.PrintWriter stdout) {
             if (out != null) {
                 ReportFiles.write(report, out);
             }
             if (json) {
-                System.out.println(JsonReport.toJson(report));
+                stdout.println(JsonReport.toJson(report));
             } else {
-                System.out.print(MarkdownReport.resultsTable(report));
+                stdout.print(MarkdownReport.resultsTable(report));
                 if (out != null) {
-                    System.out.println("Report: " + out.resolve("report.md"));
+                    stdout.println("Report: " + out.resolve("report.md"));
                 }
             }
+            stdout.flush();
         }
     }
 }
