@@ -4,12 +4,14 @@ import dev.tandem.core.ConfigException;
 import dev.tandem.engine.gguf.GgmlType;
 import dev.tandem.engine.loader.ModelShape;
 import dev.tandem.engine.loader.SyntheticModel;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Iterator;
 import java.util.Locale;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code tandem model synth}: a GGUF file of a real model's shape with seeded random weights. */
 @Command(name = "synth", mixinStandardHelpOptions = true,
@@ -25,6 +27,9 @@ import picocli.CommandLine.Option;
             "  qwen2.5-0.5b    qwen2, dim 896, 24 layers, 14 heads / 2 kv, ffn 4864, vocab 151936,",
             "                  rope base 1e6, q/k/v biases, tied embeddings"})
 final class ModelSynthCommand implements Runnable {
+    @Spec
+    CommandSpec spec;
+
     @Option(names = "--shape", required = true, completionCandidates = ShapeNames.class,
             description = "model shape: ${COMPLETION-CANDIDATES}")
     String shape;
@@ -54,12 +59,13 @@ final class ModelSynthCommand implements Runnable {
         GgmlType weightType = parseType(type);
         GgmlType outType = outputType == null ? null : parseType(outputType);
         int threadCount = threads == null ? Runtime.getRuntime().availableProcessors() : threads;
-        PrintStream err = System.err;
+        PrintWriter err = spec.commandLine().getErr();
         long startNs = System.nanoTime();
         ProgressLine progress = new ProgressLine(err, "synth " + modelShape.name() + " " + weightType, startNs);
         SyntheticModel.write(modelShape, weightType, outType, seed, out, threadCount, progress);
         progress.finish();
-        System.out.println(out);
+        spec.commandLine().getOut().println(out);
+        spec.commandLine().getOut().flush();
     }
 
     static GgmlType parseType(String name) {
