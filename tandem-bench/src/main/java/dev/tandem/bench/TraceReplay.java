@@ -1,6 +1,5 @@
 package dev.tandem.bench;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tandem.core.BlockHasher;
 import dev.tandem.core.ConfigException;
@@ -23,10 +22,7 @@ import dev.tandem.router.Decision;
 import dev.tandem.router.RouteRequest;
 import dev.tandem.router.Router;
 import dev.tandem.router.RouterConfig;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -69,27 +65,6 @@ public final class TraceReplay {
     private static final ObjectMapper JSON = new ObjectMapper();
     /** Tokens per block id in Mooncake traces. */
     public static final int TRACE_BLOCK_TOKENS = 512;
-
-    /** One trace row. */
-    public static final class Row {
-        final long arrivalMs;
-        final int inputLength;
-        final int outputLength;
-        final long[] blockIds;
-
-        Row(long arrivalMs, int inputLength, int outputLength, long[] blockIds) {
-            this.arrivalMs = arrivalMs;
-            this.inputLength = inputLength;
-            this.outputLength = outputLength;
-            this.blockIds = blockIds;
-        }
-
-        @Override
-        public String toString() {
-            return "Row[t=" + arrivalMs + "ms, in=" + inputLength + ", out=" + outputLength + ", blocks="
-                    + blockIds.length + "]";
-        }
-    }
 
     /**
      * @param workers           mock workers, 1 .. 1024
@@ -139,92 +114,34 @@ public final class TraceReplay {
     private TraceReplay() {
     }
 
-    /** Reads a Mooncake JSONL trace; a bad row is reported with its line number. */
-    public static List<Row> read(Path file, int limit) {
-        if (!Files.isRegularFile(file)) {
-            throw new ConfigException("trace file " + file + " does not exist or is not a file");
-        }
-        List<Row> rows = new ArrayList<>();
-        try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-            String line;
-            int number = 0;
-            while ((line = in.readLine()) != null && (limit == 0 || rows.size() < limit)) {
-                number++;
-                if (!line.isBlank()) {
-                    rows.add(parse(line, file + " line " + number));
-                }
-            }
-        } catch (IOException e) {
-            throw new ConfigException("cannot read trace " + file + ": " + e.getMessage(), e);
-        }
-        if (rows.isEmpty()) {
-            throw new ConfigException("trace " + file + " has no rows");
-        }
-        return rows;
-    }
-
-    static Row parse(String line, String where) {
-        JsonNode row;
-        try {
-            row = JSON.readTree(line);
-        } catch (IOException e) {
-            throw new ConfigException(where + ": not JSON (" + e.getMessage().lines().findFirst().orElse("") + ")");
-        }
-        long t = integer(row, "timestamp", where);
-        long in = integer(row, "input_length", where);
-        long out = integer(row, "output_length", where);
-        JsonNode ids = row.get("hash_ids");
-        if (ids == null || !ids.isArray() || ids.isEmpty()) {
-            throw new ConfigException(where + ": hash_ids must be a non-empty array");
-        }
-        long[] blockIds = new long[ids.size()];
-        for (int i = 0; i < blockIds.length; i++) {
-            JsonNode id = ids.get(i);
-            if (!id.isIntegralNumber() || id.asLong() < 0) {
-                throw new ConfigException(where + ": hash id " + id + " is not a non-negative integer");
-            }
-            blockIds[i] = id.asLong();
-        }
-        long capacity = (long) blockIds.length * TRACE_BLOCK_TOKENS;
-        if (t < 0 || in < 1 || out < 1 || in > capacity || in <= capacity - TRACE_BLOCK_TOKENS || out > 1_000_000) {
-            throw new ConfigException(where + ": timestamp " + t + ", input_length " + in + ", output_length " + out
-                    + " do not fit " + blockIds.length + " blocks of " + TRACE_BLOCK_TOKENS + " tokens");
-        }
-        return new Row(t, (int) in, (int) out, blockIds);
-    }
-
-    private static long integer(JsonNode row, String field, String where) {
-        JsonNode v = row == null ? null : row.get(field);
-        if (v == null || !v.isIntegralNumber()) {
-            throw new ConfigException(where + ": " + field + " must be an integer, got " + v);
-        }
-        return v.asLong();
+    /** Reads a Mooncake JSONL trace (see {@link TraceReader}). */
+    public static List<TraceRecord> read(Path file, int limit) {
+        return TraceReader.read(file, limit, TRACE_BLOCK_TOKENS);
     }
 
     /** Hit rate of one infinite cache shared by every worker: leading block ids seen before. */
-    public static double idealHitRate(List<Row> rows) {
+    public static double idealHitRate(List<TraceRecord> rows) {
         Set<Long> seen = new HashSet<>();
         long hits = 0;
         long refs = 0;
-        for (Row r : rows) {
+        for (TraceRecord r : rows) {
+            List<Long> ids = r.hashIds();
             int i = 0;
-            while (i < r.blockIds.length && seen.contains(r.blockIds[i])) {
+            while (i < ids.size() && seen.contains(ids.get(i))) {
                 i++;
             }
             hits += i;
-            refs += r.blockIds.length;
-            for (long id : r.blockIds) {
-                seen.add(id);
-            }
+            refs += ids.size();
+            seen.addAll(ids);
         }
         return (double) hits / refs;
     }
 
     /** The prompt a row stands for: each block id becomes 512 fixed pseudo-random token ids. */
-    static int[] tokens(Row r) {
-        int[] out = new int[r.inputLength];
+    static int[] tokens(TraceRecord r) {
+        int[] out = new int[r.inputLength()];
         for (int i = 0; i < out.length; i++) {
-            long id = r.blockIds[i / TRACE_BLOCK_TOKENS];
+            long id = r.hashIds().get(i / TRACE_BLOCK_TOKENS);
             out[i] = (int) (mix(id * TRACE_BLOCK_TOKENS + i % TRACE_BLOCK_TOKENS) >>> 33);
         }
         return out;
@@ -258,7 +175,7 @@ public final class TraceReplay {
     }
 
     /** Replays {@code rows} with {@code o}; see the class notes. */
-    public static Result run(List<Row> rows, Options o) {
+    public static Result run(List<TraceRecord> rows, Options o) {
         long wallStart = System.nanoTime();
         VirtualClock clock = new VirtualClock();
         SimulationDriver driver = new SimulationDriver(clock);
@@ -268,8 +185,8 @@ public final class TraceReplay {
                 .withCost(o.overlapWeight(), o.temperature());
         Router router = Router.create(rc, gaps::add, clock::nanoTime, new Random(o.seed()));
         int contextLength = 2;
-        for (Row r : rows) {
-            contextLength = Math.max(contextLength, r.inputLength + r.outputLength + 1);
+        for (TraceRecord r : rows) {
+            contextLength = Math.max(contextLength, r.inputLength() + r.outputLength() + 1);
         }
         EngineConfig ec = EngineConfig.DEFAULT.withBlockSizeTokens(o.blockSizeTokens())
                 .withKvBlocks((int) (o.kvTokensPerWorker() / o.blockSizeTokens()))
@@ -289,8 +206,8 @@ public final class TraceReplay {
                 subscriptions.add(engines[w].subscribeLoad(l -> router.onLoadReport(id, l)));
             }
             for (int i = 0; i < rows.size(); i++) {
-                Row r = rows.get(i);
-                long at = TimeUnit.MILLISECONDS.toNanos(r.arrivalMs);
+                TraceRecord r = rows.get(i);
+                long at = TimeUnit.MILLISECONDS.toNanos(r.timestampMs());
                 driver.runUntil(Math.max(at, clock.nanoTime()));
                 router.doWork();
                 book.arrivalNs[i] = clock.nanoTime();
@@ -303,8 +220,8 @@ public final class TraceReplay {
                 }
                 int w = Integer.parseInt(routed.workerId().substring(1));
                 book.predictedTokens[i] = routed.overlapTokens();
-                promptTokensPerWorker[w] += r.inputLength;
-                engines[w].submit(new GenerateRequest("r" + i, prompt, SamplingParams.GREEDY, r.outputLength, null,
+                promptTokensPerWorker[w] += r.inputLength();
+                engines[w].submit(new GenerateRequest("r" + i, prompt, SamplingParams.GREEDY, r.outputLength(), null,
                         true, -1), new Sink(i, routed, router, clock, book));
             }
             driver.runUntilIdle(Long.MAX_VALUE);
@@ -366,7 +283,7 @@ public final class TraceReplay {
         }
     }
 
-    private static Result summarise(List<Row> rows, Options o, Book book, long[] promptTokensPerWorker, long endNs,
+    private static Result summarise(List<TraceRecord> rows, Options o, Book book, long[] promptTokensPerWorker, long endNs,
                                     long wallNs) {
         int n = rows.size();
         long hitBlocks = 0;
@@ -381,9 +298,9 @@ public final class TraceReplay {
                 failed++;
                 continue;
             }
-            Row r = rows.get(i);
+            TraceRecord r = rows.get(i);
             hitBlocks += book.cachedTokens[i] / o.blockSizeTokens();
-            promptBlocks += (r.inputLength + o.blockSizeTokens() - 1) / o.blockSizeTokens();
+            promptBlocks += (r.inputLength() + o.blockSizeTokens() - 1) / o.blockSizeTokens();
             if (book.cachedTokens[i] == book.predictedTokens[i]) {
                 agree++;
             }

@@ -16,8 +16,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 class TraceReplayTest {
 
-    private static TraceReplay.Row row(long t, int in, int out, long... ids) {
-        return new TraceReplay.Row(t, in, out, ids);
+    private static TraceRecord row(long t, int in, int out, long... ids) {
+        return new TraceRecord(t, in, out, java.util.Arrays.stream(ids).boxed().toList());
     }
 
     /**
@@ -44,7 +44,7 @@ class TraceReplayTest {
     @Test
     void idealHitRate_countsLeadingBlocksSeenBefore() {
         // hits: [1,2,3] -> 0; [1,2,4] -> 2; [5] -> 0; [1,2,3,6] -> 3.  5 of 11 block references.
-        List<TraceReplay.Row> rows = List.of(row(0, 1536, 1, 1, 2, 3), row(1, 1536, 1, 1, 2, 4), row(2, 512, 1, 5),
+        List<TraceRecord> rows = List.of(row(0, 1536, 1, 1, 2, 3), row(1, 1536, 1, 1, 2, 4), row(2, 512, 1, 5),
                 row(3, 2048, 1, 1, 2, 3, 6));
         assertThat(TraceReplay.idealHitRate(rows)).isEqualTo(5.0 / 11);
     }
@@ -59,22 +59,10 @@ class TraceReplayTest {
     }
 
     @Test
-    void read_badRow_namesFileAndLine(@TempDir Path dir) throws IOException {
-        Path f = dir.resolve("t.jsonl");
-        Files.writeString(f, sharedPrefixTrace().getFirst() + "\n{\"timestamp\": 5, \"input_length\": 10, "
-                + "\"output_length\": 1, \"hash_ids\": []}\n");
-        assertThatThrownBy(() -> TraceReplay.read(f, 0)).isInstanceOf(ConfigException.class)
-                .hasMessageContaining("line 2").hasMessageContaining("hash_ids");
-        Files.writeString(f, "{\"timestamp\": 0, \"input_length\": 5000, \"output_length\": 1, \"hash_ids\": [1]}\n");
-        assertThatThrownBy(() -> TraceReplay.read(f, 0)).hasMessageContaining("do not fit 1 blocks");
-        assertThatThrownBy(() -> TraceReplay.read(dir.resolve("none.jsonl"), 0)).hasMessageContaining("does not exist");
-    }
-
-    @Test
     void run_sharedPrefixes_kvFindsTheCacheAndRoundRobinDoesNot(@TempDir Path dir) throws IOException {
         Path f = dir.resolve("t.jsonl");
         Files.write(f, sharedPrefixTrace());
-        List<TraceReplay.Row> rows = TraceReplay.read(f, 0);
+        List<TraceRecord> rows = TraceReplay.read(f, 0);
         TraceReplay.Result kv = TraceReplay.run(rows, options(RouterConfig.PolicyKind.KV));
         TraceReplay.Result rr = TraceReplay.run(rows, options(RouterConfig.PolicyKind.ROUND_ROBIN));
 

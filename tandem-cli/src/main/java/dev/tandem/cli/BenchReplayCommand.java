@@ -57,7 +57,7 @@ final class BenchReplayCommand implements Runnable {
 
     @Override
     public void run() {
-        List<TraceReplay.Row> rows = TraceReplay.read(trace, limit);
+        List<dev.tandem.bench.TraceRecord> rows = TraceReplay.read(trace, limit);
         List<TraceReplay.Result> results = new ArrayList<>();
         for (String p : policies) {
             TraceReplay.Options o = new TraceReplay.Options(workers, RouterConfig.PolicyKind.parse(p), blockSize,
