@@ -1,6 +1,8 @@
 package dev.tandem.core;
 
+import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * A prefill worker's promise that {@code blockIds} of its KV pool hold a prompt's cache and stay
@@ -11,14 +13,17 @@ import java.util.List;
  * @param handleId         unique per issuing worker; names the pin in release calls and transfer requests
  * @param workerId         the issuing worker's instance id
  * @param endpoints        how the pool can be reached, in the worker's order of preference
- * @param blockIds         the prompt's blocks in the issuing worker's pool, in prompt order
+ * @param blockIds         the prompt's full blocks in the issuing worker's pool, in prompt order
  *                         (entry i holds tokens {@code [i*blockSize, (i+1)*blockSize)})
+ * @param sequenceHashes   the blocks' sequence hashes, same length as {@code blockIds}, so the
+ *                         decode worker can skip blocks it already holds
+ * @param promptTokens     prompt tokens whose KV the handle describes
  * @param layout           the issuing pool's block layout; a puller with another layout must not pull
  * @param expiresAtEpochMs wall-clock expiry in milliseconds since the epoch; after it the
  *                         blocks may be reused and must not be read
  */
-public record KvHandle(long handleId, String workerId, List<TransferEndpoint> endpoints, List<Integer> blockIds,
-                       KvLayout layout, long expiresAtEpochMs) {
+public record KvHandle(long handleId, String workerId, List<TransferEndpoint> endpoints, int[] blockIds,
+                       long[] sequenceHashes, int promptTokens, KvLayout layout, long expiresAtEpochMs) {
     public KvHandle {
         if (workerId == null || workerId.isBlank()) {
             throw new IllegalArgumentException("KV handle " + handleId + " has no worker id");
@@ -26,15 +31,21 @@ public record KvHandle(long handleId, String workerId, List<TransferEndpoint> en
         if (endpoints == null || endpoints.isEmpty()) {
             throw new IllegalArgumentException("KV handle " + handleId + " from " + workerId + " has no transfer endpoint");
         }
-        if (layout == null) {
-            throw new IllegalArgumentException("KV handle " + handleId + " has no layout");
-        }
+        Objects.requireNonNull(layout, "layout");
         endpoints = List.copyOf(endpoints);
-        blockIds = List.copyOf(blockIds);
-        for (Integer id : blockIds) {
+        blockIds = blockIds.clone();
+        sequenceHashes = sequenceHashes.clone();
+        if (blockIds.length != sequenceHashes.length) {
+            throw new IllegalArgumentException("KV handle " + handleId + ": " + blockIds.length + " block ids but "
+                    + sequenceHashes.length + " sequence hashes");
+        }
+        for (int id : blockIds) {
             if (id < 0) {
                 throw new IllegalArgumentException("KV handle " + handleId + " has a negative block id " + id);
             }
+        }
+        if (promptTokens < 0) {
+            throw new IllegalArgumentException("KV handle " + handleId + ": promptTokens=" + promptTokens);
         }
     }
 
@@ -43,12 +54,38 @@ public record KvHandle(long handleId, String workerId, List<TransferEndpoint> en
         return nowEpochMs >= expiresAtEpochMs;
     }
 
-    /** Block ids as an array, in prompt order. */
-    public int[] blockIdArray() {
-        int[] ids = new int[blockIds.size()];
-        for (int i = 0; i < ids.length; i++) {
-            ids[i] = blockIds.get(i);
-        }
-        return ids;
+    /** A copy of the block ids, in prompt order. */
+    @Override
+    public int[] blockIds() {
+        return blockIds.clone();
+    }
+
+    /** A copy of the sequence hashes. */
+    @Override
+    public long[] sequenceHashes() {
+        return sequenceHashes.clone();
+    }
+
+    public int blockCount() {
+        return blockIds.length;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof KvHandle h && handleId == h.handleId && workerId.equals(h.workerId)
+                && endpoints.equals(h.endpoints) && Arrays.equals(blockIds, h.blockIds)
+                && Arrays.equals(sequenceHashes, h.sequenceHashes) && promptTokens == h.promptTokens
+                && layout.equals(h.layout) && expiresAtEpochMs == h.expiresAtEpochMs;
+    }
+
+    @Override
+    public int hashCode() {
+        return Long.hashCode(handleId) * 31 + workerId.hashCode();
+    }
+
+    @Override
+    public String toString() {
+        return "KvHandle[" + handleId + " on " + workerId + ", blocks=" + blockIds.length + ", promptTokens="
+                + promptTokens + ", expiresAt=" + expiresAtEpochMs + ", endpoints=" + endpoints + "]";
     }
 }

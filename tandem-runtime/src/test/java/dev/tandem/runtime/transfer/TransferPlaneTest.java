@@ -41,11 +41,11 @@ class TransferPlaneTest {
     }
 
     private static KvHandle handle(List<TransferEndpoint> endpoints, long expiresAtMs) {
-        return new KvHandle(7, "prefill-0", endpoints, List.of(4, 5, 6, 7), TestPools.SMALL, expiresAtMs);
+        return new KvHandle(7, "prefill-0", endpoints, new int[] {4, 5, 6, 7}, new long[] {41, 51, 61, 71}, 4 * TestPools.SMALL.blockSizeTokens(), TestPools.SMALL, expiresAtMs);
     }
 
     private void pullAndCheck(TransferPlane decode, KvHandle h, TransferKind expected) {
-        TransferResult.Done done = decode.pull(h, h.blockIdArray(), decodePool, new int[] {0, 1, 2, 3},
+        TransferResult.Done done = decode.pull(h, h.blockIds(), decodePool, new int[] {0, 1, 2, 3},
                 Deadline.in(Duration.ofSeconds(5))).orThrow();
         assertThat(done.kind()).isEqualTo(expected);
         assertThat(done.runs()).isEqualTo(1);
