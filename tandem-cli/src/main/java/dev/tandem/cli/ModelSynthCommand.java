@@ -35,12 +35,12 @@ final class ModelSynthCommand implements Runnable {
     String shape;
 
     @Option(names = "--type", defaultValue = "q8_0",
-            description = "weight type: q8_0, q4_0, f16, bf16 or f32 (default: ${DEFAULT-VALUE})")
+            description = "weight type: q8_0, q4_0, q6_k, f16, bf16 or f32 (default: ${DEFAULT-VALUE})")
     String type;
 
     @Option(names = "--output-type",
-            description = "type of the output projection (default: --type, as llama-quantize --pure; "
-                    + "llama.cpp's default Q4_0 would use q6_k, which is not written here)")
+            description = {"type of the output projection (of token_embd when tied); default: --type, as",
+                "llama-quantize --pure. llama-quantize's own Q4_0 models use q6_k here."})
     String outputType;
 
     @Option(names = "--out", required = true, description = "the .gguf file to write")
@@ -72,10 +72,11 @@ final class ModelSynthCommand implements Runnable {
         return switch (name.toLowerCase(Locale.ROOT)) {
             case "q8_0" -> GgmlType.Q8_0;
             case "q4_0" -> GgmlType.Q4_0;
+            case "q6_k" -> GgmlType.Q6_K;
             case "f16" -> GgmlType.F16;
             case "bf16" -> GgmlType.BF16;
             case "f32" -> GgmlType.F32;
-            default -> throw new ConfigException("unknown type " + name + " (q8_0, q4_0, f16, bf16, f32)");
+            default -> throw new ConfigException("unknown type " + name + " (q8_0, q4_0, q6_k, f16, bf16, f32)");
         };
     }
 
