@@ -94,7 +94,19 @@ class ThreadedEngineTest {
 
     @Test
     void close_withRunningRequests_cancelsThemAndStopsTheThread() throws Exception {
-        HistoryModelRunner runner = new HistoryModelRunner(VOCAB, 4096);
+        // at least 2 ms per step: the 4,000 tokens take 8 s, far longer than reaching close()
+        HistoryModelRunner runner = new HistoryModelRunner(VOCAB, 4096) {
+            @Override
+            public synchronized void forward(dev.tandem.engine.model.ForwardBatch batch,
+                                             dev.tandem.engine.kvcache.KvPool kv, float[] logits) {
+                super.forward(batch, kv, logits);
+                try {
+                    Thread.sleep(2);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        };
         LlmEngine engine = start(runner, config(1024, 64, 8));
         RecordingSink sink = new RecordingSink();
         engine.submit(GenerateRequest.greedy("long", prompt(1, 8, VOCAB), 4000), sink);
