@@ -79,6 +79,9 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (prompt.isEmpty()) {
+            throw new RequestException(RequestException.Kind.INVALID, "the prompt is empty", "prompt", null);
+        }
         Path modelPath = ModelPaths.resolve(model);
         PrintWriter out = spec.commandLine().getOut();
         try (GgufFile gguf = GgufFile.open(modelPath)) {

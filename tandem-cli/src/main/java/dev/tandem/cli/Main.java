@@ -11,6 +11,7 @@ import picocli.CommandLine.Command;
         description = "Disaggregated LLM serving on the JVM.",
         subcommands = {
             ModelCommand.class,
+            ServeCommand.class,
             BenchCommand.class,
             TokenizeCommand.class,
             GenerateCommand.class,

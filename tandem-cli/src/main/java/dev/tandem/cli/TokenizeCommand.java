@@ -29,7 +29,8 @@ final class TokenizeCommand implements Runnable {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "PATH", description = "a .gguf model file")
+    @Option(names = "--model", paramLabel = "MODEL",
+            description = "a .gguf file, a Hugging Face directory or a model name (default: stories260K)")
     Path model;
 
     @Option(names = "--text", required = true, paramLabel = "TEXT", description = "the text to tokenize")
@@ -44,7 +45,7 @@ final class TokenizeCommand implements Runnable {
     @Override
     public void run() {
         PrintWriter out = spec.commandLine().getOut();
-        try (GgufFile gguf = GgufFile.open(model)) {
+        try (GgufFile gguf = GgufFile.open(ModelPaths.resolve(model == null ? null : model.toString()))) {
             Tokenizer tokenizer = Tokenizer.fromGguf(gguf);
             int[] ids = tokenizer.encode(text, !noSpecial, !noSpecial);
             if (json) {

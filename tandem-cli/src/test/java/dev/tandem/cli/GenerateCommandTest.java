@@ -79,6 +79,13 @@ class GenerateCommandTest {
     }
 
     @Test
+    void generate_emptyPrompt_oneClearError() {
+        Run r = run("generate", "--model", models().resolve("stories260K.gguf").toString(), "--prompt", "");
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.err()).isEqualTo("error: the prompt is empty" + System.lineSeparator());
+    }
+
+    @Test
     void generate_unknownModel_oneClearError() {
         Run r = run("generate", "--model", "/nonexistent/model.gguf", "--prompt", "x");
         assertThat(r.exit()).isEqualTo(1);

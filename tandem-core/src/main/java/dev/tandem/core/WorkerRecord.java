@@ -1,9 +1,7 @@
 package dev.tandem.core;
 
-import java.util.Collections;
-import java.util.Map;
+import java.util.List;
 import java.util.Objects;
-import java.util.TreeMap;
 import java.util.regex.Pattern;
 
 /**
@@ -18,18 +16,18 @@ import java.util.regex.Pattern;
  * @param layout            KV block layout; a model's workers must agree on the block size
  * @param totalBlocks       blocks in the worker's KV pool, > 0
  * @param maxBatchTokens    most tokens in one forward step, > 0
- * @param transferEndpoints KV transfer plane endpoints by transport name ({@code "tcp" -> "host:port"},
- *                          {@code "shm" -> "/dev/shm/..."}); may be empty; stored sorted by name
+ * @param transferEndpoints how the worker's KV pool can be reached by the transfer plane, in the
+ *                          worker's order of preference (the same endpoints its KvHandles carry);
+ *                          may be empty
  * @param hostId            identity of the machine (for example its boot id); two workers with the
  *                          same hostId share a host and may use same-host transports
  */
 public record WorkerRecord(String instanceId, WorkerRole role, String modelName, String rpcAddress,
                            KvLayout layout, int totalBlocks, int maxBatchTokens,
-                           Map<String, String> transferEndpoints, String hostId) {
+                           List<TransferEndpoint> transferEndpoints, String hostId) {
 
     /** Allowed instance ids (and namespace names): safe as etcd key segments and NATS subject tokens. */
     public static final Pattern ID_PATTERN = Pattern.compile("[A-Za-z0-9_-]{1,128}");
-    private static final Pattern TRANSPORT_PATTERN = Pattern.compile("[a-z0-9_-]{1,32}");
 
     public WorkerRecord {
         if (instanceId == null || !ID_PATTERN.matcher(instanceId).matches()) {
@@ -46,21 +44,16 @@ public record WorkerRecord(String instanceId, WorkerRole role, String modelName,
             throw new IllegalArgumentException("worker " + instanceId + ": capacity must be positive, got totalBlocks="
                     + totalBlocks + " maxBatchTokens=" + maxBatchTokens);
         }
-        TreeMap<String, String> endpoints = new TreeMap<>();
-        if (transferEndpoints != null) {
-            for (Map.Entry<String, String> e : transferEndpoints.entrySet()) {
-                if (e.getKey() == null || !TRANSPORT_PATTERN.matcher(e.getKey()).matches()) {
-                    throw new IllegalArgumentException("worker " + instanceId + ": transport name '" + e.getKey()
-                            + "' must be 1..32 lowercase letters, digits, '_' or '-'");
+        if (transferEndpoints == null) {
+            transferEndpoints = List.of();
+        } else {
+            for (TransferEndpoint e : transferEndpoints) {
+                if (e == null) {
+                    throw new IllegalArgumentException("worker " + instanceId + ": a transfer endpoint is null");
                 }
-                if (e.getValue() == null || e.getValue().isBlank()) {
-                    throw new IllegalArgumentException("worker " + instanceId + ": endpoint of transport '"
-                            + e.getKey() + "' is empty");
-                }
-                endpoints.put(e.getKey(), e.getValue());
             }
+            transferEndpoints = List.copyOf(transferEndpoints);
         }
-        transferEndpoints = Collections.unmodifiableMap(endpoints);
         if (hostId == null || hostId.isBlank()) {
             throw new IllegalArgumentException("worker " + instanceId + ": host id is empty");
         }

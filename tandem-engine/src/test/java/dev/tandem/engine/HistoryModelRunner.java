@@ -27,6 +27,8 @@ public final class HistoryModelRunner implements ModelRunner {
     public final List<Integer> stepTokenCounts = new ArrayList<>();
     public volatile boolean closed;
     public volatile RuntimeException failNext;
+    /** Sleep per step, so that a test can act while a long request is still running. */
+    public volatile long stepDelayMs;
 
     public HistoryModelRunner(int vocabSize, int contextLength) {
         this.vocabSize = vocabSize;
@@ -54,6 +56,13 @@ public final class HistoryModelRunner implements ModelRunner {
         if (f != null) {
             failNext = null;
             throw f;
+        }
+        if (stepDelayMs > 0) {
+            try {
+                Thread.sleep(stepDelayMs);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
         stepSequenceCounts.add(batch.sequenceCount());
         stepTokenCounts.add(batch.totalTokens());

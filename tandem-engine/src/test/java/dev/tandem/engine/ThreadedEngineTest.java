@@ -95,6 +95,7 @@ class ThreadedEngineTest {
     @Test
     void close_withRunningRequests_cancelsThemAndStopsTheThread() throws Exception {
         HistoryModelRunner runner = new HistoryModelRunner(VOCAB, 4096);
+        runner.stepDelayMs = 2; // 4000 steps take >= 8 s: the request is still running at close
         LlmEngine engine = start(runner, config(1024, 64, 8));
         RecordingSink sink = new RecordingSink();
         engine.submit(GenerateRequest.greedy("long", prompt(1, 8, VOCAB), 4000), sink);

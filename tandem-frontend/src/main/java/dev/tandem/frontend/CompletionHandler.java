@@ -80,9 +80,8 @@ final class CompletionHandler {
             } finally {
                 g.cancelAll();
                 server.untrack(g);
-                for (int p = 0; p < selections.size(); p++) {
-                    server.selector().finished(selections.get(p),
-                            prepared.prompts().get(p).routingRequest(requestId, spec.user()));
+                for (Selection s : selections) {
+                    server.selector().finished(s);
                 }
             }
         }
@@ -207,6 +206,9 @@ final class CompletionHandler {
             if (previous == 0) {
                 if (c.index() == 0) {
                     server.metrics().firstToken((t.atNs() - startNs) / 1e9);
+                }
+                if (c.index() % g.n() == 0) {
+                    server.selector().firstToken(g.selection(c.index() / g.n()));
                 }
             } else {
                 server.metrics().interToken((t.atNs() - previous) / 1e9);

@@ -53,9 +53,6 @@ public final class FrontendServer implements AutoCloseable {
     private static final int BODY_READING = 0;
     private static final int BODY_DONE = 1;
     private static final int BODY_TIMED_OUT = 2;
-    /** Cuts off clients that stall while sending a body; one daemon thread for every frontend. */
-    private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(
-            Thread.ofPlatform().daemon().name("tandem-frontend-body-watchdog").factory());
 
     private final FrontendConfig config;
     private final List<ServedModel> models;
@@ -73,6 +70,9 @@ public final class FrontendServer implements AutoCloseable {
     private final String idPrefix = Long.toString(ThreadLocalRandom.current().nextLong() >>> 1, 36);
     private final long startedSeconds = TimeUnit.MILLISECONDS.toSeconds(System.currentTimeMillis());
     private final WebServer server;
+    /** Cuts off clients that stall while sending a body; one daemon thread, stopped by close(). */
+    private final ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor(
+            Thread.ofPlatform().daemon().name("tandem-frontend-body-watchdog").factory());
     /** Set once by {@link #close()}; read by every request. */
     private volatile boolean closing;
 
@@ -170,6 +170,7 @@ public final class FrontendServer implements AutoCloseable {
             sleepQuietly(10);
         }
         server.stop();
+        watchdog.shutdownNow();
         LOG.log(System.Logger.Level.INFO, "frontend stopped");
     }
 
@@ -327,7 +328,7 @@ public final class FrontendServer implements AutoCloseable {
         long limit = config.maxBodyBytes();
         Thread reader = Thread.currentThread();
         AtomicInteger state = new AtomicInteger(BODY_READING);
-        ScheduledFuture<?> watchdog = WATCHDOG.schedule(() -> {
+        ScheduledFuture<?> timer = watchdog.schedule(() -> {
             if (state.compareAndSet(BODY_READING, BODY_TIMED_OUT)) {
                 reader.interrupt();
             }
@@ -350,7 +351,7 @@ public final class FrontendServer implements AutoCloseable {
             }
             throw e instanceof RuntimeException re ? re : new UncheckedIOException((IOException) e);
         } finally {
-            watchdog.cancel(false);
+            timer.cancel(false);
         }
     }
 

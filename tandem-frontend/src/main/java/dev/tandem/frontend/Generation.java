@@ -218,6 +218,16 @@ final class Generation {
         return requestId;
     }
 
+    /** Choices per prompt. */
+    int n() {
+        return spec.n();
+    }
+
+    /** The routing decision of prompt {@code p}. */
+    Selection selection(int p) {
+        return selections.get(p);
+    }
+
     /**
      * The request's usage: each prompt counted once; completion tokens as the client received them
      * (up to and including the token that completed a stop string); cached and transferred tokens

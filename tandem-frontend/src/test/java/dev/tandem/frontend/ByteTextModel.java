@@ -1,6 +1,6 @@
 package dev.tandem.frontend;
 
-import dev.tandem.frontend.text.ChatMessage;
+import dev.tandem.engine.tokenizer.ChatMessage;
 import dev.tandem.frontend.text.TextModel;
 import dev.tandem.frontend.text.TokenText;
 import java.nio.charset.StandardCharsets;
@@ -23,7 +23,7 @@ final class ByteTextModel implements TextModel {
     static String render(List<ChatMessage> messages) {
         StringBuilder sb = new StringBuilder();
         for (ChatMessage m : messages) {
-            sb.append("<|").append(m.role()).append("|>\n").append(m.content()).append('\n');
+            sb.append("<|").append(m.role()).append("|>\n").append(m.content() == null ? "" : m.content()).append('\n');
         }
         return sb.append("<|assistant|>\n").toString();
     }

@@ -71,11 +71,12 @@ public final class Candidates {
             Worker w = workers[i];
             int overlap = Math.min(scratch.depth[w.slot], requestBlocks);
             long queued = w.queuedPrefillTokens();
+            long active = w.activeBlocks();
             overlapBlocks[i] = overlap;
             prefillBlocks[i] = (double) (promptTokens - (long) overlap * blockSize + queued) / blockSize;
-            decodeBlocks[i] = w.activeBlocks();
+            decodeBlocks[i] = active;
             cost[i] = overlapWeight * prefillBlocks[i] + decodeBlocks[i];
-            busy[i] = w.kvUsage() >= busyKvUsage || queued >= busyQueuedPrefillTokens;
+            busy[i] = Worker.kvUsage(w.lastReport(), active) >= busyKvUsage || queued >= busyQueuedPrefillTokens;
             if (busy[i]) {
                 busyCount++;
             }

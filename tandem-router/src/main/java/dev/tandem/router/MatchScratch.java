@@ -9,7 +9,7 @@ final class MatchScratch {
     final int[] depth;
     /** Approximate-record depth, by worker slot: [maxWorkers]. */
     final int[] approxDepth;
-    /** PrefixIndex.match scratch: [2 * words]. */
+    /** PrefixIndex.match scratch: [PrefixIndex.scratchLength()]. */
     final long[] walk;
     /** Candidate approximate workers: [words]. */
     final long[] approxCandidates;
@@ -20,7 +20,7 @@ final class MatchScratch {
         int words = (maxWorkers + 63) >>> 6;
         this.depth = new int[maxWorkers];
         this.approxDepth = new int[maxWorkers];
-        this.walk = new long[2 * words];
+        this.walk = new long[PrefixIndex.scratchLength()];
         this.approxCandidates = new long[words];
         this.candidates = new long[words];
     }

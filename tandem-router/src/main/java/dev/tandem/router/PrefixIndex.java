@@ -64,7 +64,14 @@ public final class PrefixIndex {
         }
     }
 
+    /** Blocks whose home slots are read ahead of the walk (see prefetch). */
+    static final int PREFETCH_BLOCKS = 16;
+    /** Offset in match() scratch of the prefetched blocks' mixed hashes (after 2 * 64 mask words). */
+    private static final int MIXED = 2 * 64;
+
     private final Shard[] shards;
+    /** Offset in match() scratch where prefetch() leaves the sum of its loads, keeping them alive. */
+    private static final int SINK = MIXED + PREFETCH_BLOCKS;
     private final int shardShift;
     private final int maxWorkers;
     private final int words;
@@ -120,6 +127,11 @@ public final class PrefixIndex {
     /** Mask words per block: ceil(maxWorkers / 64). */
     public int words() {
         return words;
+    }
+
+    /** Longs of scratch that match() needs. */
+    public static int scratchLength() {
+        return SINK + 1;
     }
 
     public int shardCount() {
@@ -194,21 +206,25 @@ public final class PrefixIndex {
      * other entries alone. Marks matched blocks as recently used.
      *
      * @param candidates  worker set, {@link #words()} longs; not modified
-     * @param scratch     2 * {@link #words()} longs of caller-owned scratch space
+     * @param scratch     {@link #scratchLength()} longs of caller-owned scratch space
      * @return the deepest match over all candidates
      */
     public int match(long[] hashes, int count, long[] candidates, long[] scratch, int[] depthBySlot) {
         if (words == 1) {
-            return match1(hashes, count, candidates[0], depthBySlot);
+            return match1(hashes, count, candidates[0], scratch, depthBySlot);
         }
         long[] active = scratch;                 // [0, words): workers matched so far
         int found = words;                       // [words, 2 * words): this block's holders
+                                                 // [MIXED, MIXED + PREFETCH_BLOCKS): mixed hashes
         System.arraycopy(candidates, 0, active, 0, words);
         int deepest = 0;
         int i = 0;
         boolean any = anySet(active, words);
         for (; i < count && any; i++) {
-            lookup(MaskTable.storedKey(hashes[i]), scratch, found, true);
+            if (i % PREFETCH_BLOCKS == 0) {
+                prefetch(hashes, i, Math.min(count, i + PREFETCH_BLOCKS), scratch);
+            }
+            lookup(MaskTable.storedKey(hashes[i]), scratch[MIXED + i % PREFETCH_BLOCKS], scratch, found, true);
             any = false;
             for (int w = 0; w < words; w++) {
                 long m = scratch[found + w];
@@ -230,25 +246,49 @@ public final class PrefixIndex {
         return deepest;
     }
 
-    /** The one-word case (up to 64 workers), kept apart so the walk touches no scratch array. */
-    private int match1(long[] hashes, int count, long candidates, int[] depthBySlot) {
+    /** The one-word case (up to 64 workers), kept apart so the walk touches no mask array. */
+    private int match1(long[] hashes, int count, long candidates, long[] scratch, int[] depthBySlot) {
         long active = candidates;
         int deepest = 0;
         int i = 0;
-        for (; i < count && active != 0; i++) {
-            long m = lookup1(MaskTable.storedKey(hashes[i]));
-            long gone = active & ~m;
-            if (gone != 0) {
-                assignDepth(gone, 0, i, depthBySlot);
-                deepest = i;
+        while (i < count && active != 0) {
+            int end = Math.min(count, i + PREFETCH_BLOCKS);
+            prefetch(hashes, i, end, scratch);
+            for (; i < end && active != 0; i++) {
+                long m = lookup1(MaskTable.storedKey(hashes[i]), scratch[MIXED + i % PREFETCH_BLOCKS]);
+                long gone = active & ~m;
+                if (gone != 0) {
+                    assignDepth(gone, 0, i, depthBySlot);
+                    deepest = i;
+                }
+                active &= m;
             }
-            active &= m;
         }
         if (active != 0) {
             assignDepth(active, 0, i, depthBySlot);
             deepest = i;
         }
         return deepest;
+    }
+
+    /**
+     * Group prefetching: reads the home slot of blocks [from, end) in a tight loop of independent
+     * loads, so their cache misses overlap, before the walk probes them one by one (with a lock
+     * check, mask logic and a branch between probes, the CPU would overlap only two or three).
+     * Remembers each block's mixed hash in scratch. The reads are plain and may see a table
+     * being replaced: they only warm the cache. RouterBenchmark.decidePrehashed measures it
+     * (docs/benchmarks.md, Router).
+     */
+    private void prefetch(long[] hashes, int from, int end, long[] scratch) {
+        long sink = 0;
+        for (int j = from; j < end; j++) {
+            long mixed = MaskTable.mix(MaskTable.storedKey(hashes[j]));
+            scratch[MIXED + j % PREFETCH_BLOCKS] = mixed;
+            Shard s = shardOf(mixed);
+            MaskTable.Table t = s.table.table;
+            sink += t.entries[((int) mixed & t.slotMask) * s.table.stride];
+        }
+        scratch[SINK] += sink;
     }
 
     private static boolean anySet(long[] mask, int words) {
@@ -268,8 +308,7 @@ public final class PrefixIndex {
     }
 
     /** Mask word 0 of {@code key}, under an optimistic read with one locked retry. */
-    private long lookup1(long key) {
-        long mixed = MaskTable.mix(key);
+    private long lookup1(long key, long mixed) {
         Shard s = shardOf(mixed);
         int stride = s.table.stride;
         long stamp = s.lock.tryOptimisticRead();
@@ -293,11 +332,10 @@ public final class PrefixIndex {
     }
 
     private void lookup(long key, long[] out, boolean touch) {
-        lookup(key, out, 0, touch);
+        lookup(key, MaskTable.mix(key), out, 0, touch);
     }
 
-    private void lookup(long key, long[] out, int offset, boolean touch) {
-        long mixed = MaskTable.mix(key);
+    private void lookup(long key, long mixed, long[] out, int offset, boolean touch) {
         Shard s = shardOf(mixed);
         int stride = s.table.stride;
         long stamp = s.lock.tryOptimisticRead();

@@ -2,8 +2,8 @@ package dev.tandem.router;
 
 import dev.tandem.core.LoadReport;
 import dev.tandem.core.WorkerRole;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 
 /**
  * A worker as the router sees it: identity, role, slot in the prefix index, and its load: the
@@ -21,17 +21,35 @@ import java.util.concurrent.atomic.AtomicLong;
  * (a decision may see a report and deltas from slightly different moments).
  */
 final class Worker {
+    private static final VarHandle ACTIVE_DELTA;
+    private static final VarHandle PREFILL_DELTA;
+    private static final VarHandle IN_FLIGHT;
+
+    static {
+        try {
+            MethodHandles.Lookup l = MethodHandles.lookup();
+            ACTIVE_DELTA = l.findVarHandle(Worker.class, "activeBlocksDelta", long.class);
+            PREFILL_DELTA = l.findVarHandle(Worker.class, "queuedPrefillTokensDelta", long.class);
+            IN_FLIGHT = l.findVarHandle(Worker.class, "inFlightRequests", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     final String id;
     final int slot;
     final WorkerRole role;
     /** Why volatile: replaced by the load-report thread, read by routing threads. */
     private volatile LoadReport report = LoadReport.IDLE;
-    /** Blocks of requests routed here since the last report minus those finished since. */
-    private final AtomicLong activeBlocksDelta = new AtomicLong();
-    /** Uncached prompt tokens routed here since the last report minus those prefilled since. */
-    private final AtomicLong queuedPrefillTokensDelta = new AtomicLong();
-    /** Requests this router sent here that have not finished. */
-    private final AtomicInteger inFlightRequests = new AtomicInteger();
+    // The counters are fields changed through VarHandles (atomic adds, volatile reads) rather
+    // than Atomic* objects, so a decision scoring 64 workers reads one object per worker
+    // (RouterBenchmark.decidePrehashed, docs/benchmarks.md).
+    /** Blocks of requests routed here since the last report minus those finished since. Volatile: see above. */
+    private volatile long activeBlocksDelta;
+    /** Uncached prompt tokens routed here since the last report minus those prefilled since. Volatile: see above. */
+    private volatile long queuedPrefillTokensDelta;
+    /** Requests this router sent here that have not finished. Volatile: see above. */
+    private volatile int inFlightRequests;
 
     Worker(String id, int slot, WorkerRole role) {
         this.id = id;
@@ -41,8 +59,8 @@ final class Worker {
 
     void onReport(LoadReport r) {
         report = r;
-        activeBlocksDelta.set(0);
-        queuedPrefillTokensDelta.set(0);
+        activeBlocksDelta = 0;
+        queuedPrefillTokensDelta = 0;
     }
 
     LoadReport lastReport() {
@@ -50,35 +68,39 @@ final class Worker {
     }
 
     long activeBlocks() {
-        return Math.max(0, report.activeBlocks() + activeBlocksDelta.get());
+        return Math.max(0, report.activeBlocks() + activeBlocksDelta);
     }
 
     long queuedPrefillTokens() {
-        return Math.max(0, report.queuedPrefillTokens() + queuedPrefillTokensDelta.get());
+        return Math.max(0, report.queuedPrefillTokens() + queuedPrefillTokensDelta);
     }
 
     int inFlightRequests() {
-        return inFlightRequests.get();
+        return inFlightRequests;
     }
 
     /** Active blocks / total blocks, 0 before the first report. */
     double kvUsage() {
-        LoadReport r = report;
-        return r.totalBlocks() == 0 ? 0.0 : (double) activeBlocks() / r.totalBlocks();
+        return kvUsage(report, activeBlocks());
+    }
+
+    /** {@code activeBlocks} / the report's total blocks, 0 if the report has none. */
+    static double kvUsage(LoadReport r, long activeBlocks) {
+        return r.totalBlocks() == 0 ? 0.0 : (double) activeBlocks / r.totalBlocks();
     }
 
     void routed(long activeBlocks, long prefillTokens) {
-        activeBlocksDelta.addAndGet(activeBlocks);
-        queuedPrefillTokensDelta.addAndGet(prefillTokens);
-        inFlightRequests.incrementAndGet();
+        ACTIVE_DELTA.getAndAdd(this, activeBlocks);
+        PREFILL_DELTA.getAndAdd(this, prefillTokens);
+        IN_FLIGHT.getAndAdd(this, 1);
     }
 
     void prefillDone(long prefillTokens) {
-        queuedPrefillTokensDelta.addAndGet(-prefillTokens);
+        PREFILL_DELTA.getAndAdd(this, -prefillTokens);
     }
 
     void finished(long activeBlocks) {
-        activeBlocksDelta.addAndGet(-activeBlocks);
-        inFlightRequests.decrementAndGet();
+        ACTIVE_DELTA.getAndAdd(this, -activeBlocks);
+        IN_FLIGHT.getAndAdd(this, -1);
     }
 }

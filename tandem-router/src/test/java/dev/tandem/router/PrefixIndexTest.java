@@ -32,7 +32,7 @@ class PrefixIndexTest {
     private static int[] match(PrefixIndex index, long[] hashes, int... slots) {
         int[] depth = new int[index.maxWorkers()];
         java.util.Arrays.fill(depth, -1);
-        index.match(hashes, hashes.length, words(index, slots), new long[2 * index.words()], depth);
+        index.match(hashes, hashes.length, words(index, slots), new long[PrefixIndex.scratchLength()], depth);
         return depth;
     }
 
@@ -64,9 +64,9 @@ class PrefixIndexTest {
         index.store(3, 1);
         index.store(3, 2);
         index.store(5, 1);
-        assertThat(index.match(new long[] {1, 2, 3}, 3, words(index, 3, 5), new long[2], new int[8])).isEqualTo(2);
-        assertThat(index.match(new long[] {1, 2, 3}, 3, words(index, 5), new long[2], new int[8])).isEqualTo(1);
-        assertThat(index.match(new long[] {1, 2, 3}, 0, words(index, 3), new long[2], new int[8])).isZero();
+        assertThat(index.match(new long[] {1, 2, 3}, 3, words(index, 3, 5), new long[PrefixIndex.scratchLength()], new int[8])).isEqualTo(2);
+        assertThat(index.match(new long[] {1, 2, 3}, 3, words(index, 5), new long[PrefixIndex.scratchLength()], new int[8])).isEqualTo(1);
+        assertThat(index.match(new long[] {1, 2, 3}, 0, words(index, 3), new long[PrefixIndex.scratchLength()], new int[8])).isZero();
     }
 
     @Test
@@ -308,7 +308,7 @@ class PrefixIndexTest {
         });
         Thread reader = Thread.ofPlatform().start(() -> {
             int[] depth = new int[4];
-            long[] scratch = new long[2];
+            long[] scratch = new long[PrefixIndex.scratchLength()];
             long[] cand = {0b110};
             try {
                 while (writer.isAlive()) {

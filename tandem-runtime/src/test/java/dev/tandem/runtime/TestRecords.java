@@ -4,7 +4,9 @@ import dev.tandem.core.KvDtype;
 import dev.tandem.core.KvLayout;
 import dev.tandem.core.WorkerRecord;
 import dev.tandem.core.WorkerRole;
-import java.util.Map;
+import dev.tandem.core.TransferEndpoint;
+import dev.tandem.core.TransferKind;
+import java.util.List;
 
 /** Worker records for tests. */
 public final class TestRecords {
@@ -13,7 +15,7 @@ public final class TestRecords {
 
     public static WorkerRecord worker(String id, String model, int blockSize) {
         return new WorkerRecord(id, WorkerRole.AGGREGATED, model, "127.0.0.1:7000",
-                new KvLayout(blockSize, 2, 2, 16, KvDtype.F32), 128, 256, Map.of("tcp", "127.0.0.1:7100"), "host-a");
+                new KvLayout(blockSize, 2, 2, 16, KvDtype.F32), 128, 256, List.of(new TransferEndpoint(TransferKind.TCP, "", "127.0.0.1:7100")), "host-a");
     }
 
     public static WorkerRecord worker(String id) {

@@ -102,7 +102,7 @@ public final class HfConverter {
      */
     public static void convert(Path dir, Path out, GgmlType weightType, GgufWriter.Progress progress) {
         if (weightType != null && !Quantizer.supports(weightType)) {
-            throw new ModelFormatException("cannot convert to " + weightType + " (supported: F32, F16, BF16, Q8_0, Q4_0)");
+            throw new ModelFormatException("cannot convert to " + weightType + " (supported: F32, F16, BF16, Q8_0, Q4_0, Q6_K)");
         }
         HfConfig config = HfConfig.read(dir.resolve("config.json"));
         if (!Files.isRegularFile(dir.resolve("tokenizer.json"))) {
@@ -122,9 +122,52 @@ public final class HfConverter {
         }
     }
 
-    /** One output tensor: where it comes from and how it is stored. */
-    private record Planned(String ggufName, Safetensors.Tensor source, float[] generated, GgmlType type,
-                           long[] ggufDims, int permuteHeads) {
+    /**
+     * One output tensor: its source (a safetensors tensor, or values made here such as
+     * {@code rope_freqs}), its stored type and ggml dims, and the head count its rows are
+     * permuted over (0: none).
+     */
+    private static final class Planned {
+        private final String ggufName;
+        private final Safetensors.Tensor source;
+        private final float[] generated;
+        private final GgmlType type;
+        private final long[] ggufDims;
+        private final int permuteHeads;
+
+        Planned(String ggufName, Safetensors.Tensor source, float[] generated, GgmlType type, long[] ggufDims,
+                int permuteHeads) {
+            this.ggufName = ggufName;
+            this.source = source;
+            this.generated = generated;
+            this.type = type;
+            this.ggufDims = ggufDims;
+            this.permuteHeads = permuteHeads;
+        }
+
+        String ggufName() {
+            return ggufName;
+        }
+
+        Safetensors.Tensor source() {
+            return source;
+        }
+
+        float[] generated() {
+            return generated;
+        }
+
+        GgmlType type() {
+            return type;
+        }
+
+        long[] ggufDims() {
+            return ggufDims;
+        }
+
+        int permuteHeads() {
+            return permuteHeads;
+        }
     }
 
     private record Plan(List<Planned> tensors, int fileType) {

@@ -29,8 +29,9 @@ import java.util.stream.Stream;
  *   <li>a {@link KnownModel} name, downloaded into the cache and verified
  *       ({@link ModelDownloader}).
  * </ol>
- * A value with a '/' or ending in {@code .gguf} that does not exist is an error at once: it is
- * meant as a path. With no value at all, {@link KnownModel#DEFAULT_NAME} is used. Failures name
+ * A value with a '/' that does not exist is an error at once: it is meant as a path. A bare
+ * {@code NAME.gguf} that is not in the current folder is looked up as that file name in the
+ * search folders and the cache. With no value at all, {@link KnownModel#DEFAULT_NAME} is used. Failures name
  * every place that was searched.
  *
  * <p>Thread ownership: stateless apart from its settings; safe for concurrent use (two
@@ -146,8 +147,20 @@ public final class ModelResolver {
         if (asPath != null && Files.exists(asPath)) {
             return new ResolvedModel(value, fromPath(asPath), Source.PATH, asPath);
         }
-        if (value.contains("/") || value.endsWith(".gguf") || asPath == null) {
-            throw new ModelResolutionException("model file not found: " + value);
+        if (value.contains("/") || asPath == null) {
+            throw new ModelResolutionException("model '" + value + "' not found: no such file or directory");
+        }
+        if (value.endsWith(".gguf")) {
+            // A bare file name: look for exactly that file in the search folders and the cache.
+            for (Path folder : searchFolders()) {
+                Path file = folder.resolve(value);
+                if (Files.isRegularFile(file)) {
+                    return new ResolvedModel(value, file, folder.equals(settings.cacheDir()) ? Source.CACHE
+                            : Source.SEARCH_PATH, file);
+                }
+            }
+            throw new ModelResolutionException("model '" + value + "' not found: not in the current folder, "
+                    + searchFolders().stream().map(Path::toString).collect(Collectors.joining(", ")));
         }
         for (Path folder : settings.searchPath()) {
             Optional<Path> found = inFolder(folder, value);
@@ -169,6 +182,12 @@ public final class ModelResolver {
             return new ResolvedModel(value, file, Source.DOWNLOAD, file);
         }
         throw notFound(value, known.isPresent());
+    }
+
+    private List<Path> searchFolders() {
+        List<Path> folders = new ArrayList<>(settings.searchPath());
+        folders.add(settings.cacheDir());
+        return folders;
     }
 
     private ModelResolutionException notFound(String name, boolean knownButOffline) {

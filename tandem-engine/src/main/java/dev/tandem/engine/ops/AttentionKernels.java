@@ -2,11 +2,15 @@ package dev.tandem.engine.ops;
 
 import static dev.tandem.engine.ops.Simd.F;
 import static dev.tandem.engine.ops.Simd.FL;
+import static dev.tandem.engine.ops.Simd.I;
+import static dev.tandem.engine.ops.Simd.HALF_BITS;
+import static dev.tandem.engine.ops.Simd.HALF_SCALE;
 import static dev.tandem.engine.ops.Simd.LE;
 import static dev.tandem.engine.ops.Simd.S;
 
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
@@ -64,7 +68,8 @@ public final class AttentionKernels {
         if (Simd.ENABLED) {
             if (f16) {
                 for (int bound = hd - FL; d <= bound; d += FL) {
-                    Simd.halvesToFloats(ShortVector.fromMemorySegment(S, seg, off + 2L * d, LE)).intoArray(out, outOff + d);
+                    ((IntVector) ShortVector.fromMemorySegment(S, seg, off + 2L * d, LE).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(HALF_BITS).reinterpretAsFloats().mul(HALF_SCALE).intoArray(out, outOff + d);
                 }
             } else {
                 for (int bound = hd - FL; d <= bound; d += FL) {

@@ -2,12 +2,14 @@ package dev.tandem.engine.ops;
 
 import static dev.tandem.engine.ops.Simd.F;
 import static dev.tandem.engine.ops.Simd.FL;
+import static dev.tandem.engine.ops.Simd.I;
 import static dev.tandem.engine.ops.Simd.LE;
 import static dev.tandem.engine.ops.Simd.S;
 
 import dev.tandem.engine.gguf.GgmlType;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
@@ -33,13 +35,16 @@ final class Bf16Matrix extends WeightMatrix {
         int i = 0;
         for (int bound = n - 2 * FL; i <= bound; i += 2 * FL) {
             long o = base + (long) i * Short.BYTES;
-            FloatVector w0 = Simd.bf16ToFloats(ShortVector.fromMemorySegment(S, seg, o, LE));
-            FloatVector w1 = Simd.bf16ToFloats(ShortVector.fromMemorySegment(S, seg, o + FL * 2L, LE));
+            FloatVector w0 = ((IntVector) ShortVector.fromMemorySegment(S, seg, o, LE).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+            FloatVector w1 = ((IntVector) ShortVector.fromMemorySegment(S, seg, o + FL * 2L, LE).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
             acc0 = w0.fma(FloatVector.fromArray(F, x, xOff + i), acc0);
             acc1 = w1.fma(FloatVector.fromArray(F, x, xOff + i + FL), acc1);
         }
         for (int bound = n - FL; i <= bound; i += FL) {
-            FloatVector w = Simd.bf16ToFloats(ShortVector.fromMemorySegment(S, seg, base + (long) i * 2, LE));
+            FloatVector w = ((IntVector) ShortVector.fromMemorySegment(S, seg, base + (long) i * 2, LE).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
             acc0 = w.fma(FloatVector.fromArray(F, x, xOff + i), acc0);
         }
         float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
@@ -66,7 +71,8 @@ final class Bf16Matrix extends WeightMatrix {
         long base = row * rowBytes + (long) col * Short.BYTES;
         int i = 0;
         for (int bound = count - FL; i <= bound; i += FL) {
-            Simd.bf16ToFloats(ShortVector.fromMemorySegment(S, seg, base + (long) i * Short.BYTES, LE))
+            ((IntVector) ShortVector.fromMemorySegment(S, seg, base + (long) i * Short.BYTES, LE).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats()
                     .intoArray(out, off + i);
         }
         for (; i < count; i++) {

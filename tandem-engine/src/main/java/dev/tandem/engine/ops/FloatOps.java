@@ -3,11 +3,15 @@ package dev.tandem.engine.ops;
 import static dev.tandem.engine.ops.Simd.F;
 import static dev.tandem.engine.ops.Simd.F32_LE;
 import static dev.tandem.engine.ops.Simd.FL;
+import static dev.tandem.engine.ops.Simd.I;
+import static dev.tandem.engine.ops.Simd.HALF_BITS;
+import static dev.tandem.engine.ops.Simd.HALF_SCALE;
 import static dev.tandem.engine.ops.Simd.LE;
 import static dev.tandem.engine.ops.Simd.S;
 
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
@@ -212,7 +216,8 @@ public final class FloatOps {
         int i = 0;
         if (f16) {
             for (int bound = n - FL; i <= bound; i += FL) {
-                FloatVector k = Simd.halvesToFloats(ShortVector.fromMemorySegment(S, seg, rowOff + 2L * i, LE));
+                FloatVector k = ((IntVector) ShortVector.fromMemorySegment(S, seg, rowOff + 2L * i, LE).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(HALF_BITS).reinterpretAsFloats().mul(HALF_SCALE);
                 acc = k.fma(FloatVector.fromArray(F, q, qOff + i), acc);
             }
         } else {
@@ -249,7 +254,8 @@ public final class FloatOps {
         int i = 0;
         if (f16) {
             for (int bound = n - FL; i <= bound; i += FL) {
-                FloatVector v = Simd.halvesToFloats(ShortVector.fromMemorySegment(S, seg, rowOff + 2L * i, LE));
+                FloatVector v = ((IntVector) ShortVector.fromMemorySegment(S, seg, rowOff + 2L * i, LE).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(HALF_BITS).reinterpretAsFloats().mul(HALF_SCALE);
                 v.fma(pv, FloatVector.fromArray(F, out, outOff + i)).intoArray(out, outOff + i);
             }
         } else {

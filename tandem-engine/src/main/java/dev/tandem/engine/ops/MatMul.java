@@ -9,9 +9,11 @@ import static dev.tandem.engine.ops.GemmKernels.MR;
  * <pre>
  * Design
  *   Shapes: x = [T][K] floats, out = [T][N] floats, W = [N][K] in any WeightMatrix type.
- *   T &lt; GEMM_MIN_TOKENS (decode): each output is W.dot(r, x[t]), fused dequantise-multiply
- *     that never materialises a row; for T &gt; 1 the row stays in L1 between its tokens, so
- *     every weight byte comes from memory once per call.
+ *   T &lt; GEMM_MIN_TOKENS (decode): each output is one fused dot product that never
+ *     materialises a row; for T &gt; 1 the row stays in L1 between its tokens, so every weight
+ *     byte comes from memory once per call. 8- and 4-bit block weights (Q8_0, Q4_0) use
+ *     integer dot products against x quantised once per call to Q8 (Q8Activations), as
+ *     llama.cpp does; the other types multiply floats (W.dot).
  *   T &ge; GEMM_MIN_TOKENS (prefill, batched decode): a blocked matrix-matrix product.
  *     1. The caller transposes x into xt = [K][tp] (tp = T rounded up to the vector length,
  *        padding zeroed).
@@ -48,6 +50,8 @@ public final class MatMul implements KernelPool.Task {
     private final float[][] panels; // [worker] -> [MR][kc] dequantised weights of one row block
     private float[] xt = new float[0]; // [K][tp] transposed activations, grown on demand
     private float[] yt = new float[0]; // [N][tp] transposed outputs, grown on demand
+    private short[] xq = new short[0]; // [T][K] Q8 quants of x (decode path, 8/4-bit weights)
+    private float[] xs = new float[0]; // [T][K/32] their block scales
 
     // The current call (written by the caller before pool.run, read by workers).
     private WeightMatrix w;
@@ -57,6 +61,7 @@ public final class MatMul implements KernelPool.Task {
     private float[] out;
     private int outOff;
     private boolean blocked;
+    private boolean integer;
     private int tp;
     private int kc;
 
@@ -98,6 +103,16 @@ public final class MatMul implements KernelPool.Task {
             }
             transposeIn(x, xOff, tokens, cols, xt, tp);
         }
+        this.integer = !blocked && w.hasQ8Dot();
+        if (integer) {
+            if (xq.length < tokens * cols) {
+                xq = new short[tokens * cols];
+                xs = new float[tokens * cols / Q8Activations.BLOCK];
+            }
+            for (int t = 0; t < tokens; t++) {
+                Q8Activations.quantize(x, xOff + t * cols, cols, xq, t * cols, xs, t * cols / Q8Activations.BLOCK);
+            }
+        }
         long macs = (long) rows * cols * tokens;
         pool.run(this, macs < PARALLEL_MIN_MACS ? 1 : pool.threadCount());
         this.x = null;
@@ -129,6 +144,17 @@ public final class MatMul implements KernelPool.Task {
         float[] o = out;
         int rows = m.rows();
         int cols = m.cols();
+        if (integer) {
+            short[] q = xq;
+            float[] scales = xs;
+            int blocks = cols / Q8Activations.BLOCK;
+            for (int r = r0; r < r1; r++) {
+                for (int t = 0; t < tokens; t++) {
+                    o[outOff + t * rows + r] = m.dotQ8(r, q, t * cols, scales, t * blocks);
+                }
+            }
+            return;
+        }
         for (int r = r0; r < r1; r++) {
             for (int t = 0; t < tokens; t++) {
                 o[outOff + t * rows + r] = m.dot(r, in, xOff + t * cols);

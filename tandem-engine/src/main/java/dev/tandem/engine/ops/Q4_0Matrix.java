@@ -1,25 +1,33 @@
 package dev.tandem.engine.ops;
 
 import static dev.tandem.engine.ops.Simd.B;
+import static dev.tandem.engine.ops.Simd.B2;
 import static dev.tandem.engine.ops.Simd.BYTE_LOAD;
 import static dev.tandem.engine.ops.Simd.F;
 import static dev.tandem.engine.ops.Simd.FL;
-import static dev.tandem.engine.ops.Simd.LE;
 import static dev.tandem.engine.ops.Simd.PARTS;
+import static dev.tandem.engine.ops.Simd.S2;
 
 import dev.tandem.engine.gguf.GgmlType;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
- * Q4_0 weights, blocks of 32 elements in 18 bytes (ggml's {@code block_q4_0}):
+ * Q4_0 weights. In the GGUF file: blocks of 32 elements in 18 bytes (ggml's {@code block_q4_0}):
  * <pre>
  * | d f16 (2 bytes) | qs u8[16] |          offset 0, offset 2; block size = 2 + 16 = 18 bytes
  * w[j]      = d * ((qs[j] &amp; 0x0F) - 8)     j = 0..15   (low nibbles: first half of the block)
  * w[j + 16] = d * ((qs[j] &gt;&gt; 4)   - 8)     j = 0..15   (high nibbles: second half)
+ * </pre>
+ * Repacked at construction, as {@link Q8_0Matrix}, into heap arrays the kernels read:
+ * <pre>
+ * qs     byte[rows * cols / 2]    the 16 nibble bytes of block b of row r at (r * cols / 32 + b) * 16
+ * scales float[rows * cols / 32]  d of block b of row r at r * cols / 32 + b
  * </pre>
  *
  * <p>Thread ownership: immutable; safe for concurrent use.
@@ -28,83 +36,185 @@ final class Q4_0Matrix extends WeightMatrix {
     static final int BLOCK = 32;
     static final int BLOCK_BYTES = Short.BYTES + BLOCK / 2;
     static final int QS_OFFSET = Short.BYTES;
+    private static final int QS_PER_BLOCK = BLOCK / 2;
+
+    private final byte[] qs;      // [rows * cols / 2] nibble pairs, block by block
+    private final float[] scales; // [rows * cols / 32]
 
     Q4_0Matrix(MemorySegment data, int rows, int cols) {
         super(GgmlType.Q4_0, data, rows, cols);
+        long blocks = (long) rows * cols / BLOCK;
+        if (blocks * QS_PER_BLOCK > Integer.MAX_VALUE - 16) {
+            throw new dev.tandem.core.ModelFormatException("Q4_0 matrix of " + rows + " x " + cols
+                    + " is too large for one array");
+        }
+        qs = new byte[(int) blocks * QS_PER_BLOCK];
+        scales = new float[(int) blocks];
+        for (int b = 0; b < blocks; b++) {
+            long off = (long) b * BLOCK_BYTES;
+            scales[b] = Simd.half(data, off);
+            MemorySegment.copy(data, ValueLayout.JAVA_BYTE, off + QS_OFFSET, qs, b * QS_PER_BLOCK, QS_PER_BLOCK);
+        }
     }
 
-    /** As {@link Q8_0Matrix#dotVector}, with the nibbles split and re-centred in byte lanes first. */
+    /** As {@link Q8_0Matrix#dotVector} (one method, see there), with the nibbles split and re-centred in byte lanes. */
     @Override
     float dotVector(int row, float[] x, int xOff) {
-        MemorySegment seg = data;
-        long off = row * rowBytes;
+        float[] ws = scales;
+        byte[] w = qs;
         int blocks = cols / BLOCK;
+        int si = row * blocks;
+        int wi = si * QS_PER_BLOCK;
         FloatVector acc0 = FloatVector.zero(F);
         FloatVector acc1 = FloatVector.zero(F);
-        int b = 0;
-        for (; b + 1 < blocks; b += 2, off += 2 * BLOCK_BYTES) {
+        for (int b = 0; b < blocks; b++, wi += QS_PER_BLOCK) {
             int xi = xOff + b * BLOCK;
-            acc0 = blockDot(seg, off, x, xi).fma(FloatVector.broadcast(F, Simd.half(seg, off)), acc0);
-            acc1 = blockDot(seg, off + BLOCK_BYTES, x, xi + BLOCK)
-                    .fma(FloatVector.broadcast(F, Simd.half(seg, off + BLOCK_BYTES)), acc1);
-        }
-        if (b < blocks) {
-            acc0 = blockDot(seg, off, x, xOff + b * BLOCK).fma(FloatVector.broadcast(F, Simd.half(seg, off)), acc0);
+            FloatVector low = FloatVector.zero(F);
+            FloatVector high = FloatVector.zero(F);
+            for (int j = 0; j < QS_PER_BLOCK; j += BYTE_LOAD) {
+                ByteVector q = ByteVector.fromArray(B, w, wi + j);
+                ByteVector ql = q.and((byte) 0x0F).sub((byte) 8);
+                ByteVector qh = q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8);
+                for (int p = 0; p < PARTS; p++) {
+                    low = ((FloatVector) ql.convertShape(VectorOperators.B2F, F, p))
+                            .fma(FloatVector.fromArray(F, x, xi + j + p * FL), low);
+                    high = ((FloatVector) qh.convertShape(VectorOperators.B2F, F, p))
+                            .fma(FloatVector.fromArray(F, x, xi + QS_PER_BLOCK + j + p * FL), high);
+                }
+            }
+            FloatVector d = FloatVector.broadcast(F, ws[si + b]);
+            if ((b & 1) == 0) {
+                acc0 = low.add(high).fma(d, acc0);
+            } else {
+                acc1 = low.add(high).fma(d, acc1);
+            }
         }
         return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
     }
 
-    /** Sum over one block of (q - 8) * x, lane-wise (unscaled). */
-    private static FloatVector blockDot(MemorySegment seg, long off, float[] x, int xi) {
-        FloatVector lowSum = FloatVector.zero(F);
-        FloatVector highSum = FloatVector.zero(F);
-        for (int j = 0; j < BLOCK / 2; j += BYTE_LOAD) {
-            ByteVector q = ByteVector.fromMemorySegment(B, seg, off + QS_OFFSET + j, LE);
-            ByteVector low = q.and((byte) 0x0F).sub((byte) 8);
-            ByteVector high = q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8);
-            for (int p = 0; p < PARTS; p++) {
-                FloatVector wl = (FloatVector) low.convertShape(VectorOperators.B2F, F, p);
-                FloatVector wh = (FloatVector) high.convertShape(VectorOperators.B2F, F, p);
-                lowSum = wl.fma(FloatVector.fromArray(F, x, xi + j + p * FL), lowSum);
-                highSum = wh.fma(FloatVector.fromArray(F, x, xi + BLOCK / 2 + j + p * FL), highSum);
+    @Override
+    public boolean hasQ8Dot() {
+        return true;
+    }
+
+    /**
+     * Integer dot with Q8 activations, as {@link Q8_0Matrix#dotQ8Vector}: the 16 quant bytes of
+     * a block give low nibbles (elements 0..15) and high nibbles (16..31), re-centred to -8..7
+     * in byte lanes, widened to 16-bit lanes and multiplied with the matching activation quants;
+     * the products are added per lane (|sum| &le; 4 * 8 * 127), lane pairs summed into ints,
+     * converted and scaled by d_w * d_x.
+     */
+    @Override
+    float dotQ8Vector(int row, short[] q, int qOff, float[] xScales, int sOff) {
+        int blocks = cols / BLOCK;
+        return dotQ8Kernel(qs, scales, row * blocks, blocks, q, qOff, xScales, sOff);
+    }
+
+    /** The kernel of {@link #dotQ8Vector} on plain arguments (static: C2 compiles it as a tight leaf). */
+    private static float dotQ8Kernel(byte[] w, float[] ws, int si, int blocks, short[] q, int qOff, float[] xScales,
+                                     int sOff) {
+        int wi = si * QS_PER_BLOCK;
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = FloatVector.zero(F);
+        int b = 0;
+        for (; b + 1 < blocks; b += 2, wi += 2 * QS_PER_BLOCK) {
+            int qi = qOff + b * BLOCK;
+            ShortVector p0 = ShortVector.zero(S2);
+            ShortVector p1 = ShortVector.zero(S2);
+            for (int j = 0; j < QS_PER_BLOCK; j += 2 * FL) {
+                ByteVector w0 = ByteVector.fromArray(B2, w, wi + j);
+                ByteVector w1 = ByteVector.fromArray(B2, w, wi + QS_PER_BLOCK + j);
+                p0 = p0.add(((ShortVector) w0.and((byte) 0x0F).sub((byte) 8).convertShape(VectorOperators.B2S, S2, 0))
+                                .mul(ShortVector.fromArray(S2, q, qi + j)))
+                        .add(((ShortVector) w0.lanewise(VectorOperators.LSHR, 4).sub((byte) 8)
+                                .convertShape(VectorOperators.B2S, S2, 0)).mul(ShortVector.fromArray(S2, q, qi + QS_PER_BLOCK + j)));
+                p1 = p1.add(((ShortVector) w1.and((byte) 0x0F).sub((byte) 8).convertShape(VectorOperators.B2S, S2, 0))
+                                .mul(ShortVector.fromArray(S2, q, qi + BLOCK + j)))
+                        .add(((ShortVector) w1.lanewise(VectorOperators.LSHR, 4).sub((byte) 8)
+                                .convertShape(VectorOperators.B2S, S2, 0))
+                                .mul(ShortVector.fromArray(S2, q, qi + BLOCK + QS_PER_BLOCK + j)));
             }
+            IntVector i0 = p0.reinterpretAsInts();
+            IntVector i1 = p1.reinterpretAsInts();
+            IntVector sum0 = i0.lanewise(VectorOperators.ASHR, 16)
+                    .add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+            IntVector sum1 = i1.lanewise(VectorOperators.ASHR, 16)
+                    .add(i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+            float d0 = ws[si + b] * xScales[sOff + b];
+            float d1 = ws[si + b + 1] * xScales[sOff + b + 1];
+            acc0 = ((FloatVector) sum0.convertShape(VectorOperators.I2F, F, 0)).fma(FloatVector.broadcast(F, d0), acc0);
+            acc1 = ((FloatVector) sum1.convertShape(VectorOperators.I2F, F, 0)).fma(FloatVector.broadcast(F, d1), acc1);
         }
-        return lowSum.add(highSum);
+        if (b < blocks) {
+            int qi = qOff + b * BLOCK;
+            ShortVector p0 = ShortVector.zero(S2);
+            for (int j = 0; j < QS_PER_BLOCK; j += 2 * FL) {
+                ByteVector w0 = ByteVector.fromArray(B2, w, wi + j);
+                p0 = p0.add(((ShortVector) w0.and((byte) 0x0F).sub((byte) 8).convertShape(VectorOperators.B2S, S2, 0))
+                                .mul(ShortVector.fromArray(S2, q, qi + j)))
+                        .add(((ShortVector) w0.lanewise(VectorOperators.LSHR, 4).sub((byte) 8)
+                                .convertShape(VectorOperators.B2S, S2, 0)).mul(ShortVector.fromArray(S2, q, qi + QS_PER_BLOCK + j)));
+            }
+            IntVector i0 = p0.reinterpretAsInts();
+            IntVector sum0 = i0.lanewise(VectorOperators.ASHR, 16)
+                    .add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+            float d0 = ws[si + b] * xScales[sOff + b];
+            acc0 = ((FloatVector) sum0.convertShape(VectorOperators.I2F, F, 0)).fma(FloatVector.broadcast(F, d0), acc0);
+        }
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+    }
+
+    @Override
+    float dotQ8Scalar(int row, short[] q, int qOff, float[] xScales, int sOff) {
+        int blocks = cols / BLOCK;
+        int si = row * blocks;
+        float sum = 0f;
+        for (int b = 0; b < blocks; b++) {
+            int wi = (si + b) * QS_PER_BLOCK;
+            int qi = qOff + b * BLOCK;
+            int blockSum = 0;
+            for (int j = 0; j < QS_PER_BLOCK; j++) {
+                int w = qs[wi + j] & 0xFF;
+                blockSum += ((w & 0x0F) - 8) * q[qi + j] + ((w >>> 4) - 8) * q[qi + QS_PER_BLOCK + j];
+            }
+            sum += blockSum * (scales[si + b] * xScales[sOff + b]);
+        }
+        return sum;
     }
 
     @Override
     float dotScalar(int row, float[] x, int xOff) {
-        MemorySegment seg = data;
-        long off = row * rowBytes;
+        int blocks = cols / BLOCK;
+        int si = row * blocks;
         float sum = 0f;
-        for (int b = 0; b < cols / BLOCK; b++, off += BLOCK_BYTES) {
-            float d = Simd.half(seg, off);
+        for (int b = 0; b < blocks; b++) {
+            int wi = (si + b) * QS_PER_BLOCK;
             int xi = xOff + b * BLOCK;
             float blockSum = 0f;
-            for (int j = 0; j < BLOCK / 2; j++) {
-                int q = seg.get(ValueLayout.JAVA_BYTE, off + QS_OFFSET + j) & 0xFF;
-                blockSum += ((q & 0x0F) - 8) * x[xi + j] + ((q >>> 4) - 8) * x[xi + j + BLOCK / 2];
+            for (int j = 0; j < QS_PER_BLOCK; j++) {
+                int w = qs[wi + j] & 0xFF;
+                blockSum += ((w & 0x0F) - 8) * x[xi + j] + ((w >>> 4) - 8) * x[xi + QS_PER_BLOCK + j];
             }
-            sum += d * blockSum;
+            sum += scales[si + b] * blockSum;
         }
         return sum;
     }
 
     @Override
     void dequantizeVector(int row, int col, int count, float[] out, int off) {
-        MemorySegment seg = data;
-        long blockOff = row * rowBytes + (long) (col / BLOCK) * BLOCK_BYTES;
-        for (int b = 0; b < count / BLOCK; b++, blockOff += BLOCK_BYTES) {
-            FloatVector d = FloatVector.broadcast(F, Simd.half(seg, blockOff));
+        int si = row * (cols / BLOCK) + col / BLOCK;
+        for (int b = 0; b < count / BLOCK; b++) {
+            FloatVector d = FloatVector.broadcast(F, scales[si + b]);
+            int wi = (si + b) * QS_PER_BLOCK;
             int o = off + b * BLOCK;
-            for (int j = 0; j < BLOCK / 2; j += BYTE_LOAD) {
-                ByteVector q = ByteVector.fromMemorySegment(B, seg, blockOff + QS_OFFSET + j, LE);
+            for (int j = 0; j < QS_PER_BLOCK; j += BYTE_LOAD) {
+                ByteVector q = ByteVector.fromArray(B, qs, wi + j);
                 ByteVector low = q.and((byte) 0x0F).sub((byte) 8);
                 ByteVector high = q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8);
                 for (int p = 0; p < PARTS; p++) {
                     ((FloatVector) low.convertShape(VectorOperators.B2F, F, p)).mul(d).intoArray(out, o + j + p * FL);
                     ((FloatVector) high.convertShape(VectorOperators.B2F, F, p)).mul(d)
-                            .intoArray(out, o + BLOCK / 2 + j + p * FL);
+                            .intoArray(out, o + QS_PER_BLOCK + j + p * FL);
                 }
             }
         }
@@ -112,15 +222,15 @@ final class Q4_0Matrix extends WeightMatrix {
 
     @Override
     void dequantizeScalar(int row, int col, int count, float[] out, int off) {
-        MemorySegment seg = data;
-        long blockOff = row * rowBytes + (long) (col / BLOCK) * BLOCK_BYTES;
-        for (int b = 0; b < count / BLOCK; b++, blockOff += BLOCK_BYTES) {
-            float d = Simd.half(seg, blockOff);
+        int si = row * (cols / BLOCK) + col / BLOCK;
+        for (int b = 0; b < count / BLOCK; b++) {
+            float d = scales[si + b];
+            int wi = (si + b) * QS_PER_BLOCK;
             int o = off + b * BLOCK;
-            for (int j = 0; j < BLOCK / 2; j++) {
-                int q = seg.get(ValueLayout.JAVA_BYTE, blockOff + QS_OFFSET + j) & 0xFF;
+            for (int j = 0; j < QS_PER_BLOCK; j++) {
+                int q = qs[wi + j] & 0xFF;
                 out[o + j] = d * ((q & 0x0F) - 8);
-                out[o + j + BLOCK / 2] = d * ((q >>> 4) - 8);
+                out[o + j + QS_PER_BLOCK] = d * ((q >>> 4) - 8);
             }
         }
     }

@@ -44,18 +44,6 @@ final class Q6KMatrix extends WeightMatrix {
         super(GgmlType.Q6_K, data, rows, cols);
     }
 
-    /** The four 6-bit quant vectors of elements l.. of one half, re-centred (q6 - 32), in byte lanes. */
-    private static ByteVector quants(ByteVector ql0, ByteVector ql32, ByteVector qh, int k) {
-        ByteVector low = switch (k) {
-            case 0 -> ql0.and((byte) 15);
-            case 1 -> ql32.and((byte) 15);
-            case 2 -> ql0.lanewise(VectorOperators.LSHR, 4);
-            default -> ql32.lanewise(VectorOperators.LSHR, 4);
-        };
-        ByteVector high = qh.lanewise(VectorOperators.LSHR, 2 * k).and((byte) 3).lanewise(VectorOperators.LSHL, 4);
-        return low.or(high).sub((byte) 32);
-    }
-
     @Override
     float dotVector(int row, float[] x, int xOff) {
         MemorySegment seg = data;
@@ -75,7 +63,11 @@ final class Q6KMatrix extends WeightMatrix {
                     ByteVector qh = ByteVector.fromMemorySegment(B, seg, qhOff + l, LE);
                     int is = l / 16;
                     for (int k = 0; k < 4; k++) {
-                        ByteVector q = quants(ql0, ql32, qh, k);
+                        // 6-bit quant of element 32k + l of this half, re-centred (see the layout above)
+                        ByteVector lowBits = (k & 1) == 0 ? ql0 : ql32;
+                        lowBits = k < 2 ? lowBits.and((byte) 15) : lowBits.lanewise(VectorOperators.LSHR, 4);
+                        ByteVector q = lowBits.or(qh.lanewise(VectorOperators.LSHR, 2 * k).and((byte) 3)
+                                .lanewise(VectorOperators.LSHL, 4)).sub((byte) 32);
                         FloatVector scale = FloatVector.broadcast(F, d * seg.get(ValueLayout.JAVA_BYTE, sc + is + 2 * k));
                         for (int p = 0; p < PARTS; p++) {
                             FloatVector w = ((FloatVector) q.convertShape(VectorOperators.B2F, F, p)).mul(scale);
@@ -137,7 +129,11 @@ final class Q6KMatrix extends WeightMatrix {
                     ByteVector qh = ByteVector.fromMemorySegment(B, seg, qhOff + l, LE);
                     int is = l / 16;
                     for (int k = 0; k < 4; k++) {
-                        ByteVector q = quants(ql0, ql32, qh, k);
+                        // 6-bit quant of element 32k + l of this half, re-centred (see the layout above)
+                        ByteVector lowBits = (k & 1) == 0 ? ql0 : ql32;
+                        lowBits = k < 2 ? lowBits.and((byte) 15) : lowBits.lanewise(VectorOperators.LSHR, 4);
+                        ByteVector q = lowBits.or(qh.lanewise(VectorOperators.LSHR, 2 * k).and((byte) 3)
+                                .lanewise(VectorOperators.LSHL, 4)).sub((byte) 32);
                         FloatVector scale = FloatVector.broadcast(F, d * seg.get(ValueLayout.JAVA_BYTE, sc + is + 2 * k));
                         for (int p = 0; p < PARTS; p++) {
                             ((FloatVector) q.convertShape(VectorOperators.B2F, F, p)).mul(scale)

@@ -4,9 +4,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -49,6 +46,15 @@ public final class Simd {
     static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(BYTE_LOAD * 8));
     /** Float vectors per byte load. */
     static final int PARTS = BYTE_LOAD / FL;
+    /**
+     * The integer dot kernels (WeightMatrix.dotQ8) load 2 FL quants as 16-bit lanes, so they
+     * need 2 FL &le; 16, i.e. vectors of at most 256 bits; wider vectors use the scalar twin.
+     */
+    static final boolean INT_DOT = FL <= 8;
+    /** Short species of 2 FL lanes (the integer dot kernels). */
+    static final VectorSpecies<Short> S2 = VectorSpecies.of(short.class, VectorShape.forBitSize(FL * 32));
+    /** Byte species of 2 FL lanes (the integer dot kernels). */
+    static final VectorSpecies<Byte> B2 = VectorSpecies.of(byte.class, VectorShape.forBitSize(FL * 16));
 
     static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -91,27 +97,19 @@ public final class Simd {
     }
 
     /**
-     * Widens {@code FL} halves to floats without a float16 vector instruction: the magnitude
-     * bits shifted into a float's exponent/mantissa position are exact up to a factor 2^112,
-     * which one multiply restores (subnormal halves come out right too). Half infinities and
-     * NaNs are not preserved (they become large finite values); weights and KV entries are
-     * finite.
-     *
+     * Widening halves to floats without a float16 vector instruction, written inline at each use
+     * as {@code (S2I(h) << 13 & HALF_BITS) as float * HALF_SCALE}: S2I sign-extends, so after the
+     * shift bit 31 holds the sign and bits 13..27 the half's exponent and mantissa, exact up to
+     * a factor 2^112 that one multiply restores (subnormal halves come out right too). Half
+     * infinities and NaNs are not preserved (they become large finite values); weights and KV
+     * entries are finite. bfloat16 is simply {@code S2I(b) << 16}.
      * <pre>half: | sign 1 | exp 5 (bias 15) | mantissa 10 |   float: | sign 1 | exp 8 (bias 127) | mantissa 23 |</pre>
+     * Kept inline rather than in a helper: a vector passed across a call that C2 declines to
+     * inline is boxed, and the kernel then falls back to plain Java.
      */
-    static FloatVector halvesToFloats(ShortVector halves) {
-        IntVector h = (IntVector) halves.convertShape(VectorOperators.S2I, I, 0);
-        IntVector magnitude = h.and(0x7fff).lanewise(VectorOperators.LSHL, 13);
-        IntVector sign = h.and(0x8000).lanewise(VectorOperators.LSHL, 16);
-        FloatVector f = magnitude.reinterpretAsFloats().mul(0x1p112f);
-        return f.reinterpretAsInts().or(sign).reinterpretAsFloats();
-    }
-
-    /** Widens {@code FL} bfloat16 values (the high half of a float) to floats. */
-    static FloatVector bf16ToFloats(ShortVector values) {
-        IntVector h = (IntVector) values.convertShape(VectorOperators.S2I, I, 0);
-        return h.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
-    }
+    static final int HALF_BITS = 0x8fffe000;
+    /** 2^112 = 2^(127 - 15): the exponent-bias difference between float and half. */
+    static final float HALF_SCALE = 0x1p112f;
 
     /** bfloat16 (bits in the low 16 of {@code bits}) to float. */
     static float bf16ToFloat(short bits) {

@@ -118,6 +118,28 @@ public abstract sealed class WeightMatrix
         }
     }
 
+    /** True when {@link #dotQ8} is implemented (8-bit and 4-bit block types). */
+    public boolean hasQ8Dot() {
+        return false;
+    }
+
+    /**
+     * {@code W[row] . x} with x given as {@link Q8Activations} (quants from {@code qOff}, block
+     * scales from {@code sOff}): integer products within each 32-element block, one float
+     * multiply-add per block, as llama.cpp's {@code vec_dot_q8_0_q8_0}.
+     */
+    public final float dotQ8(int row, short[] q, int qOff, float[] scales, int sOff) {
+        return Simd.ENABLED && Simd.INT_DOT ? dotQ8Vector(row, q, qOff, scales, sOff) : dotQ8Scalar(row, q, qOff, scales, sOff);
+    }
+
+    float dotQ8Vector(int row, short[] q, int qOff, float[] scales, int sOff) {
+        throw new UnsupportedOperationException(type + " has no integer dot product");
+    }
+
+    float dotQ8Scalar(int row, short[] q, int qOff, float[] scales, int sOff) {
+        throw new UnsupportedOperationException(type + " has no integer dot product");
+    }
+
     abstract float dotVector(int row, float[] x, int xOff);
 
     abstract float dotScalar(int row, float[] x, int xOff);

@@ -302,6 +302,18 @@ class HfConverterTest {
     }
 
     @Test
+    void convert_missingTokenizerOrWeights_namesWhatIsMissing() throws IOException {
+        Path hf = storiesAsHf("F32");
+        Files.delete(hf.resolve("tokenizer.json"));
+        assertThatThrownBy(() -> HfConverter.convert(hf, dir.resolve("x.gguf"), null, null))
+                .isInstanceOf(ModelFormatException.class).hasMessageContaining("has config.json but no tokenizer.json");
+        Path other = storiesAsHf("F16");
+        Files.delete(other.resolve("model.safetensors"));
+        assertThatThrownBy(() -> HfConverter.convert(other, dir.resolve("x.gguf"), null, null))
+                .isInstanceOf(ModelFormatException.class).hasMessageContaining("no *.safetensors weights");
+    }
+
+    @Test
     void convert_shapeDisagreesWithConfig_namesTensor() throws IOException {
         Path hf = storiesAsHf("F32");
         ObjectNode config = (ObjectNode) Json.read(hf.resolve("config.json"));

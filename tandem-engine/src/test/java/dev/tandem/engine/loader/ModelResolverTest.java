@@ -222,6 +222,7 @@ class ModelResolverTest {
         assertThat(m.source()).isEqualTo(ModelResolver.Source.SEARCH_PATH);
         assertThat(m.path()).isEqualTo(b.resolve("stories260K.gguf"));
         assertThat(r.resolve("other").path()).isEqualTo(modelDir.resolve("weights.gguf"));
+        assertThat(r.resolve("stories260K.gguf").path()).isEqualTo(b.resolve("stories260K.gguf"));
     }
 
     @Test
@@ -237,8 +238,9 @@ class ModelResolverTest {
     void resolve_missingPath_errorNamesPath() {
         ModelResolver r = resolver(List.of(), URI.create("http://127.0.0.1:9"));
         assertThatThrownBy(() -> r.resolve(dir.resolve("nope.gguf").toString()))
-                .isInstanceOf(ModelResolutionException.class).hasMessageContaining("model file not found: " + dir);
-        assertThatThrownBy(() -> r.resolve("nope.gguf")).hasMessageContaining("model file not found: nope.gguf");
+                .isInstanceOf(ModelResolutionException.class).hasMessage("model '" + dir.resolve("nope.gguf") + "' not found: no such file or directory");
+        assertThatThrownBy(() -> r.resolve("nope.gguf")).hasMessageContaining("model 'nope.gguf' not found: not in the current folder")
+                .hasMessageContaining(dir.resolve("cache").toString());
     }
 
     @Test

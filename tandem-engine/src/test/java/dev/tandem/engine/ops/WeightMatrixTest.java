@@ -109,6 +109,58 @@ class WeightMatrixTest {
         }
     }
 
+    @ParameterizedTest(name = "{0} seed {1}")
+    @MethodSource("cases")
+    void dotQ8_randomOddShapes_vectorMatchesScalarAndFloatDot(GgmlType type, long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        int rows = 1 + rnd.nextInt(5);
+        int cols = 32 * (1 + 2 * rnd.nextInt(6));
+        try (Arena arena = Arena.ofConfined()) {
+            WeightMatrix m = RandomWeights.matrix(arena, type.blockSize() > 32 ? GgmlType.F32 : type, rows, cols,
+                    rnd.nextInt(8), rnd);
+            if (!m.hasQ8Dot()) {
+                assertThat(type).isNotIn(GgmlType.Q8_0, GgmlType.Q4_0);
+                return;
+            }
+            int qOff = rnd.nextInt(3) * 32;
+            float[] x = RandomWeights.floats(cols, rnd);
+            short[] q = new short[qOff + cols];
+            float[] scales = new float[qOff / 32 + cols / 32];
+            Q8Activations.quantize(x, 0, cols, q, qOff, scales, qOff / 32);
+            for (int r = 0; r < rows; r++) {
+                float scalar = m.dotQ8Scalar(r, q, qOff, scales, qOff / 32);
+                float vector = m.dotQ8Vector(r, q, qOff, scales, qOff / 32);
+                float exact = m.dotScalar(r, x, 0);
+                float[] row = new float[cols];
+                m.dequantizeScalar(r, 0, cols, row, 0);
+                double magnitude = 0;
+                for (int i = 0; i < cols; i++) {
+                    magnitude += Math.abs(row[i] * x[i]);
+                }
+                assertThat(vector).as("seed %d row %d", seed, r).isCloseTo(scalar, within((float) (1e-5 * magnitude + 1e-6)));
+                // Q8 activations carry about 1/254 relative error per element.
+                assertThat(scalar).isCloseTo(exact, within((float) (0.01 * magnitude + 1e-5)));
+            }
+        }
+    }
+
+    @Test
+    void quantize_knownRow_matchesLlamaCppQ8Rule() {
+        float[] x = new float[32];
+        for (int i = 0; i < 32; i++) {
+            x[i] = (i - 16) * 0.5f;
+        }
+        short[] q = new short[32];
+        float[] scales = new float[1];
+        Q8Activations.quantize(x, 0, 32, q, 0, scales, 0);
+        float d = 8f / 127f;
+        assertThat(scales[0]).isEqualTo(Float.float16ToFloat(Float.floatToFloat16(d)));
+        assertThat(q[0]).isEqualTo((short) -127);
+        for (int i = 0; i < 32; i++) {
+            assertThat((int) q[i]).isEqualTo((int) Math.rint(x[i] * (1f / d)));
+        }
+    }
+
     @Test
     void of_unsupportedType_namesIt() {
         try (Arena arena = Arena.ofConfined()) {

@@ -103,7 +103,7 @@ class PreTokenizerTest {
     }
 
     static Stream<Arguments> randomTexts() {
-        return Stream.of(PreTokenizer.values()).flatMap(pre -> java.util.stream.LongStream.range(0, 200)
+        return Stream.of(PreTokenizer.values()).flatMap(pre -> java.util.stream.LongStream.range(0, 120)
                 .mapToObj(seed -> Arguments.of(pre, seed)));
     }
 

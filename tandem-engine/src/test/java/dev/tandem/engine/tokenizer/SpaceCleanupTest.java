@@ -90,7 +90,7 @@ class SpaceCleanupTest {
     }
 
     static LongStream seeds() {
-        return LongStream.range(0, 500);
+        return LongStream.range(0, 200);
     }
 
     @ParameterizedTest(name = "seed {0}")

@@ -1,7 +1,7 @@
 package dev.tandem.frontend.openai;
 
 import dev.tandem.core.SamplingParams;
-import dev.tandem.frontend.text.ChatMessage;
+import dev.tandem.engine.tokenizer.ChatMessage;
 import java.util.List;
 import java.util.Objects;
 

@@ -9,7 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.tandem.core.RequestException;
 import dev.tandem.core.SamplingParams;
-import dev.tandem.frontend.text.ChatMessage;
+import dev.tandem.engine.tokenizer.ChatMessage;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -163,7 +163,7 @@ public final class RequestParser {
             if (!role.equals("assistant")) {
                 throw ApiException.invalid(where + ".content", where + ".content is required");
             }
-            text = "";
+            text = null;
         } else if (content.isTextual()) {
             text = content.asText();
         } else if (content.isArray()) {

@@ -1,5 +1,6 @@
 package dev.tandem.frontend.text;
 
+import dev.tandem.engine.tokenizer.ChatMessage;
 import java.util.List;
 
 /**

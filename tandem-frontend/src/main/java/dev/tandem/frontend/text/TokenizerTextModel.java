@@ -1,14 +1,16 @@
 package dev.tandem.frontend.text;
 
+import dev.tandem.engine.tokenizer.ChatMessage;
 import dev.tandem.engine.gguf.GgufFile;
+import dev.tandem.engine.tokenizer.ChatTemplate;
 import dev.tandem.engine.tokenizer.StreamDecoder;
 import dev.tandem.engine.tokenizer.Tokenizer;
 import java.util.List;
 import java.util.Objects;
-import java.util.function.Function;
 
 /**
- * The text side of a GGUF model: its {@link Tokenizer} (llama.cpp-exact) and a chat renderer.
+ * The text side of a GGUF model: its {@link Tokenizer} (llama.cpp-exact) and its
+ * {@link ChatTemplate} (the model's own Jinja template, or the documented fallback).
  *
  * <p>Prompts are tokenised as llama.cpp's server does: with the model's BOS when it wants one,
  * and with control-token text ({@code <|im_start|>}) matched as control tokens. Generated text is
@@ -18,44 +20,30 @@ import java.util.function.Function;
  */
 public final class TokenizerTextModel implements TextModel {
     private final Tokenizer tokenizer;
-    private final Function<List<ChatMessage>, String> chatRenderer;
+    private final ChatTemplate template;
 
-    /**
-     * @param chatRenderer renders a conversation to prompt text, ending where the assistant's
-     *                     reply begins
-     */
-    public TokenizerTextModel(Tokenizer tokenizer, Function<List<ChatMessage>, String> chatRenderer) {
+    public TokenizerTextModel(Tokenizer tokenizer, ChatTemplate template) {
         this.tokenizer = Objects.requireNonNull(tokenizer, "tokenizer");
-        this.chatRenderer = Objects.requireNonNull(chatRenderer, "chatRenderer");
+        this.template = Objects.requireNonNull(template, "template");
     }
 
-    /** The model's tokenizer, with {@link #plainChat} for conversations. */
+    /** The model's tokenizer and chat template. */
     public static TokenizerTextModel fromGguf(GgufFile gguf) {
-        return new TokenizerTextModel(Tokenizer.fromGguf(gguf), TokenizerTextModel::plainChat);
-    }
-
-    /**
-     * For models without a chat template (story models such as stories260K): the turns' texts
-     * joined by newlines, so a chat request is a plain continuation of what the user wrote.
-     */
-    public static String plainChat(List<ChatMessage> messages) {
-        StringBuilder sb = new StringBuilder();
-        for (ChatMessage m : messages) {
-            if (!sb.isEmpty()) {
-                sb.append('\n');
-            }
-            sb.append(m.content());
-        }
-        return sb.toString();
+        Tokenizer tokenizer = Tokenizer.fromGguf(gguf);
+        return new TokenizerTextModel(tokenizer, ChatTemplate.forModel(gguf, tokenizer));
     }
 
     public Tokenizer tokenizer() {
         return tokenizer;
     }
 
+    public ChatTemplate template() {
+        return template;
+    }
+
     @Override
     public int[] encodeChat(List<ChatMessage> messages) {
-        return tokenizer.encode(chatRenderer.apply(messages), true, true);
+        return template.encode(tokenizer, messages, true);
     }
 
     @Override

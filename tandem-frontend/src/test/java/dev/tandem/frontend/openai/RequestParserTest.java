@@ -3,7 +3,7 @@ package dev.tandem.frontend.openai;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.tandem.frontend.text.ChatMessage;
+import dev.tandem.engine.tokenizer.ChatMessage;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -33,7 +33,7 @@ class RequestParserTest {
 
         assertThat(s.model()).isEqualTo("m");
         assertThat(s.messages()).containsExactly(new ChatMessage("system", "be brief"),
-                new ChatMessage("user", "ab"), new ChatMessage("assistant", ""));
+                new ChatMessage("user", "ab"), new ChatMessage("assistant", null));
         assertThat(s.maxTokens()).isEqualTo(7);
         assertThat(s.sampling().temperature()).isEqualTo(0.5f);
         assertThat(s.sampling().topP()).isEqualTo(0.9f);

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tandem.core.GeneratedToken;
 import dev.tandem.core.Usage;
-import dev.tandem.frontend.text.ChatMessage;
+import dev.tandem.engine.tokenizer.ChatMessage;
 import dev.tandem.frontend.text.TextModel;
 import dev.tandem.frontend.text.TokenText;
 import java.io.ByteArrayOutputStream;

@@ -1,5 +1,6 @@
 package dev.tandem.frontend.text;
 
+import dev.tandem.engine.tokenizer.ChatMessage;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tandem.engine.gguf.GgufFile;
@@ -41,10 +42,28 @@ class TokenizerTextModelTest {
     }
 
     @Test
-    void encodeChat_noTemplate_isPlainContinuation() {
+    void encodeChat_modelWithoutTemplate_usesTheDocumentedFallback() {
         int[] chat = text.encodeChat(List.of(new ChatMessage("user", "Once upon a time")));
 
-        assertThat(chat).isEqualTo(text.encodePrompt("Once upon a time"));
+        assertThat(text.template().name()).isEqualTo("plain (fallback)");
+        assertThat(chat).isEqualTo(text.tokenizer().encode(
+                text.template().render(List.of(new ChatMessage("user", "Once upon a time")), true), true, true));
+        assertThat(chat[0]).isEqualTo(text.tokenizer().bosId());
+    }
+
+    @Test
+    void encodeChat_qwenTemplate_controlTokensParsedAndAssistantTurnOpened() {
+        try (GgufFile qwen = GgufFile.open(Path.of(System.getProperty("tandem.test.models"), "qwen2-vocab-tiny.gguf"))) {
+            TokenizerTextModel q = TokenizerTextModel.fromGguf(qwen);
+            int imStart = q.tokenizer().encode("<|im_start|>", false, true)[0];
+
+            int[] ids = q.encodeChat(List.of(new ChatMessage("system", "Be brief."), new ChatMessage("user", "Hi")));
+
+            assertThat(ids).contains(imStart);
+            assertThat(java.util.Arrays.stream(ids).filter(id -> id == imStart).count()).isEqualTo(3);
+            assertThat(new String(q.tokenizer().decodeBytes(ids, true), java.nio.charset.StandardCharsets.UTF_8)).endsWith("<|im_start|>assistant\n")
+                    .contains("Be brief.").contains("Hi");
+        }
     }
 
     @Test

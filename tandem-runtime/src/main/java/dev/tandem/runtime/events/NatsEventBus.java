@@ -174,7 +174,13 @@ public final class NatsEventBus implements EventBus {
         }
 
         @Override
+        @SuppressWarnings("deprecation") // abstract in jnats, superseded by the four-argument form below
         public void connectionEvent(Connection conn, Events type) {
+            connectionEvent(conn, type, null, null);
+        }
+
+        @Override
+        public void connectionEvent(Connection conn, Events type, Long time, String uriDetails) {
             switch (type) {
                 case DISCONNECTED -> {
                     if (down.compareAndSet(false, true)) {

@@ -3,18 +3,20 @@ package dev.tandem.runtime.registry;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tandem.core.KvDtype;
 import dev.tandem.core.KvLayout;
 import dev.tandem.core.ProtocolException;
 import dev.tandem.core.TandemException;
+import dev.tandem.core.TransferEndpoint;
+import dev.tandem.core.TransferKind;
 import dev.tandem.core.WorkerRecord;
 import dev.tandem.core.WorkerRole;
 import java.nio.charset.StandardCharsets;
-import java.util.Iterator;
 import java.util.Locale;
-import java.util.Map;
-import java.util.TreeMap;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * JSON form of a {@link WorkerRecord}, the value stored under a registry key (readable with
@@ -23,7 +25,9 @@ import java.util.TreeMap;
  * {"version":1, "instanceId":"w-1", "role":"decode", "model":"tinyllama", "rpcAddress":"10.0.0.5:7001",
  *  "layout":{"blockSizeTokens":16, "layers":22, "kvHeads":4, "headDim":64, "dtype":"f16"},
  *  "capacity":{"totalBlocks":4096, "maxBatchTokens":2048},
- *  "transferEndpoints":{"tcp":"10.0.0.5:7002"}, "hostId":"9f1c..."}
+ *  "transferEndpoints":[{"kind":"shm", "scopeId":"9f1c...", "address":"/dev/shm/tandem-w-1"},
+ *                       {"kind":"tcp", "scopeId":"", "address":"10.0.0.5:7002"}],
+ *  "hostId":"9f1c..."}
  * </pre>
  * Unknown fields are ignored (a newer writer may add some); a {@code version} other than 1, a
  * missing field or an invalid value is a {@link ProtocolException} naming it.
@@ -53,8 +57,10 @@ public final class WorkerRecordCodec {
         ObjectNode capacity = root.putObject("capacity");
         capacity.put("totalBlocks", r.totalBlocks());
         capacity.put("maxBatchTokens", r.maxBatchTokens());
-        ObjectNode endpoints = root.putObject("transferEndpoints");
-        r.transferEndpoints().forEach(endpoints::put);
+        ArrayNode endpoints = root.putArray("transferEndpoints");
+        for (TransferEndpoint e : r.transferEndpoints()) {
+            endpoints.addObject().put("kind", e.kind().label()).put("scopeId", e.scopeId()).put("address", e.address());
+        }
         root.put("hostId", r.hostId());
         try {
             return JSON.writeValueAsBytes(root);
@@ -83,12 +89,13 @@ public final class WorkerRecordCodec {
         try {
             JsonNode layout = object(root, "layout", source);
             JsonNode capacity = object(root, "capacity", source);
-            Map<String, String> endpoints = new TreeMap<>();
+            List<TransferEndpoint> endpoints = new ArrayList<>();
             JsonNode eps = root.get("transferEndpoints");
-            if (eps != null && eps.isObject()) {
-                for (Iterator<Map.Entry<String, JsonNode>> it = eps.fields(); it.hasNext(); ) {
-                    Map.Entry<String, JsonNode> e = it.next();
-                    endpoints.put(e.getKey(), e.getValue().asText());
+            if (eps != null && eps.isArray()) {
+                for (JsonNode e : eps) {
+                    String scope = e.hasNonNull("scopeId") ? e.get("scopeId").asText() : "";
+                    endpoints.add(new TransferEndpoint(TransferKind.parse(text(e, "kind", source)), scope,
+                            text(e, "address", source)));
                 }
             }
             return new WorkerRecord(text(root, "instanceId", source), WorkerRole.parse(text(root, "role", source)),

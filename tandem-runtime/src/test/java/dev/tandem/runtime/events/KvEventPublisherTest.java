@@ -24,11 +24,9 @@ class KvEventPublisherTest {
 
     @Test
     void burstOfEvents_publishedInFewBatchesInOrder() {
-        try (GatedBus bus = new GatedBus();
-             var sub = new WorkerEventSubscriber(bus, "ns", new RecordingEvents());
-             KvEventPublisher pub = new KvEventPublisher(bus, "w1", CONFIG)) {
+        try (GatedBus bus = new GatedBus(); KvEventPublisher pub = new KvEventPublisher(bus, "w1", CONFIG)) {
             RecordingEvents seen = new RecordingEvents();
-            try (var sub2 = new WorkerEventSubscriber(bus, "ns", seen)) {
+            try (var _ = new WorkerEventSubscriber(bus, "ns", seen)) {
                 for (int i = 0; i < 200; i++) {
                     pub.onKvEvent(stored(i, 2));
                 }
@@ -50,7 +48,7 @@ class KvEventPublisherTest {
                     sizes.add(p.length);
                 }
             });
-            try (var sub = new WorkerEventSubscriber(bus, "ns", seen)) {
+            try (var _ = new WorkerEventSubscriber(bus, "ns", seen)) {
                 for (int i = 0; i < 20; i++) {
                     pub.onKvEvent(stored(i, 4_000)); // 64 KB each
                 }
@@ -67,7 +65,7 @@ class KvEventPublisherTest {
     void busDown_eventsDroppedNumberingContinues_publishingResumes() {
         try (GatedBus bus = new GatedBus(); KvEventPublisher pub = new KvEventPublisher(bus, "w1", CONFIG)) {
             RecordingEvents seen = new RecordingEvents();
-            try (var sub = new WorkerEventSubscriber(bus, "ns", seen)) {
+            try (var _ = new WorkerEventSubscriber(bus, "ns", seen)) {
                 for (int i = 0; i < 10; i++) {
                     pub.onKvEvent(stored(i, 1));
                 }
@@ -114,7 +112,7 @@ class KvEventPublisherTest {
         try (GatedBus bus = new GatedBus()) {
             RecordingEvents seen = new RecordingEvents();
             LoadReport report = new LoadReport(100, 10, 5, 2, 1, 64, 1_000, 250);
-            try (var sub = new WorkerEventSubscriber(bus, "ns", seen);
+            try (var _ = new WorkerEventSubscriber(bus, "ns", seen);
                  LoadPublisher pub = new LoadPublisher(bus, "w9", () -> report, CONFIG.withLoadReportIntervalMs(20))) {
                 await().atMost(5, TimeUnit.SECONDS).until(() -> pub.publishedReports() >= 3);
                 await().atMost(5, TimeUnit.SECONDS).until(() -> report.equals(seen.loads.get("w9")));

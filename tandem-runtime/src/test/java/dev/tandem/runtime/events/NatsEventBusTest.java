@@ -71,9 +71,9 @@ class NatsEventBusTest {
         try (NatsEventBus worker = NatsEventBus.connect(nats.url(), "worker", cfg);
              NatsEventBus frontend = NatsEventBus.connect(nats.url(), "frontend", cfg)) {
             RecordingEvents seen = new RecordingEvents();
-            try (var sub = new WorkerEventSubscriber(frontend, cfg.namespace(), seen);
+            try (var _ = new WorkerEventSubscriber(frontend, cfg.namespace(), seen);
                  KvEventPublisher kv = new KvEventPublisher(worker, "w1", cfg);
-                 LoadPublisher load = new LoadPublisher(worker, "w1", () -> report, cfg)) {
+                 LoadPublisher _ = new LoadPublisher(worker, "w1", () -> report, cfg)) {
                 frontend.flush(Duration.ofSeconds(2));
                 for (int i = 0; i < 500; i++) {
                     kv.onKvEvent(new KvEvent.Removed(i, new long[] {i}));
@@ -91,7 +91,7 @@ class NatsEventBusTest {
         try (NatsEventBus worker = NatsEventBus.connect(nats.url(), "worker", cfg);
              NatsEventBus frontend = NatsEventBus.connect(nats.url(), "frontend", cfg)) {
             RecordingEvents seen = new RecordingEvents();
-            try (var sub = new WorkerEventSubscriber(frontend, cfg.namespace(), seen);
+            try (var _ = new WorkerEventSubscriber(frontend, cfg.namespace(), seen);
                  KvEventPublisher pub = new KvEventPublisher(worker, "w1", cfg)) {
                 frontend.flush(Duration.ofSeconds(2));
                 for (int i = 0; i < 10; i++) {

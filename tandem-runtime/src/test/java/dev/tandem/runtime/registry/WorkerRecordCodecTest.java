@@ -6,12 +6,14 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.tandem.core.KvDtype;
 import dev.tandem.core.KvLayout;
 import dev.tandem.core.ProtocolException;
+import dev.tandem.core.TransferEndpoint;
+import dev.tandem.core.TransferKind;
 import dev.tandem.core.WorkerRecord;
 import dev.tandem.core.WorkerRole;
 import dev.tandem.runtime.TestRecords;
 import java.nio.charset.StandardCharsets;
-import java.util.HashMap;
-import java.util.Map;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -34,7 +36,8 @@ class WorkerRecordCodecTest {
     void encode_isReadableJsonWithVersion() {
         String json = new String(WorkerRecordCodec.encode(TestRecords.worker("w1")), StandardCharsets.UTF_8);
         assertThat(json).startsWith("{\"version\":1,\"instanceId\":\"w1\",\"role\":\"aggregated\"")
-                .contains("\"blockSizeTokens\":16", "\"transferEndpoints\":{\"tcp\":\"127.0.0.1:7100\"}");
+                .contains("\"blockSizeTokens\":16",
+                        "\"transferEndpoints\":[{\"kind\":\"tcp\",\"scopeId\":\"\",\"address\":\"127.0.0.1:7100\"}]");
     }
 
     @Test
@@ -62,6 +65,8 @@ class WorkerRecordCodecTest {
                 .getBytes(StandardCharsets.UTF_8), "k")).isInstanceOf(ProtocolException.class).hasMessageContaining("blockSize=0");
         assertThatThrownBy(() -> WorkerRecordCodec.decode(json.replace("\"aggregated\"", "\"mixer\"")
                 .getBytes(StandardCharsets.UTF_8), "k")).isInstanceOf(ProtocolException.class).hasMessageContaining("mixer");
+        assertThatThrownBy(() -> WorkerRecordCodec.decode(json.replace("\"kind\":\"tcp\"", "\"kind\":\"rdma\"")
+                .getBytes(StandardCharsets.UTF_8), "k")).isInstanceOf(ProtocolException.class).hasMessageContaining("rdma");
         assertThatThrownBy(() -> WorkerRecordCodec.decode("[1]".getBytes(StandardCharsets.UTF_8), "k"))
                 .isInstanceOf(ProtocolException.class).hasMessageContaining("not a JSON object");
         assertThatThrownBy(() -> WorkerRecordCodec.decode("{".getBytes(StandardCharsets.UTF_8), "k"))
@@ -69,10 +74,12 @@ class WorkerRecordCodecTest {
     }
 
     static WorkerRecord random(SplittableRandom rnd) {
-        Map<String, String> endpoints = new HashMap<>();
+        List<TransferEndpoint> endpoints = new ArrayList<>();
         int n = rnd.nextInt(4);
         for (int i = 0; i < n; i++) {
-            endpoints.put("t" + rnd.nextInt(100), "10.0.0." + rnd.nextInt(256) + ":" + (1 + rnd.nextInt(65535)));
+            TransferKind kind = TransferKind.values()[rnd.nextInt(TransferKind.values().length)];
+            String scope = kind == TransferKind.LOCAL || kind == TransferKind.SHM ? "s" + rnd.nextInt(100) : "";
+            endpoints.add(new TransferEndpoint(kind, scope, "10.0.0." + rnd.nextInt(256) + ":" + (1 + rnd.nextInt(65535))));
         }
         WorkerRole role = WorkerRole.values()[rnd.nextInt(WorkerRole.values().length)];
         String host = rnd.nextBoolean() ? "h" + rnd.nextInt(1000) + ".example" : "[::" + rnd.nextInt(100) + "]";
