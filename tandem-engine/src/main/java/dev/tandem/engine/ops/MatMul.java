@@ -50,8 +50,7 @@ public final class MatMul implements KernelPool.Task {
     private final float[][] panels; // [worker] -> [MR][kc] dequantised weights of one row block
     private float[] xt = new float[0]; // [K][tp] transposed activations, grown on demand
     private float[] yt = new float[0]; // [N][tp] transposed outputs, grown on demand
-    private short[] xq = new short[0]; // [T][K] Q8 quants of x (decode path, 8/4-bit weights)
-    private float[] xs = new float[0]; // [T][K/32] their block scales
+    private final Q8Activations xq = new Q8Activations(); // x quantised (decode path, 8/4-bit weights)
 
     // The current call (written by the caller before pool.run, read by workers).
     private WeightMatrix w;
@@ -105,13 +104,7 @@ public final class MatMul implements KernelPool.Task {
         }
         this.integer = !blocked && w.hasQ8Dot();
         if (integer) {
-            if (xq.length < tokens * cols) {
-                xq = new short[tokens * cols];
-                xs = new float[tokens * cols / Q8Activations.BLOCK];
-            }
-            for (int t = 0; t < tokens; t++) {
-                Q8Activations.quantize(x, xOff + t * cols, cols, xq, t * cols, xs, t * cols / Q8Activations.BLOCK);
-            }
+            xq.quantize(x, xOff, tokens, cols);
         }
         long macs = (long) rows * cols * tokens;
         pool.run(this, macs < PARALLEL_MIN_MACS ? 1 : pool.threadCount());
@@ -145,12 +138,10 @@ public final class MatMul implements KernelPool.Task {
         int rows = m.rows();
         int cols = m.cols();
         if (integer) {
-            short[] q = xq;
-            float[] scales = xs;
-            int blocks = cols / Q8Activations.BLOCK;
+            Q8Activations q = xq;
             for (int r = r0; r < r1; r++) {
                 for (int t = 0; t < tokens; t++) {
-                    o[outOff + t * rows + r] = m.dotQ8(r, q, t * cols, scales, t * blocks);
+                    o[outOff + t * rows + r] = m.dotQ8(r, q, t);
                 }
             }
             return;
