@@ -126,7 +126,7 @@ final class Q8_0Matrix extends WeightMatrix {
      * </pre>
      */
     @Override
-    float dotQ8Vector(int row, short[] q, int qOff, float[] xScales, int sOff) {
+    float dotQ8Vector(int row, short[] q, int qOff, float[] xScales, int[] xSums, int sOff) {
         return dotQ8Kernel(qs, scales, row * cols, row * (cols / BLOCK), cols / BLOCK, q, qOff, xScales, sOff);
     }
 
@@ -181,7 +181,7 @@ final class Q8_0Matrix extends WeightMatrix {
     }
 
     @Override
-    float dotQ8Scalar(int row, short[] q, int qOff, float[] xScales, int sOff) {
+    float dotQ8Scalar(int row, short[] q, int qOff, float[] xScales, int[] xSums, int sOff) {
         int wi = row * cols;
         int si = row * (cols / BLOCK);
         float sum = 0f;
