@@ -146,7 +146,7 @@ public final class EmbeddedDeployment implements AutoCloseable {
         workerParts.add(new LoadPublisher(bus, id, engine::load, runtime));
         EngineInfo info = engine.info();
         Registration registration = registry.register(new WorkerRecord(id, WorkerRole.AGGREGATED, info.modelName(),
-                "in-process:1", info.layout(), info.totalBlocks(), info.maxBatchTokens(), Map.of(), HostIdentity.local()));
+                "in-process:1", info.layout(), info.totalBlocks(), info.maxBatchTokens(), List.of(), HostIdentity.local()));
         workerParts.add(registration);
     }
 
