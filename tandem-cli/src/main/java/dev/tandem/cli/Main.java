@@ -12,6 +12,8 @@ import picocli.CommandLine.Command;
         subcommands = {
             ModelCommand.class,
             ServeCommand.class,
+            FrontendCommand.class,
+            WorkerCommand.class,
             BenchCommand.class,
             TokenizeCommand.class,
             GenerateCommand.class,
