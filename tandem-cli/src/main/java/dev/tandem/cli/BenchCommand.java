@@ -8,7 +8,6 @@ import picocli.CommandLine.Command;
         description = "Measure speed: the engine, KV transfer, serving, routing.",
         subcommands = {BenchEngineCommand.class, TransferBenchCommand.class, ServeBenchCommand.class,
             CompareBenchCommand.class, BenchReplayCommand.class, BenchFrontendCommand.class})
-            CompareBenchCommand.class, BenchReplayCommand.class})
 final class BenchCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
