@@ -79,6 +79,9 @@ final class FrontendCommand implements Callable<Integer> {
             description = "how often a registered but unreachable worker is probed (default: ${DEFAULT-VALUE})")
     long probeIntervalMs;
 
+    @picocli.CommandLine.Mixin
+    DispatchOptions disagg = new DispatchOptions();
+
     /** Released to stop (tests); Ctrl-C and SIGTERM stop it too. */
     final Foreground foreground = new Foreground();
     /** Set once the frontend listens; read by tests. */
@@ -96,7 +99,7 @@ final class FrontendCommand implements Callable<Integer> {
             parts.addFirst(reg);
             EventBus bus = RuntimeUrls.events(events, "tandem-frontend", runtime);
             parts.addFirst(bus);
-            running = ClusterFrontend.start(spec, localModel, reg, bus, runtime);
+            running = ClusterFrontend.start(spec, disagg.dispatch(), localModel, reg, bus, runtime);
             parts.addFirst(running);
         } catch (RuntimeException e) {
             for (AutoCloseable part : parts) {
