@@ -67,6 +67,20 @@ public record RunSummary(String label, int requests, int succeeded, int skippedT
         return requests - succeeded;
     }
 
+    /** Checks the invariants of the design notes; throws IllegalStateException naming the first broken one. */
+    public void checkInvariants() {
+        int errorCount = errors.values().stream().mapToInt(Integer::intValue).sum();
+        if (succeeded + errorCount != requests) {
+            throw new IllegalStateException(succeeded + " succeeded + " + errorCount + " failed != " + requests + " sent");
+        }
+        for (Distribution d : java.util.List.of(ttftMs, tpotMs, e2eMs, dispatchLagMs)) {
+            if (d.count() > succeeded) {
+                throw new IllegalStateException("a distribution has " + d.count() + " samples but only " + succeeded
+                        + " requests succeeded");
+            }
+        }
+    }
+
     public static RunSummary of(String label, LoadRunner.Outcome outcome, Slo slo) {
         Samples s = Samples.of(outcome.results());
         double durationS = outcome.durationNs() / 1e9;
