@@ -129,10 +129,12 @@ final class WorkerCommand implements Callable<Integer> {
         if (engineOptions.kvBlocks == null && engineOptions.kvCacheMemory == null) {
             engineOptions.kvCacheMemory = ServeCommand.DEFAULT_KV_CACHE_MEMORY;
         }
+        // cheap checks first: resolving the model may download it
         WorkerRole r = WorkerRole.parse(role);
+        Set<TransferKind> kinds = transferKinds(transfer);
         return new WorkerSpec(instanceId != null ? instanceId : WorkerSpec.defaultInstanceId(r), r,
                 ModelPaths.resolve(model), servedName, mock, mockSpeedup, engineOptions.config(0),
-                engineOptions.threads(), rpcHost, rpcPort, advertise, transferKinds(transfer), drainTimeoutMs);
+                engineOptions.threads(), rpcHost, rpcPort, advertise, kinds, drainTimeoutMs);
     }
 
     /** The runtime configuration (system properties and environment) with the command's overrides. */
