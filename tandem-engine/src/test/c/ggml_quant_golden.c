@@ -10,6 +10,7 @@ typedef uint16_t ggml_fp16_t;
 typedef struct { uint16_t bits; } ggml_bf16_t;
 void quantize_row_q8_0_ref(const float *x, void *y, int64_t k);
 void quantize_row_q4_0_ref(const float *x, void *y, int64_t k);
+void quantize_row_q6_K_ref(const float *x, void *y, int64_t k);
 ggml_fp16_t ggml_fp32_to_fp16(float x);
 ggml_bf16_t ggml_fp32_to_bf16(float x);
 
@@ -30,6 +31,21 @@ static void input(float *x) {
     for (int i = 128; i < 160; i++) x[i] *= 1e-6f;                           // block 4: tiny
     for (int i = 160; i < 192; i++) x[i] *= 1e7f;                            // block 5: f16 scale overflow
     x[200] = x[201] = -0.75f; x[202] = 0.75f;                                // block 6: tie on |max|
+}
+
+#define N6 1024
+
+// Must match QuantizerTest.goldenInputQ6K(): four super-blocks of 256.
+static void input_q6k(float *x) {
+    uint32_t s = 777;
+    for (int i = 0; i < N6; i++) {
+        s = s * 1664525u + 1013904223u;
+        x[i] = (float)((int32_t)(s >> 8) - (1 << 23)) * (1.0f / (1 << 23)) * 0.02f;
+    }
+    for (int i = 256; i < 512; i++) x[i] = 0.0f;                            // super-block 1: zeros
+    x[300] = 0.5f;                                                           //   but for one value
+    x[600] = -3.0f;                                                          // super-block 2: an outlier
+    for (int i = 768; i < 784; i++) x[i] = 1e-20f;                          // super-block 3: a tiny group
 }
 
 static void hex(const char *name, const uint8_t *p, int n) {
@@ -53,5 +69,10 @@ int main(void) {
     hex("q4_0", q4, sizeof q4);
     hex("f16", (uint8_t *)f16, sizeof f16);
     hex("bf16", (uint8_t *)bf16, sizeof bf16);
+    float x6[N6];
+    uint8_t q6[N6 / 256 * 210];
+    input_q6k(x6);
+    quantize_row_q6_K_ref(x6, q6, N6);
+    hex("q6_k", q6, sizeof q6);
     return 0;
 }

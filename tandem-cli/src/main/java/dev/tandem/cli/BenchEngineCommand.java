@@ -4,7 +4,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.tandem.core.ConfigException;
 import dev.tandem.core.KvDtype;
+import dev.tandem.engine.EngineConfig;
+import dev.tandem.engine.LlmEngine;
 import dev.tandem.engine.gguf.GgufFile;
+import dev.tandem.engine.mock.ProfileCalibrator;
+import dev.tandem.engine.mock.TimingProfile;
 import dev.tandem.engine.model.ForwardTimer;
 import dev.tandem.engine.model.ModelConfig;
 import dev.tandem.engine.model.Transformer;
@@ -24,14 +28,17 @@ import picocli.CommandLine.Option;
 /**
  * {@code tandem bench engine}: prompt-processing and decode speed of the engine on one model,
  * measured like llama.cpp's llama-bench (see {@link ForwardTimer}) so the two can be compared
- * side by side. Each run is one concurrency level; today that is one sequence (concurrency 1),
- * the JSON already lists runs so that batched levels can be added.
+ * side by side. Each run is one concurrency level: without {@code --concurrency} the one
+ * sequence of the llama-bench definitions; with it, the serving engine ({@link ServingBench}) at
+ * each level, plus time-to-first-token with and without a cached prefix
+ * ({@code --shared-prefix-tokens}).
  */
 @Command(name = "engine", mixinStandardHelpOptions = true,
         description = {"Measure the engine's prefill and decode speed on a model (median of several repetitions",
             "after a warm-up). Definitions match llama.cpp's llama-bench pp and tg tests."})
 final class BenchEngineCommand implements Runnable {
-    @Option(names = "--model", required = true, description = "path of a .gguf model file")
+    @Option(names = "--model", paramLabel = "MODEL",
+            description = "a .gguf file, a Hugging Face directory or a model name (default: stories260K)")
     Path model;
 
     @Option(names = "--prompt-tokens", defaultValue = "256",
@@ -61,6 +68,25 @@ final class BenchEngineCommand implements Runnable {
     @Option(names = "--json", description = "print one JSON object instead of a table")
     boolean json;
 
+    @Option(names = "--concurrency", split = ",", paramLabel = "C[,C...]",
+            description = "also run the serving engine with C requests at once, per level (e.g. 1,4,16): aggregate "
+                    + "decode tok/s, prompt tok/s and time to first token")
+    List<Integer> concurrency;
+
+    @Option(names = "--shared-prefix-tokens", defaultValue = "0",
+            description = "also measure the time to first token of a --prompt-tokens prompt whose first N tokens are "
+                    + "cached, against an uncached one (default: ${DEFAULT-VALUE}, skipped)")
+    int sharedPrefixTokens;
+
+    @Option(names = "--calibrate-mock",
+            description = "also fit the mock engine's timing profile to this model: prefill steps of 16..512 tokens, "
+                    + "decode steps of 1..16 sequences of 256 positions")
+    boolean calibrateMock;
+
+    @Option(names = "--max-batch-tokens", defaultValue = "512",
+            description = "serving runs: most tokens per engine step (default: ${DEFAULT-VALUE})")
+    int maxBatchTokens;
+
     /** Median, min and max of one measurement's repetitions, tokens per second. */
     record Stats(double median, double min, double max, List<Double> samples) {
         static Stats of(double[] tokensPerSecond) {
@@ -82,6 +108,7 @@ final class BenchEngineCommand implements Runnable {
         int threadCount = threads == null ? KernelPool.defaultThreadCount() : threads;
         KvDtype dtype = KvDtype.parse(kvDtype);
         PrintStream err = System.err;
+        model = ModelPaths.resolve(model == null ? null : model.toString());
         try (GgufFile gguf = GgufFile.open(model);
              Transformer transformer = new Transformer(gguf, promptTokens, threadCount)) {
             ModelConfig c = transformer.config();
@@ -97,7 +124,53 @@ final class BenchEngineCommand implements Runnable {
             try (ForwardTimer timer = new ForwardTimer(transformer, context, dtype, blockSize)) {
                 runs.add(measureOne(timer, c, bos, err));
             }
-            report(transformer, threadCount, dtype, runs);
+            ProfileCalibrator.Result calibration = calibrateMock ? calibrate(gguf, threadCount, dtype, err) : null;
+            Serving serving = concurrency != null || sharedPrefixTokens > 0 ? measureServing(threadCount, dtype, bos, err) : null;
+            report(transformer, threadCount, dtype, runs, serving);
+            if (calibration != null) {
+                TimingProfile t = calibration.profile();
+                String line = String.format(java.util.Locale.ROOT, "new TimingProfile(\"%s\", %.4g, %.4g, %.4g, %.4g, %.4g, %.4g, 1.0)",
+                        t.name(), t.prefillQuadraticMs(), t.prefillLinearMs(), t.prefillConstantMs(),
+                        t.decodeQuadraticMs(), t.decodeLinearMs(), t.decodeConstantMs());
+                err.println("mock profile: " + calibration);
+                (json ? err : System.out).println("mock profile: " + line);
+            }
+        }
+    }
+
+    /** Results of the serving runs (levels may be empty when only the prefix test ran). */
+    record Serving(List<ServingBench.LevelResult> levels, ServingBench.PrefixResult prefix) {
+    }
+
+    private Serving measureServing(int threadCount, KvDtype dtype, int bos, PrintStream err) {
+        List<Integer> levels = concurrency == null ? List.of() : concurrency;
+        int maxLevel = levels.stream().mapToInt(Integer::intValue).max().orElse(1);
+        int perRequest = (promptTokens + genTokens + blockSize - 1) / blockSize;
+        int blocks = maxLevel * perRequest + 2 * ((promptTokens + blockSize) / blockSize) + 4;
+        EngineConfig config = EngineConfig.DEFAULT.withBlockSizeTokens(blockSize).withKvDtype(dtype).withKvBlocks(blocks)
+                .withBatchLimits(Math.max(maxBatchTokens, maxLevel), maxLevel);
+        err.printf("serving: %d KV blocks, max batch %d tokens / %d sequences%n", blocks, config.maxBatchTokens(), maxLevel);
+        try (LlmEngine engine = LlmEngine.open(model, config, threadCount)) {
+            ServingBench bench = new ServingBench(engine, bos, err);
+            List<ServingBench.LevelResult> results = new ArrayList<>();
+            for (int level : levels) {
+                results.add(bench.level(level, promptTokens, genTokens, warmup, reps));
+            }
+            ServingBench.PrefixResult prefix = sharedPrefixTokens > 0
+                    ? bench.prefix(promptTokens, sharedPrefixTokens, warmup, reps) : null;
+            return new Serving(results, prefix);
+        }
+    }
+
+    private ProfileCalibrator.Result calibrate(GgufFile gguf, int threadCount, KvDtype dtype, PrintStream err) {
+        int[] prefill = {16, 32, 64, 128, 256, 512};
+        int[] decode = {1, 2, 4, 8, 16};
+        err.println("calibrating the mock profile: prefill " + Arrays.toString(prefill) + " tokens, decode "
+                + Arrays.toString(decode) + " sequences of 256 positions");
+        try (Transformer t = new Transformer(gguf, 512, threadCount)) {
+            String name = model.getFileName().toString().replaceFirst("\\.gguf$", "") + "-" + threadCount + "t";
+            return new ProfileCalibrator(t, t.kvLayout(blockSize, dtype), Math.max(3, reps))
+                    .calibrate(name, prefill, decode, 256, 512);
         }
     }
 
@@ -109,6 +182,12 @@ final class BenchEngineCommand implements Runnable {
         }
         if (threads != null && threads < 1) {
             throw new ConfigException("--threads must be at least 1, got " + threads);
+        }
+        if (concurrency != null && concurrency.stream().anyMatch(c -> c < 1 || c > 1024)) {
+            throw new ConfigException("--concurrency levels must be in [1, 1024], got " + concurrency);
+        }
+        if (sharedPrefixTokens < 0 || sharedPrefixTokens >= promptTokens) {
+            throw new ConfigException("--shared-prefix-tokens must be in [0, --prompt-tokens), got " + sharedPrefixTokens);
         }
     }
 
@@ -131,7 +210,7 @@ final class BenchEngineCommand implements Runnable {
         return new Run(1, Stats.of(prefill), Stats.of(decode));
     }
 
-    private void report(Transformer transformer, int threadCount, KvDtype dtype, List<Run> runs) {
+    private void report(Transformer transformer, int threadCount, KvDtype dtype, List<Run> runs, Serving serving) {
         ModelConfig c = transformer.config();
         long decodeBytes = transformer.weights().decodeBytesPerToken();
         Run first = runs.getFirst();
@@ -160,7 +239,20 @@ final class BenchEngineCommand implements Runnable {
                 m.put("decode", r.decode());
                 runList.add(m);
             }
-            out.put("runs", runList);
+            out.put("runs", serving != null && !serving.levels().isEmpty() ? servingRuns(serving) : runList);
+            if (serving != null && serving.prefix() != null) {
+                ServingBench.PrefixResult p = serving.prefix();
+                out.put("ttft_uncached_ms", p.uncachedTtftMs().median());
+                out.put("ttft_cached_prefix_ms", p.cachedTtftMs().median());
+                out.put("ttft_speedup", p.speedup());
+                Map<String, Object> pm = new LinkedHashMap<>();
+                pm.put("prompt_tokens", p.promptTokens());
+                pm.put("shared_prefix_tokens", p.sharedPrefixTokens());
+                pm.put("cached_tokens", p.cachedTokens());
+                pm.put("ttft_uncached_ms", p.uncachedTtftMs());
+                pm.put("ttft_cached_ms", p.cachedTtftMs());
+                out.put("prefix_cache", pm);
+            }
             try {
                 System.out.println(new ObjectMapper().disable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(out));
             } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
@@ -178,5 +270,34 @@ final class BenchEngineCommand implements Runnable {
                     genTokens, r.decode().median(), r.decode().min(), r.decode().max(),
                     r.decode().median() * decodeBytes / 1e9);
         }
+        if (serving != null) {
+            for (ServingBench.LevelResult r : serving.levels()) {
+                System.out.printf("serving  concurrency %3d  decode %8.1f tok/s (aggregate)  prompt %8.1f tok/s  ttft %8.1f ms%n",
+                        r.concurrency(), r.decodeTokensPerSecond().median(), r.prefillTokensPerSecond().median(),
+                        r.ttftMs().median());
+            }
+            ServingBench.PrefixResult p = serving.prefix();
+            if (p != null) {
+                System.out.printf("ttft     %d-token prompt: uncached %.1f ms, %d tokens cached %.1f ms (%.1fx sooner)%n",
+                        p.promptTokens(), p.uncachedTtftMs().median(), p.cachedTokens(), p.cachedTtftMs().median(),
+                        p.speedup());
+            }
+        }
+    }
+
+    private static List<Map<String, Object>> servingRuns(Serving serving) {
+        List<Map<String, Object>> list = new ArrayList<>();
+        for (ServingBench.LevelResult r : serving.levels()) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("concurrency", r.concurrency());
+            m.put("decode_tokens_per_second", r.decodeTokensPerSecond().median());
+            m.put("prefill_tokens_per_second", r.prefillTokensPerSecond().median());
+            m.put("ttft_ms", r.ttftMs().median());
+            m.put("decode", r.decodeTokensPerSecond());
+            m.put("prefill", r.prefillTokensPerSecond());
+            m.put("ttft", r.ttftMs());
+            list.add(m);
+        }
+        return list;
     }
 }

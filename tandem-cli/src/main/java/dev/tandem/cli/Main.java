@@ -11,7 +11,12 @@ import picocli.CommandLine.Command;
         description = "Disaggregated LLM serving on the JVM.",
         subcommands = {
             ModelCommand.class,
+            ServeCommand.class,
+            FrontendCommand.class,
+            WorkerCommand.class,
             BenchCommand.class,
+            TokenizeCommand.class,
+            GenerateCommand.class,
             CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {

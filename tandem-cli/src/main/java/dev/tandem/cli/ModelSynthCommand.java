@@ -4,12 +4,14 @@ import dev.tandem.core.ConfigException;
 import dev.tandem.engine.gguf.GgmlType;
 import dev.tandem.engine.loader.ModelShape;
 import dev.tandem.engine.loader.SyntheticModel;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Iterator;
 import java.util.Locale;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code tandem model synth}: a GGUF file of a real model's shape with seeded random weights. */
 @Command(name = "synth", mixinStandardHelpOptions = true,
@@ -25,17 +27,20 @@ import picocli.CommandLine.Option;
             "  qwen2.5-0.5b    qwen2, dim 896, 24 layers, 14 heads / 2 kv, ffn 4864, vocab 151936,",
             "                  rope base 1e6, q/k/v biases, tied embeddings"})
 final class ModelSynthCommand implements Runnable {
+    @Spec
+    CommandSpec spec;
+
     @Option(names = "--shape", required = true, completionCandidates = ShapeNames.class,
             description = "model shape: ${COMPLETION-CANDIDATES}")
     String shape;
 
     @Option(names = "--type", defaultValue = "q8_0",
-            description = "weight type: q8_0, q4_0, f16, bf16 or f32 (default: ${DEFAULT-VALUE})")
+            description = "weight type: q8_0, q4_0, q6_k, f16, bf16 or f32 (default: ${DEFAULT-VALUE})")
     String type;
 
     @Option(names = "--output-type",
-            description = "type of the output projection (default: --type, as llama-quantize --pure; "
-                    + "llama.cpp's default Q4_0 would use q6_k, which is not written here)")
+            description = {"type of the output projection (of token_embd when tied); default: --type, as",
+                "llama-quantize --pure. llama-quantize's own Q4_0 models use q6_k here."})
     String outputType;
 
     @Option(names = "--out", required = true, description = "the .gguf file to write")
@@ -54,22 +59,24 @@ final class ModelSynthCommand implements Runnable {
         GgmlType weightType = parseType(type);
         GgmlType outType = outputType == null ? null : parseType(outputType);
         int threadCount = threads == null ? Runtime.getRuntime().availableProcessors() : threads;
-        PrintStream err = System.err;
+        PrintWriter err = spec.commandLine().getErr();
         long startNs = System.nanoTime();
         ProgressLine progress = new ProgressLine(err, "synth " + modelShape.name() + " " + weightType, startNs);
         SyntheticModel.write(modelShape, weightType, outType, seed, out, threadCount, progress);
         progress.finish();
-        System.out.println(out);
+        spec.commandLine().getOut().println(out);
+        spec.commandLine().getOut().flush();
     }
 
     static GgmlType parseType(String name) {
         return switch (name.toLowerCase(Locale.ROOT)) {
             case "q8_0" -> GgmlType.Q8_0;
             case "q4_0" -> GgmlType.Q4_0;
+            case "q6_k" -> GgmlType.Q6_K;
             case "f16" -> GgmlType.F16;
             case "bf16" -> GgmlType.BF16;
             case "f32" -> GgmlType.F32;
-            default -> throw new ConfigException("unknown type " + name + " (q8_0, q4_0, f16, bf16, f32)");
+            default -> throw new ConfigException("unknown type " + name + " (q8_0, q4_0, q6_k, f16, bf16, f32)");
         };
     }
 

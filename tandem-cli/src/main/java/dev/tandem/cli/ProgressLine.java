@@ -1,20 +1,20 @@
 package dev.tandem.cli;
 
 import dev.tandem.engine.gguf.GgufWriter;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 
 /** A self-overwriting progress line on stderr: "label: 512.0/1170.3 MB (44%) 3.1 s". */
 final class ProgressLine implements GgufWriter.Progress {
     private static final long MIN_INTERVAL_NS = 200_000_000L;
 
-    private final PrintStream err;
+    private final PrintWriter err;
     private final String label;
     private final long startNs;
     private long lastPrintNs;
     private long lastDoneBytes;
     private long lastTotalBytes;
 
-    ProgressLine(PrintStream err, String label, long startNs) {
+    ProgressLine(PrintWriter err, String label, long startNs) {
         this.err = err;
         this.label = label;
         this.startNs = startNs;

@@ -20,7 +20,13 @@ public final class RequestException extends TandemException {
         /** A deadline passed. */
         TIMEOUT,
         /** A worker failed while serving it. */
-        INTERNAL
+        INTERNAL,
+        /**
+         * The worker could not be reached, or its connection dropped before the request finished
+         * (the process died, the host went away). Nothing more will arrive from that worker; the
+         * caller may re-issue the prompt plus the tokens already received on another worker.
+         */
+        WORKER_LOST
     }
 
     private final Kind kind;

@@ -7,7 +7,7 @@ import java.nio.ByteOrder;
 
 /**
  * Float to and from the tensor types Tandem writes: F32, F16, BF16 ({@link FloatBits}),
- * Q8_0 ({@link BlockQ8_0}) and Q4_0 ({@link BlockQ4_0}). Each conversion is bit-exact with
+ * Q8_0 ({@link BlockQ8_0}), Q4_0 ({@link BlockQ4_0}) and Q6_K ({@link BlockQ6_K}). Each conversion is bit-exact with
  * llama.cpp's reference code, so a file Tandem quantises equals the one llama.cpp's
  * {@code llama-quantize} would write from the same floats. Stateless; safe for concurrent use.
  */
@@ -21,7 +21,7 @@ public final class Quantizer {
     /** Whether {@link #quantize} and {@link #dequantize} handle {@code type}. */
     public static boolean supports(GgmlType type) {
         return switch (type) {
-            case F32, F16, BF16, Q8_0, Q4_0 -> true;
+            case F32, F16, BF16, Q8_0, Q4_0, Q6_K -> true;
             default -> false;
         };
     }
@@ -50,6 +50,7 @@ public final class Quantizer {
             }
             case Q8_0 -> BlockQ8_0.quantize(src, srcOffset, count / BlockQ8_0.ELEMENTS, dst, dstOffset);
             case Q4_0 -> BlockQ4_0.quantize(src, srcOffset, count / BlockQ4_0.ELEMENTS, dst, dstOffset);
+            case Q6_K -> BlockQ6_K.quantize(src, srcOffset, count / BlockQ6_K.ELEMENTS, dst, dstOffset);
             default -> throw unsupported(type);
         }
     }
@@ -74,6 +75,7 @@ public final class Quantizer {
             }
             case Q8_0 -> BlockQ8_0.dequantize(src, srcOffset, dst, dstOffset, count);
             case Q4_0 -> BlockQ4_0.dequantize(src, srcOffset, dst, dstOffset, count);
+            case Q6_K -> BlockQ6_K.dequantize(src, srcOffset, dst, dstOffset, count);
             default -> throw unsupported(type);
         }
     }
@@ -96,6 +98,6 @@ public final class Quantizer {
     }
 
     private static ModelFormatException unsupported(GgmlType type) {
-        return new ModelFormatException("tensor type " + type + " is not supported here (supported: F32, F16, BF16, Q8_0, Q4_0)");
+        return new ModelFormatException("tensor type " + type + " is not supported here (supported: F32, F16, BF16, Q8_0, Q4_0, Q6_K)");
     }
 }

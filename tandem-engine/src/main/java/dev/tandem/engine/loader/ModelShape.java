@@ -39,6 +39,32 @@ public record ModelShape(String name, String architecture, int embeddingLength, 
                         + " high=" + highFreqFactor + " original context=" + originalContextLength);
             }
         }
+
+        /**
+         * The divisors as llama.cpp's converter computes them: frequency {@code f_i = 1 / base^(2i/dim)}
+         * (in float, as its torch code does), wavelength {@code 2π/f_i}; the divisor is 1 below
+         * {@code original/high}, {@code factor} above {@code original/low}, and
+         * {@code 1 / ((1 - s)/factor + s)} between, with {@code s = (original/wavelength - low) / (high - low)}.
+         */
+        public float[] factors(int dim, float ropeFreqBase) {
+            float[] out = new float[dim / 2];
+            double lowWavelength = (double) originalContextLength / lowFreqFactor;
+            double highWavelength = (double) originalContextLength / highFreqFactor;
+            for (int i = 0; i < out.length; i++) {
+                float exponent = (float) (2 * i) / dim;
+                float freq = 1.0f / (float) Math.pow(ropeFreqBase, exponent);
+                double wavelength = 2 * Math.PI / freq;
+                if (wavelength < highWavelength) {
+                    out[i] = 1f;
+                } else if (wavelength > lowWavelength) {
+                    out[i] = factor;
+                } else {
+                    double smooth = (originalContextLength / wavelength - lowFreqFactor) / (highFreqFactor - lowFreqFactor);
+                    out[i] = (float) (1 / ((1 - smooth) / factor + smooth));
+                }
+            }
+            return out;
+        }
     }
 
     public ModelShape {
@@ -97,33 +123,10 @@ public record ModelShape(String name, String architecture, int embeddingLength, 
     }
 
     /**
-     * Llama 3's per-frequency RoPE divisors, as llama.cpp's converter computes them for
-     * {@code rope_freqs.weight}: for frequency {@code f_i = base^(-2i/headDim)} with wavelength
-     * {@code 2π/f_i}, the divisor is 1 below {@code original/high}, {@code factor} above
-     * {@code original/low}, and a smooth blend between. Null without scaling.
+     * Llama 3's per-frequency RoPE divisors for {@code rope_freqs.weight}, or null without
+     * scaling. See {@link Llama3RopeScaling#factors}.
      */
     public float[] ropeFrequencyFactors() {
-        if (ropeScaling == null) {
-            return null;
-        }
-        Llama3RopeScaling s = ropeScaling;
-        int dim = headDim();
-        float[] out = new float[dim / 2];
-        double lowWavelength = s.originalContextLength() / s.lowFreqFactor();
-        double highWavelength = s.originalContextLength() / s.highFreqFactor();
-        for (int i = 0; i < out.length; i++) {
-            double freq = 1.0 / Math.pow(ropeFreqBase, (2.0 * i) / dim);
-            double wavelength = 2 * Math.PI / freq;
-            if (wavelength < highWavelength) {
-                out[i] = 1f;
-            } else if (wavelength > lowWavelength) {
-                out[i] = s.factor();
-            } else {
-                double smooth = (s.originalContextLength() / wavelength - s.lowFreqFactor())
-                        / (s.highFreqFactor() - s.lowFreqFactor());
-                out[i] = (float) (1 / ((1 - smooth) / s.factor() + smooth));
-            }
-        }
-        return out;
+        return ropeScaling == null ? null : ropeScaling.factors(headDim(), ropeFreqBase);
     }
 }

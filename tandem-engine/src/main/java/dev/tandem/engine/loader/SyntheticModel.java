@@ -28,7 +28,7 @@ import java.util.concurrent.Future;
  * Tensors and names are llama.cpp's ({@code token_embd}, {@code blk.N.attn_q}, ...). Every
  * matrix is N(0, 0.02)-like noise stored in the chosen type, the token embedding and output
  * projection included (llama.cpp's {@code llama-quantize --pure}; its default would store the
- * output of a Q4_0 model as Q6_K, see {@code --output-type}); 1-D tensors are F32: norms are
+ * output of a Q4_0 model as Q6_K: {@code outputType} Q6_K does that); 1-D tensors are F32: norms are
  * ones, biases noise, {@code rope_freqs} Llama 3's factors.
  * <p>Weights are made in chunks of {@value #CHUNK_ELEMENTS} elements, each from its own random
  * stream keyed by (seed, tensor name, chunk index), quantised block by block straight from a
@@ -57,17 +57,28 @@ public final class SyntheticModel {
     }
 
     /**
-     * Writes {@code shape} with matrices of type {@code type} (F32, F16, BF16, Q8_0 or Q4_0) to
-     * {@code out}. {@code outputType} is the type of the output projection (of
-     * {@code token_embd} when tied); null means {@code type}.
+     * Writes {@code shape} with matrices of type {@code type} (F32, F16, BF16, Q8_0, Q4_0 or Q6_K)
+     * to {@code out}. {@code outputType} is the type of the output projection (of
+     * {@code token_embd} when tied); null means {@code type}. An output type whose blocks do not
+     * divide the model width becomes Q8_0, as in llama-quantize.
      */
     public static void write(ModelShape shape, GgmlType type, GgmlType outputType, long seed, Path out,
                              int threads, GgufWriter.Progress progress) {
         GgmlType outType = outputType == null ? type : outputType;
         for (GgmlType t : new GgmlType[] {type, outType}) {
             if (!Quantizer.supports(t)) {
-                throw new ConfigException("synthetic models support F32, F16, BF16, Q8_0 and Q4_0, not " + t);
+                throw new ConfigException("synthetic models support F32, F16, BF16, Q8_0, Q4_0 and Q6_K, not " + t);
             }
+        }
+        for (int width : new int[] {shape.embeddingLength(), shape.feedForwardLength()}) {
+            if (width % type.blockSize() != 0) {
+                throw new ConfigException(type + " needs rows of a multiple of " + type.blockSize()
+                        + " elements; shape " + shape.name() + " has rows of " + width);
+            }
+        }
+        if (shape.embeddingLength() % outType.blockSize() != 0) {
+            // As llama-quantize does for an output projection its type cannot hold.
+            outType = GgmlType.Q8_0;
         }
         if (threads < 1) {
             throw new ConfigException("threads must be at least 1, got " + threads);
@@ -93,7 +104,7 @@ public final class SyntheticModel {
         w.putString("general.type", "model");
         w.putString("general.name", "synthetic " + shape.name());
         w.putU32("general.file_type", fileType(type));
-        if (type == GgmlType.Q8_0 || type == GgmlType.Q4_0) {
+        if (type == GgmlType.Q8_0 || type == GgmlType.Q4_0 || type == GgmlType.Q6_K) {
             w.putU32("general.quantization_version", 2);
         }
         w.putString("tandem.synthetic.shape", shape.name());
@@ -159,6 +170,7 @@ public final class SyntheticModel {
             case F16 -> 1;
             case Q4_0 -> 2;
             case Q8_0 -> 7;
+            case Q6_K -> 18;
             case BF16 -> 32;
             default -> throw new ConfigException("no GGUF file type for " + type);
         };

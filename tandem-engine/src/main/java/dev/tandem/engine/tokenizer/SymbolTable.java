@@ -8,7 +8,8 @@ import java.util.Arrays;
  *
  * <h2>Design</h2>
  * Open addressing with linear probing over a power-of-two slot array holding {@code id + 1}
- * (0 = empty), at most half full. Keys are not copied per entry: all key bytes live in one
+ * (0 = empty), at most three quarters full; each id's key hash is kept, so a probe compares
+ * bytes only on a full hash match. Keys are not copied per entry: all key bytes live in one
  * growing array, addressed by {@code keyStart[id]} and {@code keyLength[id]}. Lookups take a
  * byte range, so tokenizing allocates no strings.
  *
@@ -24,16 +25,19 @@ final class SymbolTable {
     private int keyBytesUsed;
     private int[] keyStart;
     private int[] keyLength;
+    /** Hash of each id's key, compared before the bytes. */
+    private int[] keyHash;
     private int symbolCount;
     private int[] slots;
     private int used;
 
     SymbolTable(int expectedSymbols, int expectedKeyBytes) {
-        int capacity = Integer.highestOneBit(Math.max(16, expectedSymbols * 2 - 1)) << 1;
+        int capacity = Integer.highestOneBit(Math.max(16, expectedSymbols + expectedSymbols / 3)) << 1;
         slots = new int[capacity];
         keyBytes = new byte[Math.max(64, expectedKeyBytes)];
         keyStart = new int[Math.max(16, expectedSymbols)];
         keyLength = new int[keyStart.length];
+        keyHash = new int[keyStart.length];
         Arrays.fill(keyLength, -1);
     }
 
@@ -54,11 +58,13 @@ final class SymbolTable {
         }
         ensureIds(id + 1);
         symbolCount = id + 1;
-        if (find(key, off, len) >= 0) {
+        int hash = hash(key, off, len);
+        if (find(key, off, len, hash) >= 0) {
             return false;
         }
         storeKey(id, key, off, len);
-        insertSlot(id, hash(key, off, len));
+        keyHash[id] = hash;
+        insertSlot(id, hash);
         return true;
     }
 
@@ -84,19 +90,35 @@ final class SymbolTable {
 
     /** The id of {@code key[off, off+len)}, or -1. */
     int find(byte[] key, int off, int len) {
+        return find(key, off, len, hash(key, off, len));
+    }
+
+    private int find(byte[] key, int off, int len, int hash) {
         int mask = slots.length - 1;
-        int slot = hash(key, off, len) & mask;
+        int slot = hash & mask;
         while (true) {
             int entry = slots[slot];
             if (entry == 0) {
                 return -1;
             }
             int id = entry - 1;
-            if (keyLength[id] == len && Arrays.equals(keyBytes, keyStart[id], keyStart[id] + len, key, off, off + len)) {
+            if (keyHash[id] == hash && keyLength[id] == len && sameBytes(keyStart[id], key, off, len)) {
                 return id;
             }
             slot = (slot + 1) & mask;
         }
+    }
+
+    private boolean sameBytes(int start, byte[] key, int off, int len) {
+        if (len > 16) {
+            return Arrays.equals(keyBytes, start, start + len, key, off, off + len);
+        }
+        for (int i = 0; i < len; i++) { // short keys (most tokens): a plain loop beats the intrinsic's setup
+            if (keyBytes[start + i] != key[off + i]) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Length of the key of {@code id}, or -1 if it has none. */
@@ -132,12 +154,13 @@ final class SymbolTable {
             keyStart = Arrays.copyOf(keyStart, n);
             int old = keyLength.length;
             keyLength = Arrays.copyOf(keyLength, n);
+            keyHash = Arrays.copyOf(keyHash, n);
             Arrays.fill(keyLength, old, n, -1);
         }
     }
 
     private void insertSlot(int id, int hash) {
-        if (2 * (used + 1) > slots.length) {
+        if (4L * (used + 1) > 3L * slots.length) {
             rehash();
         }
         int mask = slots.length - 1;
@@ -155,8 +178,7 @@ final class SymbolTable {
         int mask = slots.length - 1;
         for (int entry : old) {
             if (entry != 0) {
-                int id = entry - 1;
-                int slot = hash(keyBytes, keyStart[id], keyLength[id]) & mask;
+                int slot = keyHash[entry - 1] & mask;
                 while (slots[slot] != 0) {
                     slot = (slot + 1) & mask;
                 }

@@ -22,8 +22,8 @@ import java.util.Arrays;
  * U+2EBF0..2EE5D.) A later JDK with newer Unicode tables would classify its new characters,
  * where llama.cpp keeps them unassigned; {@code UnicodeFlagsTest} pins the known cases.
  *
- * <p>Java's regex classes are not used: {@code \s} is ASCII-only without flags and, with
- * {@code UNICODE_CHARACTER_CLASS}, includes U+001C..001F, which llama.cpp does not.
+ * <p>Java's regex classes are not used: {@code \s} is ASCII-only unless compiled with
+ * {@code UNICODE_CHARACTER_CLASS}, and {@code \p{L}} follows the JDK's newer Unicode tables.
  *
  * <h2>Invariants</h2>
  * Every valid code point has a non-zero category flag; zero means "outside the text" to the

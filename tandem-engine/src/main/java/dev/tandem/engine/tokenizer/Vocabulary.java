@@ -2,7 +2,6 @@ package dev.tandem.engine.tokenizer;
 
 import dev.tandem.core.ModelFormatException;
 import dev.tandem.engine.gguf.GgufFile;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.BitSet;
@@ -33,9 +32,10 @@ import java.util.Set;
  * depends on hashing; here the first text in {@link #EOT_TEXTS} order wins ({@code <|im_end|>}
  * before {@code <|endoftext|>}, which is llama.cpp's result for Qwen2).
  *
- * <p>Not taken over from llama.cpp: the model-name-based LSTRIP/RSTRIP attributes (Phi-3,
- * Jina), the gpt-oss and Gemma 4 workarounds, and the "[EMPTY_i]"-style repair is kept but a
- * duplicate token text keeps its first id instead of failing the load.
+ * <p>As in llama.cpp, an empty token text becomes {@code [EMPTY_<id>]}. Differences: a
+ * duplicate token text keeps its first id (llama.cpp refuses the file); the model-name-based
+ * LSTRIP/RSTRIP attributes (Phi-3, Jina) and the gpt-oss and Gemma 4 end-of-generation
+ * workarounds are not taken over.
  *
  * <h2>Invariants</h2>
  * Special ids are -1 ({@link #NONE}) or within the vocabulary; {@link #specialTokens} is sorted
@@ -126,9 +126,13 @@ final class Vocabulary {
             throw new ModelFormatException(source + " has no token list (tokenizer.ggml.tokens is missing or empty)");
         }
         int n = texts.length;
-        texts = texts.clone();
+        boolean copied = false;
         for (int i = 0; i < n; i++) {
             if (texts[i].isEmpty()) {
+                if (!copied) {
+                    texts = texts.clone(); // never change the file's own metadata array
+                    copied = true;
+                }
                 texts[i] = "[EMPTY_" + i + "]";
             }
         }
@@ -205,23 +209,45 @@ final class Vocabulary {
             }
         }
 
-        byte[][] utf8 = new byte[n][];
-        int total = 0;
-        for (int i = 0; i < n; i++) {
-            utf8[i] = texts[i].getBytes(StandardCharsets.UTF_8);
-            total += utf8[i].length;
-        }
-        byte[] textBytes = new byte[total];
+        Bytes utf8 = new Bytes(8 * n);
         int[] textStart = new int[n + 1];
-        for (int i = 0, at = 0; i < n; i++) {
-            textStart[i] = at;
-            System.arraycopy(utf8[i], 0, textBytes, at, utf8[i].length);
-            at += utf8[i].length;
-            textStart[i + 1] = at;
+        for (int i = 0; i < n; i++) {
+            textStart[i] = utf8.size();
+            appendUtf8(texts[i], utf8);
         }
+        textStart[n] = utf8.size();
+        byte[] textBytes = utf8.toArray();
         int[] special = specialTokens(attrs, textStart);
         return new Vocabulary(source, texts, textBytes, textStart, scores, attrs, bos, eos, eot, unk,
                 addBos, addEos, addSpacePrefix, eog, special);
+    }
+
+    /** UTF-8 of a Java string (an unpaired surrogate becomes '?', as {@code String.getBytes} does). */
+    private static void appendUtf8(String s, Bytes out) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            int cp = c;
+            if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+                cp = Character.toCodePoint(c, s.charAt(++i));
+            } else if (Character.isSurrogate(c)) {
+                cp = '?';
+            }
+            if (cp < 0x80) {
+                out.add((byte) cp);
+            } else if (cp < 0x800) {
+                out.add((byte) (0xC0 | (cp >> 6)));
+                out.add((byte) (0x80 | (cp & 0x3F)));
+            } else if (cp < 0x10000) {
+                out.add((byte) (0xE0 | (cp >> 12)));
+                out.add((byte) (0x80 | ((cp >> 6) & 0x3F)));
+                out.add((byte) (0x80 | (cp & 0x3F)));
+            } else {
+                out.add((byte) (0xF0 | (cp >> 18)));
+                out.add((byte) (0x80 | ((cp >> 12) & 0x3F)));
+                out.add((byte) (0x80 | ((cp >> 6) & 0x3F)));
+                out.add((byte) (0x80 | (cp & 0x3F)));
+            }
+        }
     }
 
     private static int[] attributes(GgufFile gguf, String source, int n) {

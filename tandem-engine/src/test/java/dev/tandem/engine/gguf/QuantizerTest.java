@@ -49,6 +49,39 @@ class QuantizerTest {
         return x;
     }
 
+    /** The Q6_K inputs of ggml_quant_golden.c: four super-blocks (noise, zeros but one, an outlier, a tiny group). */
+    static float[] goldenInputQ6K() {
+        float[] x = new float[1024];
+        int s = 777;
+        for (int i = 0; i < x.length; i++) {
+            s = s * 1664525 + 1013904223;
+            x[i] = ((s >>> 8) - (1 << 23)) * (1.0f / (1 << 23)) * 0.02f;
+        }
+        for (int i = 256; i < 512; i++) {
+            x[i] = 0f;
+        }
+        x[300] = 0.5f;
+        x[600] = -3.0f;
+        for (int i = 768; i < 784; i++) {
+            x[i] = 1e-20f;
+        }
+        return x;
+    }
+
+    @Test
+    void quantizeQ6_K_goldenInput_matchesLlamaCppBytes() throws IOException {
+        byte[] actual = encode(GgmlType.Q6_K, goldenInputQ6K());
+        assertThat(HexFormat.of().formatHex(actual)).isEqualTo(HexFormat.of().formatHex(golden().get("q6_k")));
+    }
+
+    @Test
+    void nearestInt_roundsHalfToEven() {
+        assertThat(BlockQ6_K.nearestInt(2.5f)).isEqualTo(2);
+        assertThat(BlockQ6_K.nearestInt(3.5f)).isEqualTo(4);
+        assertThat(BlockQ6_K.nearestInt(-2.5f)).isEqualTo(-2);
+        assertThat(BlockQ6_K.nearestInt(-31.7f)).isEqualTo(-32);
+    }
+
     static Map<String, byte[]> golden() throws IOException {
         Map<String, byte[]> out = new HashMap<>();
         try (InputStream in = QuantizerTest.class.getResourceAsStream("ggml-quant-golden.txt")) {
@@ -108,22 +141,24 @@ class QuantizerTest {
     @ValueSource(longs = {1, 2, 3, 42, 1234567})
     void roundTrip_randomRows_errorWithinFormatBound(long seed) {
         SplittableRandom random = new SplittableRandom(seed);
-        int n = 32 * (1 + random.nextInt(40));
+        int n = 256 * (1 + random.nextInt(5));
         float[] x = new float[n];
         double scale = Math.pow(10, random.nextInt(-4, 3));
         for (int i = 0; i < n; i++) {
             x[i] = (float) (random.nextGaussian() * scale);
         }
-        for (GgmlType type : new GgmlType[] {GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0}) {
+        for (GgmlType type : new GgmlType[] {GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0,
+                GgmlType.Q6_K}) {
             float[] back = new float[n];
             Quantizer.dequantize(type, MemorySegment.ofArray(encode(type, x)), 0, back, 0, n);
-            for (int b = 0; b < n / 32; b++) {
+            int block = type == GgmlType.Q6_K ? 256 : 32;
+            for (int b = 0; b < n / block; b++) {
                 float amax = 0;
-                for (int j = 0; j < 32; j++) {
-                    amax = Math.max(amax, Math.abs(x[b * 32 + j]));
+                for (int j = 0; j < block; j++) {
+                    amax = Math.max(amax, Math.abs(x[b * block + j]));
                 }
-                for (int j = 0; j < 32; j++) {
-                    int i = b * 32 + j;
+                for (int j = 0; j < block; j++) {
+                    int i = b * block + j;
                     double bound = switch (type) {
                         case F32 -> 0;
                         case F16 -> Math.abs(x[i]) * 0x1p-11 + 0x1p-25;
@@ -133,6 +168,10 @@ class QuantizerTest {
                         case Q8_0 -> amax / 254 * 1.0001 + amax * 0x1p-11 + 127 * 0x1p-25;
                         // A full step of amax/8 at the far end of the range, plus the scale's rounding times 8.
                         case Q4_0 -> amax / 8 * 1.0001 + amax * 0x1p-11 + 8 * 0x1p-25;
+                        // Six bits per element against a group scale of at most amax/32: half a step, with
+                        // slack for the int8 group scales and the clamp at 31; plus the f16 super-block
+                        // scale's absolute rounding (2^-25 among subnormals) times 128 x 32.
+                        case Q6_K -> amax / 32 * 1.05 + 0x1p-25 * 128 * 32;
                         default -> throw new AssertionError(type);
                     };
                     assertThat((double) Math.abs(back[i] - x[i]))
@@ -158,6 +197,6 @@ class QuantizerTest {
     void quantize_countNotMultipleOfBlock_throws() {
         assertThatThrownBy(() -> Quantizer.quantize(GgmlType.Q8_0, new float[40], 0, 40, new byte[100], 0))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("multiples of 32");
-        assertThat(Quantizer.supports(GgmlType.Q6_K)).isFalse();
+        assertThat(Quantizer.supports(GgmlType.Q4_K)).isFalse();
     }
 }

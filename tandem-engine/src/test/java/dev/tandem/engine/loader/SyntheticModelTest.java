@@ -193,9 +193,36 @@ class SyntheticModelTest {
     }
 
     @Test
+    void write_q4_0WithQ6_KOutput_asLlamaQuantizeDefault() {
+        ModelShape wide = new ModelShape("wide", "llama", 256, 1, 4, 2, 512, 300, 128, 10000f, 1e-5f, false, false, null);
+        Path out = dir.resolve("q4-q6.gguf");
+        SyntheticModel.write(wide, GgmlType.Q4_0, GgmlType.Q6_K, 1, out, 2, null);
+        try (GgufFile g = GgufFile.open(out)) {
+            assertThat(g.tensor("output.weight").type()).isEqualTo(GgmlType.Q6_K);
+            assertThat(g.tensor("token_embd.weight").type()).isEqualTo(GgmlType.Q4_0);
+            assertThat(g.integer("general.file_type")).isEqualTo(2);
+            float[] w = Quantizer.dequantize(g.tensor("output.weight"));
+            double sumSq = 0;
+            for (float v : w) {
+                sumSq += v * v;
+            }
+            assertThat(Math.sqrt(sumSq / w.length)).isCloseTo(SyntheticModel.WEIGHT_STD, within(0.002));
+        }
+        // The tiny shape's width, 64, is no multiple of 256: its Q6_K output falls back to Q8_0.
+        Path tiny = dir.resolve("tiny-q6.gguf");
+        SyntheticModel.write(TINY, GgmlType.Q4_0, GgmlType.Q6_K, 1, tiny, 1, null);
+        try (GgufFile g = GgufFile.open(tiny)) {
+            assertThat(g.tensor("output.weight").type()).isEqualTo(GgmlType.Q8_0);
+        }
+    }
+
+    @Test
     void write_unsupportedType_configError() {
+        assertThatThrownBy(() -> SyntheticModel.write(TINY, GgmlType.Q4_K, null, 1, dir.resolve("x.gguf"), 1, null))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("not Q4_K");
         assertThatThrownBy(() -> SyntheticModel.write(TINY, GgmlType.Q6_K, null, 1, dir.resolve("x.gguf"), 1, null))
-                .isInstanceOf(ConfigException.class).hasMessageContaining("Q6_K");
+                .isInstanceOf(ConfigException.class)
+                .hasMessage("Q6_K needs rows of a multiple of 256 elements; shape tiny has rows of 64");
         assertThat(dir.resolve("x.gguf")).doesNotExist();
     }
 

@@ -1,0 +1,97 @@
+package dev.tandem.bench;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Puts the project seed's four claims next to what one comparison measured. Every ratio is
+ * between two configurations of the same run (same machine, same workload, run back to back).
+ */
+final class Claims {
+    static final String NOT_MEASURED = "not measured";
+
+    private Claims() {
+    }
+
+    /**
+     * @param runs            the runs that happened, by configuration
+     * @param transferSeconds KV transfer seconds the disaggregated server reported during its run (NaN if none)
+     * @param multiTurnChat   whether the workload is multi-turn chat (the hit-rate claim is about that)
+     */
+    static List<Claim> compute(Map<ServeConfiguration, RunRecord> runs, double transferSeconds, boolean multiTurnChat) {
+        List<Claim> out = new ArrayList<>();
+        out.add(hitRate(runs, multiTurnChat));
+        out.add(transferOverhead(runs.get(ServeConfiguration.DISAGG), transferSeconds));
+        out.add(versusNaiveDisaggregation(runs.get(ServeConfiguration.DISAGG),
+                runs.get(ServeConfiguration.DISAGG_ROUND_ROBIN)));
+        out.add(versusRoundRobin(runs.get(ServeConfiguration.KV), runs.get(ServeConfiguration.ROUND_ROBIN)));
+        return out;
+    }
+
+    private static Claim hitRate(Map<ServeConfiguration, RunRecord> runs, boolean multiTurnChat) {
+        String topic = "prefix cache hit rate, multi-turn chat";
+        RunRecord r = runs.getOrDefault(ServeConfiguration.KV, runs.get(ServeConfiguration.BASELINE));
+        if (r == null || r.summary().cacheHitRate() == null) {
+            return new Claim(topic, "70-85%", NOT_MEASURED, "needs the kv or baseline configuration and a server "
+                    + "that reports usage.prompt_tokens_details.cached_tokens");
+        }
+        return new Claim(topic, "70-85%", MarkdownReport.percent(r.summary().cacheHitRate()),
+                "cached / prompt tokens over the " + r.label() + " run" + (multiTurnChat ? ""
+                        : " (this workload is not multi-turn chat, so the claim does not apply directly)"));
+    }
+
+    private static Claim transferOverhead(RunRecord disagg, double transferSeconds) {
+        String topic = "KV transfer overhead";
+        if (disagg == null) {
+            return new Claim(topic, "< 5% of TTFT", NOT_MEASURED, "needs the disagg configuration");
+        }
+        double ttftSeconds = sum(disagg.samples().ttftMs()) / 1e3;
+        if (Double.isNaN(transferSeconds) || ttftSeconds <= 0) {
+            return new Claim(topic, "< 5% of TTFT", NOT_MEASURED, "the server reported no KV transfer time "
+                    + "(tandem_kv_transfer_seconds) during the " + disagg.label() + " run");
+        }
+        return new Claim(topic, "< 5% of TTFT", MarkdownReport.percent(transferSeconds / ttftSeconds),
+                String.format(Locale.ROOT, "%.3f s of KV transfer (server metric) / %.3f s of summed TTFT (client) "
+                        + "in the %s run", transferSeconds, ttftSeconds, disagg.label()));
+    }
+
+    private static Claim versusNaiveDisaggregation(RunRecord kv, RunRecord naive) {
+        String topic = "latency vs naive disaggregation";
+        if (kv == null || naive == null) {
+            return new Claim(topic, "30-40% lower", NOT_MEASURED, "needs the disagg and disagg-rr configurations");
+        }
+        return new Claim(topic, "30-40% lower",
+                "TTFT mean " + change(kv.summary().ttftMs().mean(), naive.summary().ttftMs().mean()) + ", E2E mean "
+                        + change(kv.summary().e2eMs().mean(), naive.summary().e2eMs().mean()),
+                kv.label() + " against " + naive.label() + " (negative = lower latency)");
+    }
+
+    private static Claim versusRoundRobin(RunRecord kv, RunRecord roundRobin) {
+        String topic = "throughput vs round-robin";
+        if (kv == null || roundRobin == null) {
+            return new Claim(topic, "40-60% higher", NOT_MEASURED, "needs the kv and round-robin configurations");
+        }
+        return new Claim(topic, "40-60% higher",
+                "output tokens/s " + change(kv.summary().outputTokensPerS(), roundRobin.summary().outputTokensPerS())
+                        + ", requests/s " + change(kv.summary().requestsPerS(), roundRobin.summary().requestsPerS()),
+                kv.label() + " against " + roundRobin.label() + " at the same offered load");
+    }
+
+    /** "+12.3%" for measured / reference - 1. */
+    static String change(double measured, double reference) {
+        if (Double.isNaN(measured) || Double.isNaN(reference) || reference == 0) {
+            return "n/a";
+        }
+        return String.format(Locale.ROOT, "%+.1f%%", 100 * (measured / reference - 1));
+    }
+
+    private static double sum(double[] values) {
+        double s = 0;
+        for (double v : values) {
+            s += v;
+        }
+        return s;
+    }
+}

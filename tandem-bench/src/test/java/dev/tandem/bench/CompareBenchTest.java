@@ -1,0 +1,133 @@
+package dev.tandem.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import dev.tandem.core.ConfigException;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** bench compare against stand-in servers started as real child JVMs. */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class CompareBenchTest {
+    private static ServerLauncher fakeServe() {
+        return new ServerLauncher(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xshare:auto", "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
+                FakeServeMain.class.getName()));
+    }
+
+    private static CompareBench.Settings settings(List<ServeConfiguration> configs, Path logs) {
+        return new CompareBench.Settings(fakeServe(), List.of("--model", "x"), true, "x (mock engines: simulation)",
+                4, 1, 1, configs, new ConversationWorkload(3, 3, 5, 0, 4, 0), new ArrivalMode.Concurrency(3),
+                new LoadSettings(0, 0, false, Slo.NONE, Duration.ofSeconds(10), null, true, 0), Duration.ofSeconds(60),
+                logs, "tandem bench compare --mock");
+    }
+
+    @Test
+    void run_threeConfigurationsOneUnsupported_sideBySideReportWithSkipNoteAndClaims(@TempDir Path dir) {
+        long childrenBefore = ProcessHandle.current().children().count();
+        CompareBench.Settings s = settings(List.of(ServeConfiguration.ROUND_ROBIN, ServeConfiguration.KV,
+                ServeConfiguration.DISAGG), dir.resolve("logs"));
+
+        BenchReport report = CompareBench.run(s, new PrintStream(new ByteArrayOutputStream()));
+
+        assertThat(report.simulated()).isTrue();
+        assertThat(report.runs()).extracting(RunRecord::label).containsExactly("round-robin x4", "kv x4");
+        for (RunRecord r : report.runs()) {
+            assertThat(r.summary().succeeded()).isEqualTo(9);
+            assertThat(r.summary().cacheHitRate()).isPositive();
+            assertThat(r.description()).contains("--model x").contains("--workers 4");
+        }
+        assertThat(report.notes()).anySatisfy(n -> assertThat(n).contains("1P+1D kv (disagg) skipped")
+                .endsWith("exited with status 2: Unknown option: '--prefill-workers'"));
+        Map<String, Claim> claims = new java.util.HashMap<>();
+        report.claims().forEach(c -> claims.put(c.topic(), c));
+        // the sign depends on timing on a shared machine: check the shape, not the outcome
+        assertThat(claims.get("throughput vs round-robin").measured()).matches("output tokens/s [+-][0-9.]+%.*");
+        assertThat(claims.get("prefix cache hit rate, multi-turn chat").measured()).endsWith("%");
+        assertThat(claims.get("KV transfer overhead").measured()).isEqualTo(Claims.NOT_MEASURED);
+        assertThat(claims.get("latency vs naive disaggregation").measured()).isEqualTo(Claims.NOT_MEASURED);
+        assertThat(Files.exists(dir.resolve("logs/kv.log"))).isTrue();
+        assertThat(ProcessHandle.current().children().count()).as("every server stopped").isEqualTo(childrenBefore);
+
+        List<Charts.ChartFile> charts = ReportFiles.write(report, dir.resolve("out"));
+        assertThat(charts).extracting(Charts.ChartFile::fileName).contains("throughput.png", "hit_rate.png");
+        String md = MarkdownReport.render(report, charts);
+        assertThat(md).contains("Claims next to measurements", "40-60% higher", "70-85%", "SIMULATION");
+    }
+
+    @Test
+    void run_noConfigurationStarts_clearError(@TempDir Path dir) {
+        CompareBench.Settings s = settings(List.of(ServeConfiguration.DISAGG), dir);
+        assertThatThrownBy(() -> CompareBench.run(s, new PrintStream(new ByteArrayOutputStream())))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("no configuration could be run")
+                .hasMessageContaining("Unknown option");
+    }
+
+    @Test
+    void claims_disaggregatedRuns_ratiosAndTransferShareComputedByHand() {
+        RunRecord kv = record("kv", 100, 2.0, 10, 40);       // TTFT mean 25 ms, E2E mean 50 ms
+        RunRecord naive = record("naive", 50, 1.0, 30, 70);  // TTFT mean 50 ms, E2E mean 100 ms
+        Map<ServeConfiguration, RunRecord> runs = Map.of(ServeConfiguration.DISAGG, kv,
+                ServeConfiguration.DISAGG_ROUND_ROBIN, naive, ServeConfiguration.KV, kv, ServeConfiguration.ROUND_ROBIN,
+                naive);
+        List<Claim> claims = Claims.compute(runs, 0.002, false);
+        assertThat(claims.get(1).measured()).isEqualTo("4.0%");    // 2 ms / (10 + 40) ms of TTFT
+        assertThat(claims.get(2).measured()).isEqualTo("TTFT mean -50.0%, E2E mean -50.0%");
+        assertThat(claims.get(3).measured()).isEqualTo("output tokens/s +100.0%, requests/s +100.0%");
+        assertThat(claims.get(0).basis()).contains("not multi-turn chat");
+    }
+
+    /** A run of two requests with the given TTFTs (ms) and E2E = 2 x TTFT. */
+    private static RunRecord record(String label, double outputPerS, double requestsPerS, long ttft1, long ttft2) {
+        long ms = 1_000_000L;
+        RequestResult a = RequestResult.builder(0, 0, 0).endNs(2 * ttft1 * ms).chunkNs(ttft1 * ms).usage(10, 1, 5)
+                .build();
+        RequestResult b = RequestResult.builder(1, 0, 0).endNs(2 * ttft2 * ms).chunkNs(ttft2 * ms).usage(10, 1, 5)
+                .build();
+        LoadRunner.Outcome o = new LoadRunner.Outcome(List.of(a, b), 0, (long) (2e9 / requestsPerS), 0);
+        RunRecord r = RunRecord.of(label, null, new ArrivalMode.Concurrency(2), o, Slo.NONE);
+        RunSummary s = r.summary();
+        assertThat(s.requestsPerS()).isCloseTo(requestsPerS, within(1e-9));
+        RunSummary adjusted = new RunSummary(s.label(), s.requests(), s.succeeded(), s.skippedTurns(), s.errors(),
+                s.durationS(), s.requestsPerS(), outputPerS, s.promptTokensPerS(), s.promptTokens(), s.outputTokens(),
+                s.cachedTokens(), s.cacheReported(), s.cacheHitRate(), s.ttftMs(), s.itlMs(), s.tpotMs(), s.e2eMs(),
+                s.dispatchLagMs(), s.slo(), s.goodputRps(), s.goodFraction());
+        return new RunRecord(label, null, r.arrival(), adjusted, r.samples(), r.results(), r.startNs());
+    }
+
+    @Test
+    void prometheusText_sumsOneMetricOverLabelsOnly() {
+        String text = """
+                # HELP tandem_kv_transfer_seconds_total seconds
+                # TYPE tandem_kv_transfer_seconds_total counter
+                tandem_kv_transfer_seconds_total{transport="local"} 1.5
+                tandem_kv_transfer_seconds_total{transport="tcp",peer="a b"} 0.25
+                tandem_kv_transfer_seconds_totally 100
+                tandem_kv_transfer_seconds 7
+                """;
+        assertThat(PrometheusText.sum(text, "tandem_kv_transfer_seconds_total")).isEqualTo(1.75);
+        assertThat(PrometheusText.sum(text, "tandem_kv_transfer_seconds")).isEqualTo(7);
+        assertThat(PrometheusText.sum(text, "missing")).isNaN();
+        assertThat(PrometheusText.delta("tandem_kv_transfer_seconds_total 1", text,
+                CompareBench.TRANSFER_SECONDS)).isEqualTo(0.75);
+    }
+
+    @Test
+    void parseList_unknownConfiguration_namesIt() {
+        assertThat(ServeConfiguration.parseList(List.of("kv", " baseline", "kv")))
+                .containsExactly(ServeConfiguration.KV, ServeConfiguration.BASELINE);
+        assertThatThrownBy(() -> ServeConfiguration.parseList(List.of("fast")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("'fast'");
+    }
+}

@@ -1,0 +1,133 @@
+package dev.tandem.cli;
+
+import dev.tandem.engine.EngineConfig;
+import dev.tandem.frontend.EmbeddedDeployment;
+import dev.tandem.frontend.FrontendConfig;
+import dev.tandem.router.RouterConfig;
+import java.io.PrintStream;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code tandem serve}: the whole system in one JVM: an OpenAI-compatible frontend, a router and
+ * N workers over one model. Runs until Ctrl-C (SIGINT) or SIGTERM, then shuts down cleanly.
+ */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = {"Serve a model over the OpenAI API: frontend, router and workers in one JVM.",
+            "Endpoints: POST /v1/chat/completions, POST /v1/completions, GET /v1/models,",
+            "GET /health, GET /ready, GET /metrics. Stop with Ctrl-C.",
+            "KV pool per worker: --kv-blocks or --kv-cache-memory (default " + ServeCommand.DEFAULT_KV_CACHE_MEMORY
+                    + "); --threads is per worker (default: cores / workers)."})
+final class ServeCommand implements Callable<Integer> {
+    @Option(names = "--model", description = "a .gguf file, or a model name found in TANDEM_MODEL_PATH"
+            + " (default: " + ModelPaths.DEFAULT_MODEL + ")")
+    String model;
+
+    @Option(names = "--served-model-name", description = "the name clients use (default: the file name)")
+    String servedName;
+
+    @Option(names = "--host", defaultValue = FrontendConfig.DEFAULT_HOST, description = "listen address (default: ${DEFAULT-VALUE})")
+    String host;
+
+    @Option(names = "--port", defaultValue = "8000", description = "listen port, 0 for any free one (default: ${DEFAULT-VALUE})")
+    int port;
+
+    @Option(names = "--workers", defaultValue = "1", description = "workers (engines) in this process (default: ${DEFAULT-VALUE})")
+    int workers;
+
+    @Option(names = "--router", defaultValue = "kv", description = "routing policy: kv, round-robin, random,"
+            + " least-loaded or session-affinity (default: ${DEFAULT-VALUE})")
+    String router;
+
+    @Option(names = "--api-key", defaultValue = "${env:TANDEM_API_KEY}",
+            description = "require 'Authorization: Bearer KEY' on /v1 (default: $TANDEM_API_KEY, else none)")
+    String apiKey;
+
+    @Option(names = "--max-queued", defaultValue = "1024",
+            description = "requests that may wait for admission; more get 429 (default: ${DEFAULT-VALUE})")
+    int maxQueued;
+
+    @Option(names = "--max-running",
+            description = "engine sequences admitted at once (default: workers x --max-seqs)")
+    Integer maxRunning;
+
+    @Option(names = "--max-body-bytes", defaultValue = "4194304",
+            description = "largest request body; larger ones get 413 (default: ${DEFAULT-VALUE})")
+    long maxBodyBytes;
+
+    @Option(names = "--shutdown-grace-ms", defaultValue = "5000",
+            description = "how long Ctrl-C lets running requests finish before cancelling them (default: ${DEFAULT-VALUE})")
+    long shutdownGraceMs;
+
+    @Mixin
+    EngineOptions engineOptions = new EngineOptions();
+
+    @Option(names = "--mock", description = "simulated engines (timing model) instead of the real one; the model's "
+            + "tokenizer is still used")
+    boolean mock;
+
+    @Option(names = "--mock-speedup", defaultValue = "1", description = "divides the mock's step times (default: ${DEFAULT-VALUE})")
+    double mockSpeedup;
+
+    /** KV pool per worker when neither --kv-blocks nor --kv-cache-memory is given. */
+    static final String DEFAULT_KV_CACHE_MEMORY = "512MiB";
+
+    /** Released when the process is asked to stop; tests release it directly. */
+    final CountDownLatch stop = new CountDownLatch(1);
+    /** Set once the deployment listens; read by tests. */
+    volatile EmbeddedDeployment running;
+
+    @Override
+    public Integer call() throws InterruptedException {
+        EmbeddedDeployment.Spec spec = spec();
+        PrintStream out = System.out;
+        EmbeddedDeployment deployment = EmbeddedDeployment.start(spec);
+        AtomicBoolean stopped = new AtomicBoolean();
+        Runnable shutdown = () -> {
+            if (stopped.compareAndSet(false, true)) {
+                deployment.close();
+                out.println("Tandem stopped");
+                out.flush();
+            }
+        };
+        Thread hook = Thread.ofPlatform().name("tandem-serve-shutdown").unstarted(() -> {
+            shutdown.run();
+            stop.countDown();
+        });
+        Runtime.getRuntime().addShutdownHook(hook);
+        running = deployment;
+        out.printf("Tandem is serving model '%s' with %d %s worker%s (router: %s)%n", deployment.modelName(),
+                deployment.workerCount(), spec.mock() ? "mock" : "real", deployment.workerCount() == 1 ? "" : "s",
+                deployment.routerName());
+        out.printf("OpenAI API at %s/v1  (Ctrl-C to stop)%n", deployment.url());
+        out.flush();
+        stop.await();
+        try {
+            Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException e) {
+            // the JVM is shutting down: the hook runs (or ran) the same shutdown
+        }
+        shutdown.run();
+        return 0;
+    }
+
+    EmbeddedDeployment.Spec spec() {
+        if (engineOptions.kvBlocks == null && engineOptions.kvCacheMemory == null) {
+            engineOptions.kvCacheMemory = DEFAULT_KV_CACHE_MEMORY;
+        }
+        EngineConfig engine = engineOptions.config(0);
+        int perWorker = engineOptions.threads != null ? engineOptions.threads()
+                : Math.max(1, Runtime.getRuntime().availableProcessors() / Math.max(1, workers));
+        FrontendConfig frontend = FrontendConfig.defaults().withHost(host).withPort(port).withApiKey(
+                apiKey == null || apiKey.isBlank() ? null : apiKey)
+                .withAdmission(maxRunning != null ? maxRunning : FrontendConfig.DEFAULT_MAX_RUNNING, maxQueued)
+                .withMaxBodyBytes(maxBodyBytes)
+                .withShutdownGraceMs(shutdownGraceMs);
+        return new EmbeddedDeployment.Spec(ModelPaths.resolve(model), servedName, workers,
+                RouterConfig.PolicyKind.parse(router), mock, mockSpeedup, engine, perWorker, frontend, maxRunning == null);
+    }
+}

@@ -1,0 +1,96 @@
+package dev.tandem.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import picocli.CommandLine;
+
+@Timeout(120)
+class ServeCommandTest {
+    private static String modelFile() {
+        return Path.of(System.getProperty("tandem.test.models"), "stories260K.gguf").toString();
+    }
+
+    @Test
+    void serve_answersThenStopsWithNoThreadLeftBehind() throws Exception {
+        Set<Thread> before = Thread.getAllStackTraces().keySet();
+        ServeCommand cmd = new ServeCommand();
+        new CommandLine(cmd).parseArgs("--model", modelFile(), "--port", "0", "--workers", "2",
+                "--kv-blocks", "256", "--threads", "1");
+        AtomicInteger exit = new AtomicInteger(-1);
+        Thread main = Thread.ofPlatform().name("serve-under-test").start(() -> {
+            try {
+                exit.set(cmd.call());
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        await().atMost(Duration.ofSeconds(60)).until(() -> cmd.running != null);
+        String url = cmd.running.url();
+        try (HttpClient client = HttpClient.newHttpClient()) {
+            HttpResponse<String> ready = client.send(HttpRequest.newBuilder(URI.create(url + "/ready")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> completion = client.send(HttpRequest.newBuilder(URI.create(url + "/v1/completions"))
+                    .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\": \"Once\", \"max_tokens\": 4}")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(ready.statusCode()).isEqualTo(200);
+            assertThat(completion.statusCode()).isEqualTo(200);
+            assertThat(completion.body()).contains("\"model\":\"stories260K\"").contains("\"completion_tokens\":4");
+        }
+
+        cmd.stop.countDown();
+        main.join(Duration.ofSeconds(30));
+
+        assertThat(main.isAlive()).isFalse();
+        assertThat(exit.get()).isZero();
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(leftBehind(before)).isEmpty());
+    }
+
+    @Test
+    void serve_unknownModel_oneClearErrorAndExitCode1() {
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        CommandLine cli = Main.newCommandLine();
+        cli.setErr(new java.io.PrintWriter(new PrintStream(err, true, StandardCharsets.UTF_8), true));
+
+        int code = cli.execute("serve", "--model", "no-such-model", "--port", "0");
+
+        assertThat(code).isEqualTo(1);
+        assertThat(err.toString(StandardCharsets.UTF_8)).startsWith("error: model 'no-such-model' not found")
+                .doesNotContain("Exception");
+    }
+
+    @Test
+    void serve_unknownRouter_oneClearErrorAndExitCode1() {
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        CommandLine cli = Main.newCommandLine();
+        cli.setErr(new java.io.PrintWriter(new PrintStream(err, true, StandardCharsets.UTF_8), true));
+
+        int code = cli.execute("serve", "--model", modelFile(), "--port", "0", "--router", "bogus", "--kv-blocks", "64");
+
+        assertThat(code).isEqualTo(1);
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("unknown router policy 'bogus'");
+    }
+
+    /** Threads started since {@code before} that still run: non-daemon ones, and any of Tandem's (daemon or not). */
+    private static Set<String> leftBehind(Set<Thread> before) {
+        return Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> !before.contains(t) && t.isAlive() && !t.getName().startsWith("awaitility"))
+                .filter(t -> !t.isDaemon() || t.getName().startsWith("tandem"))
+                .map(Thread::getName)
+                .collect(Collectors.toSet());
+    }
+}

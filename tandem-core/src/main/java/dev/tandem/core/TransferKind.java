@@ -1,0 +1,31 @@
+package dev.tandem.core;
+
+/**
+ * How KV blocks can move from a serving worker to a pulling one, in order of preference: a pair
+ * uses the first kind both sides support and can reach (see the transfer plane's selector).
+ */
+public enum TransferKind {
+    /** Same JVM: one memory copy between two pools. */
+    LOCAL,
+    /** Same host: the serving pool is a file under /dev/shm that the puller maps read-only. */
+    SHM,
+    /** UCX (RDMA where the hardware exists; its own shared-memory or TCP transports otherwise). */
+    UCX,
+    /** Any host: framed TCP stream from the serving pool into the puller's blocks. */
+    TCP;
+
+    /** Lower-case name used on the command line, in metrics and in registry records. */
+    public String label() {
+        return name().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    /** Parses "local", "shm", "ucx" or "tcp" (any case). */
+    public static TransferKind parse(String text) {
+        for (TransferKind k : values()) {
+            if (k.name().equalsIgnoreCase(text.trim())) {
+                return k;
+            }
+        }
+        throw new ConfigException("unknown transfer kind '" + text + "' (expected local, shm, ucx or tcp)");
+    }
+}

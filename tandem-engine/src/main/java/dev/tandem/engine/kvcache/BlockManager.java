@@ -1,0 +1,455 @@
+package dev.tandem.engine.kvcache;
+
+import dev.tandem.core.KvEvent;
+import dev.tandem.core.KvEventListener;
+import dev.tandem.core.KvSnapshot;
+import java.util.Arrays;
+
+/**
+ * Bookkeeping of one engine's KV blocks: which are free, which sequences use them, and which
+ * hold a registered prefix that a later request may reuse.
+ *
+ * <h2>Design</h2>
+ * Every block is in exactly one of three states:
+ * <pre>
+ *   FREE    refCount 0, not registered     on the free stack (LIFO)
+ *   CACHED  refCount 0, registered         on the LRU list (head = least recently released)
+ *   ACTIVE  refCount &gt; 0                  in one or more block tables, or pinned
+ * </pre>
+ * A block becomes registered when a sequence has computed all of its positions
+ * ({@link #commit}): it is entered in a map from its chained sequence hash ({@code BlockHasher})
+ * to the block id. A new sequence looks its prompt's hashes up in order and reuses every leading
+ * registered block ({@link #acquirePrefix}); the first miss ends the match, so only a true prefix
+ * is shared. Partial blocks are never registered and so never shared. If a full block's hash is
+ * already registered under another block (two sequences computed the same prefix at once), the
+ * second block simply stays unregistered; the sequence keeps using it.
+ * <p>
+ * Allocation takes a FREE block first; only when none is left does it evict the CACHED block at
+ * the head of the LRU list, unregistering it. A released sequence returns its blocks last to
+ * first, so the tail of a prompt is evicted before its head (vLLM's order): the head of a prompt
+ * is the part other requests are most likely to share.
+ * <p>
+ * Every registration, eviction and clear is reported as a {@link KvEvent} numbered 0, 1, 2, ...
+ * without gaps, synchronously, to the one listener given at construction (the engine fans it
+ * out). {@link #snapshot()} returns the registered hashes together with the id of the last event,
+ * so replaying events 0..lastEventId from empty yields exactly the snapshot.
+ *
+ * <h2>Invariants</h2> (checked by {@link #checkInvariants()})
+ * <ul>
+ *   <li>refCount &gt;= 0; every block is in exactly one state; the counters match the states;</li>
+ *   <li>a block is registered iff the hash map maps its hash to it; map size = registered blocks;</li>
+ *   <li>the LRU list holds exactly the CACHED blocks, the free stack exactly the FREE blocks.</li>
+ * </ul>
+ * Reference counts are checked against the owners' tables by the scheduler's invariant check.
+ *
+ * <h2>Concurrency</h2>
+ * Not thread-safe: owned by the engine's scheduler thread. Events are delivered on that thread.
+ *
+ * <h2>References</h2>
+ * vLLM v1 {@code KVCacheManager} / {@code BlockPool} (free block queue with cached blocks kept
+ * until evicted, reverse-order freeing); NVIDIA Dynamo KV events (stored with parent hash,
+ * removed, cleared) and its mocker's LRU evictor.
+ */
+public final class BlockManager {
+    private static final int NONE = -1;
+
+    private final int totalBlocks;
+    private final int blockSize;
+    private final KvEventListener events;
+
+    private final int[] refCount;      // [block] references from tables and pins
+    private final boolean[] registered; // [block] entered in hashToBlock under blockHash
+    private final long[] blockHash;    // [block] sequence hash while registered
+    private final HashBlockMap hashToBlock;
+
+    private final int[] freeStack;     // FREE blocks, top at freeTop - 1
+    private int freeTop;
+
+    private final int[] lruPrev;       // [block] CACHED list links, NONE at the ends
+    private final int[] lruNext;
+    private int lruHead = NONE;        // least recently released: evicted first
+    private int lruTail = NONE;
+    private int cachedCount;
+    private int activeCount;
+
+    private long nextEventId;
+    private final long[] evictedScratch; // hashes evicted within one allocate call
+
+    /**
+     * @param totalBlocks blocks in the pool
+     * @param blockSize   tokens per block
+     * @param events      receives every KV event, in order, on the owning thread
+     */
+    public BlockManager(int totalBlocks, int blockSize, KvEventListener events) {
+        if (totalBlocks <= 0 || blockSize <= 0) {
+            throw new IllegalArgumentException("totalBlocks=" + totalBlocks + " blockSize=" + blockSize);
+        }
+        this.totalBlocks = totalBlocks;
+        this.blockSize = blockSize;
+        this.events = events == null ? e -> { } : events;
+        this.refCount = new int[totalBlocks];
+        this.registered = new boolean[totalBlocks];
+        this.blockHash = new long[totalBlocks];
+        this.hashToBlock = new HashBlockMap(totalBlocks);
+        this.freeStack = new int[totalBlocks];
+        this.lruPrev = new int[totalBlocks];
+        this.lruNext = new int[totalBlocks];
+        this.evictedScratch = new long[totalBlocks];
+        // block 0 on top, so that a fresh manager hands out 0, 1, 2, ...
+        for (int b = 0; b < totalBlocks; b++) {
+            freeStack[b] = totalBlocks - 1 - b;
+        }
+        freeTop = totalBlocks;
+        Arrays.fill(lruPrev, NONE);
+        Arrays.fill(lruNext, NONE);
+    }
+
+    public int totalBlocks() {
+        return totalBlocks;
+    }
+
+    public int blockSize() {
+        return blockSize;
+    }
+
+    /** Blocks an allocation could obtain now: FREE plus CACHED (evictable). */
+    public int allocatableBlocks() {
+        return freeTop + cachedCount;
+    }
+
+    /** Blocks with refCount 0 and no registered prefix. */
+    public int freeBlocks() {
+        return freeTop;
+    }
+
+    /** Blocks with refCount 0 that still hold a registered prefix. */
+    public int cachedBlocks() {
+        return cachedCount;
+    }
+
+    /** Blocks referenced by a sequence or a pin. */
+    public int activeBlocks() {
+        return activeCount;
+    }
+
+    /** Registered blocks, active or cached. */
+    public int registeredBlocks() {
+        return hashToBlock.size();
+    }
+
+    /** Id of the last event emitted, -1 before the first. */
+    public long lastEventId() {
+        return nextEventId - 1;
+    }
+
+    public int refCount(int block) {
+        return refCount[block];
+    }
+
+    public boolean isRegistered(int block) {
+        return registered[block];
+    }
+
+    /** The block registered under {@code sequenceHash}, or -1. */
+    public int lookup(long sequenceHash) {
+        return hashToBlock.get(sequenceHash);
+    }
+
+    /**
+     * How many of the table's leading hashed blocks (at most {@code maxBlocks}) are registered,
+     * stopping at the first miss. Changes nothing.
+     */
+    public int matchPrefix(BlockTable table, int maxBlocks) {
+        int limit = Math.min(maxBlocks, table.hashedCount());
+        int n = 0;
+        while (n < limit && hashToBlock.get(table.sequenceHash(n)) >= 0) {
+            n++;
+        }
+        return n;
+    }
+
+    /** Of the table's first {@code count} matched blocks, how many are CACHED (refCount 0). */
+    public int cachedAmongPrefix(BlockTable table, int count) {
+        int n = 0;
+        for (int i = 0; i < count; i++) {
+            int b = hashToBlock.get(table.sequenceHash(i));
+            if (b < 0) {
+                throw new IllegalStateException("prefix block " + i + " is not registered");
+            }
+            if (refCount[b] == 0) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /**
+     * Puts the first {@code count} matched blocks (see {@link #matchPrefix}) into the empty table
+     * and takes a reference on each.
+     */
+    public void acquirePrefix(BlockTable table, int count) {
+        if (table.blockCount != 0) {
+            throw new IllegalStateException("acquirePrefix needs an empty table, has " + table.blockCount);
+        }
+        for (int i = 0; i < count; i++) {
+            int b = hashToBlock.get(table.sequenceHash(i));
+            if (b < 0) {
+                throw new IllegalStateException("prefix block " + i + " is not registered");
+            }
+            retain(b);
+            table.append(b);
+        }
+        table.committedCount = count;
+    }
+
+    /**
+     * Grows the table to cover {@code tokenCount} positions, all or nothing, evicting cached
+     * blocks least-recently-used first when no free block is left.
+     *
+     * @return false, changing nothing, if not enough blocks are allocatable
+     */
+    public boolean allocate(BlockTable table, int tokenCount) {
+        int need = table.blocksFor(tokenCount) - table.blockCount;
+        if (need <= 0) {
+            return true;
+        }
+        if (table.blockCount + need > table.capacityBlocks()) {
+            throw new IllegalStateException("table capacity " + table.capacityBlocks() + " blocks < "
+                    + (table.blockCount + need) + " for " + tokenCount + " tokens");
+        }
+        if (need > allocatableBlocks()) {
+            return false;
+        }
+        int evicted = 0;
+        for (int i = 0; i < need; i++) {
+            int b;
+            if (freeTop > 0) {
+                b = freeStack[--freeTop];
+            } else {
+                b = lruHead;
+                lruUnlink(b);
+                cachedCount--;
+                evictedScratch[evicted++] = blockHash[b];
+                unregister(b);
+            }
+            refCount[b] = 1;
+            activeCount++;
+            table.append(b);
+        }
+        if (evicted > 0) {
+            events.onKvEvent(new KvEvent.Removed(nextEventId++, Arrays.copyOf(evictedScratch, evicted)));
+        }
+        return true;
+    }
+
+    /**
+     * Registers every block of the table whose positions are all computed
+     * ({@code computedTokens}) and whose hash is known, emitting one Stored event per run of
+     * newly registered consecutive blocks.
+     */
+    public void commit(BlockTable table, int computedTokens) {
+        int limit = Math.min(Math.min(computedTokens / blockSize, table.hashedCount()), table.blockCount);
+        int runStart = NONE;
+        for (int i = table.committedCount; i < limit; i++) {
+            long hash = table.sequenceHash(i);
+            int block = table.blocks()[i];
+            int existing = hashToBlock.get(hash);
+            if (existing < 0 && !registered[block]) {
+                register(block, hash);
+                if (runStart == NONE) {
+                    runStart = i;
+                }
+            } else {
+                // already registered: a duplicate computed concurrently, or our own block
+                if (runStart != NONE) {
+                    emitStored(table, runStart, i);
+                    runStart = NONE;
+                }
+            }
+        }
+        if (runStart != NONE) {
+            emitStored(table, runStart, limit);
+        }
+        if (limit > table.committedCount) {
+            table.committedCount = limit;
+        }
+    }
+
+    /**
+     * Drops the table's references, last block first; blocks nobody else uses become CACHED
+     * (registered) or FREE. The table ends up empty.
+     */
+    public void release(BlockTable table) {
+        int[] blocks = table.blocks();
+        for (int i = table.blockCount - 1; i >= 0; i--) {
+            release(blocks[i]);
+        }
+        table.clearBlocks();
+    }
+
+    /** Takes one more reference on an ACTIVE or CACHED block (a pin). */
+    public void retain(int block) {
+        if (refCount[block] == 0) {
+            if (!registered[block]) {
+                throw new IllegalStateException("cannot retain free block " + block);
+            }
+            lruUnlink(block);
+            cachedCount--;
+            activeCount++;
+        }
+        refCount[block]++;
+    }
+
+    /** Drops one reference (a pin, or one table entry). */
+    public void release(int block) {
+        if (refCount[block] <= 0) {
+            throw new IllegalStateException("block " + block + " released with refCount " + refCount[block]);
+        }
+        if (--refCount[block] == 0) {
+            activeCount--;
+            if (registered[block]) {
+                lruAppend(block);
+                cachedCount++;
+            } else {
+                freeStack[freeTop++] = block;
+            }
+        }
+    }
+
+    /**
+     * Unregisters every block (active ones stay with their sequences and are never shared
+     * again), moves cached blocks to the free stack and emits a Cleared event.
+     */
+    public void clear() {
+        while (lruHead != NONE) {
+            int b = lruHead;
+            lruUnlink(b);
+            unregister(b);
+            freeStack[freeTop++] = b;
+        }
+        cachedCount = 0;
+        hashToBlock.forEach((hash, block) -> registered[block] = false);
+        hashToBlock.clear();
+        events.onKvEvent(new KvEvent.Cleared(nextEventId++));
+    }
+
+    /** The registered hashes and the id of the last event they reflect. */
+    public KvSnapshot snapshot() {
+        long[] hashes = new long[hashToBlock.size()];
+        int n = hashToBlock.keys(hashes);
+        if (n != hashes.length) {
+            throw new IllegalStateException("hash map size " + hashes.length + " but " + n + " keys");
+        }
+        return new KvSnapshot(lastEventId(), hashes);
+    }
+
+    /** Checks every invariant listed in the class notes; throws IllegalStateException naming the first broken one. */
+    public void checkInvariants() {
+        boolean[] onFree = new boolean[totalBlocks];
+        for (int i = 0; i < freeTop; i++) {
+            int b = freeStack[i];
+            check(!onFree[b], "block %d twice on the free stack", b);
+            onFree[b] = true;
+        }
+        boolean[] onLru = new boolean[totalBlocks];
+        int lruLength = 0;
+        int prev = NONE;
+        for (int b = lruHead; b != NONE; b = lruNext[b]) {
+            check(!onLru[b], "LRU list has a cycle at block %d", b);
+            check(lruPrev[b] == prev, "LRU back link of block %d is %d, expected %d", b, lruPrev[b], prev);
+            onLru[b] = true;
+            lruLength++;
+            prev = b;
+        }
+        check(prev == lruTail, "LRU tail %d but list ends at %d", lruTail, prev);
+        int active = 0;
+        int registeredCount = 0;
+        for (int b = 0; b < totalBlocks; b++) {
+            check(refCount[b] >= 0, "block %d has refCount %d", b, refCount[b]);
+            if (registered[b]) {
+                registeredCount++;
+                check(hashToBlock.get(blockHash[b]) == b, "registered block %d not mapped by its hash", b);
+            }
+            if (refCount[b] > 0) {
+                active++;
+                check(!onFree[b] && !onLru[b], "active block %d is also free or cached", b);
+            } else if (registered[b]) {
+                check(onLru[b] && !onFree[b], "cached block %d is not (only) on the LRU list", b);
+            } else {
+                check(onFree[b] && !onLru[b], "free block %d is not (only) on the free stack", b);
+            }
+        }
+        check(active == activeCount, "activeCount %d but %d blocks are referenced", activeCount, active);
+        check(lruLength == cachedCount, "cachedCount %d but LRU list holds %d", cachedCount, lruLength);
+        check(registeredCount == hashToBlock.size(), "%d registered blocks but map holds %d",
+                registeredCount, hashToBlock.size());
+        check(active + lruLength + freeTop == totalBlocks, "active %d + cached %d + free %d != total %d",
+                active, lruLength, freeTop, totalBlocks);
+        hashToBlock.forEach((hash, block) -> check(registered[block] && blockHash[block] == hash,
+                "map entry %s -> %d disagrees with the block", Long.toHexString(hash), block));
+    }
+
+    private void emitStored(BlockTable table, int from, int to) {
+        int n = to - from;
+        long[] seq = new long[n];
+        long[] local = new long[n];
+        for (int i = 0; i < n; i++) {
+            seq[i] = table.sequenceHash(from + i);
+            local[i] = table.localHash(from + i);
+        }
+        boolean hasParent = from > 0;
+        long parent = hasParent ? table.sequenceHash(from - 1) : 0L;
+        events.onKvEvent(new KvEvent.Stored(nextEventId++, hasParent, parent, seq, local));
+    }
+
+    private void register(int block, long hash) {
+        hashToBlock.putNew(hash, block);
+        registered[block] = true;
+        blockHash[block] = hash;
+    }
+
+    private void unregister(int block) {
+        hashToBlock.remove(blockHash[block]);
+        registered[block] = false;
+    }
+
+    private void lruAppend(int b) {
+        lruPrev[b] = lruTail;
+        lruNext[b] = NONE;
+        if (lruTail == NONE) {
+            lruHead = b;
+        } else {
+            lruNext[lruTail] = b;
+        }
+        lruTail = b;
+    }
+
+    private void lruUnlink(int b) {
+        int p = lruPrev[b];
+        int n = lruNext[b];
+        if (p == NONE) {
+            lruHead = n;
+        } else {
+            lruNext[p] = n;
+        }
+        if (n == NONE) {
+            lruTail = p;
+        } else {
+            lruPrev[n] = p;
+        }
+        lruPrev[b] = NONE;
+        lruNext[b] = NONE;
+    }
+
+    private static void check(boolean ok, String format, Object... args) {
+        if (!ok) {
+            throw new IllegalStateException("block manager invariant broken: " + String.format(format, args));
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "BlockManager[total=" + totalBlocks + ", active=" + activeCount + ", cached=" + cachedCount
+                + ", free=" + freeTop + ", lastEvent=" + lastEventId() + "]";
+    }
+}

@@ -1,0 +1,931 @@
+package dev.tandem.engine.scheduler;
+
+import dev.tandem.core.FinishReason;
+import dev.tandem.core.GenerateRequest;
+import dev.tandem.core.GeneratedToken;
+import dev.tandem.core.KvEventListener;
+import dev.tandem.core.KvSnapshot;
+import dev.tandem.core.LoadReport;
+import dev.tandem.core.RequestException;
+import dev.tandem.core.RequestHandle;
+import dev.tandem.core.TokenSink;
+import dev.tandem.engine.EngineConfig;
+import dev.tandem.engine.ImportReservation;
+import dev.tandem.engine.PromptPin;
+import dev.tandem.engine.kvcache.BlockManager;
+import dev.tandem.engine.kvcache.KvPool;
+import dev.tandem.engine.model.ForwardBatch;
+import dev.tandem.engine.model.ModelRunner;
+import dev.tandem.engine.sampling.Sampler;
+import dev.tandem.engine.sampling.SequenceSampling;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.PriorityQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+
+/**
+ * The continuous-batching loop of one engine: admits requests, plans each forward step, runs it,
+ * samples, streams tokens, and keeps the KV blocks and events in order.
+ *
+ * <h2>Design</h2>
+ * A single-writer agent: one thread calls {@link #doWork()} in a loop (the engine's own thread,
+ * or a simulation driver on a virtual clock); every other thread talks to it through a command
+ * queue. Each call drains commands (submit, cancel, calls such as snapshots), releases expired
+ * pins, and runs at most one step:
+ * <ol>
+ *   <li><b>decode</b>: every running sequence with one pending token contributes it. If its next
+ *       block cannot be allocated, the latest-arrived running sequence is preempted (its blocks
+ *       freed, full ones staying in the prefix cache; requeued to recompute) until it can, vLLM's
+ *       recompute preemption;</li>
+ *   <li><b>chunked prefill</b>: running sequences with more pending tokens (a long prompt, or a
+ *       recompute) take chunks, oldest first, up to the token budget and the free blocks;</li>
+ *   <li><b>admission</b>: waiting sequences, oldest first, take their longest cached prefix
+ *       (whole blocks, never the last prompt token, whose logits are needed) and a first chunk,
+ *       while the budget ({@code maxBatchTokens}), the sequence limit ({@code maxSequences}) and
+ *       the blocks allow; the first that does not fit stops admission (no overtaking);</li>
+ *   <li>one {@code ModelRunner.forward} over the whole batch; then, per sequence, register its
+ *       newly full blocks ({@code BlockManager.commit}), and if its run reached its last token,
+ *       sample with its own parameters, stream the token, and finish it on an end-of-generation
+ *       id, a stop id, {@code maxTokens} or the context length.</li>
+ * </ol>
+ * Decodes go first so that a long prompt never stalls the sequences already generating.
+ * With a {@link StepTiming} (the mock engine) the step's tokens are released only when the clock
+ * reaches the step's end, so a simulation on a virtual clock advances by step times without
+ * sleeping, and a real-time one sleeps between steps instead of spinning.
+ *
+ * <h2>Invariants</h2> (checked by {@link #checkInvariants()})
+ * <ul>
+ *   <li>every block's reference count equals its references from running and reserved
+ *       sequences' tables plus pins; waiting sequences hold no blocks;</li>
+ *   <li>running is ordered by arrival; running + reserved &lt;= maxSequences;
+ *       every running sequence has 1 &lt;= pending and blocks for all computed positions;</li>
+ *   <li>the block manager's own invariants hold.</li>
+ * </ul>
+ *
+ * <h2>Concurrency</h2>
+ * {@link #submit}, {@link #cancel}, {@link #call}, {@link #load()} and the listener lists are safe
+ * for concurrent use; everything else belongs to the thread that calls {@link #doWork()}. Token
+ * sinks, KV event and load listeners are called on that thread and must not block; an exception
+ * from a sink cancels only that request.
+ *
+ * <h2>References</h2>
+ * vLLM v1 scheduler (token budget across running then waiting, chunked prefill, recompute
+ * preemption of the lowest-priority running request); Sarathi-Serve (decode-first batches with
+ * prefill chunks); NVIDIA Dynamo mocker (the simulated-step design).
+ */
+public final class Scheduler {
+    private static final System.Logger LOG = System.getLogger(Scheduler.class.getName());
+    /** Most commands handled per {@link #doWork()} call, so one call stays bounded. */
+    private static final int MAX_COMMANDS_PER_CALL = 4096;
+
+    private final String name;
+    private final EngineConfig config;
+    private final ModelRunner runner;
+    private final KvPool pool;
+    private final BlockManager blocks;
+    private final int blockSize;
+    private final int vocabSize;
+    private final int promptVocabSize;
+    private final int contextLength;
+    private final int[] eosTokenIds;
+    private final NanoClock clock;
+    private final StepTiming timing;
+    private final Sampler sampler;
+    private final ForwardBatch batch;
+    private final float[] logits; // [maxSequences][vocab]
+
+    // ---- shared with other threads ----
+    private final ConcurrentLinkedQueue<Command> commands = new ConcurrentLinkedQueue<>();
+    /** Admitted, unfinished requests; bounds the queue (submit fails with OVERLOADED beyond it). */
+    private final AtomicInteger unfinished = new AtomicInteger();
+    /** Arrival numbers: submit order, the scheduling priority. */
+    private final AtomicLong arrivals = new AtomicLong();
+    private final Listeners listeners;
+    /** Latest load report, published by the engine thread for cheap reads anywhere. */
+    private volatile LoadReport load;
+    /** Set once by shutdown(); submit checks it to refuse new work. */
+    private volatile boolean shutDown;
+    /** Wakes the engine thread when a command arrives (unpark); a no-op for driven engines. */
+    private volatile Runnable waker = () -> { };
+    /** The thread that runs doWork: calls made on it run directly instead of through the queue. */
+    private volatile Thread ownerThread;
+
+    // ---- engine thread only ----
+    private final PriorityQueue<Sequence> waiting = new PriorityQueue<>(Comparator.comparingLong(s -> s.arrival));
+    private final ArrayList<Sequence> running = new ArrayList<>();
+    private final Sequence[] scheduled;
+    private int scheduledCount;
+    private int stepPrefillTokens;
+    private int stepDecodeSequences;
+    private boolean inFlight;
+    private long stepDueNanos;
+    private boolean lastPlanRan;
+    private long waitingTokens;
+    private final PinTable pins;
+    private final Map<Long, Sequence> reservations = new HashMap<>();
+    private long nextReportNanos;
+    private long promptTokensTotal;
+    private long cachedPromptTokensTotal;
+    private long preemptionsTotal;
+    private long stepsTotal;
+
+    private sealed interface Command permits Submit, Cancel, Call {
+    }
+
+    private record Submit(Sequence seq) implements Command {
+    }
+
+    private record Cancel(Sequence seq) implements Command {
+    }
+
+    private record Call(Runnable action) implements Command {
+    }
+
+    /**
+     * @param name            engine name for logs
+     * @param config          batching limits and block size
+     * @param runner          the model (owned by the caller)
+     * @param pool            the KV memory the runner writes, or null for a simulated runner
+     * @param totalBlocks     blocks in the pool
+     * @param promptVocabSize prompt ids must be in [0, promptVocabSize)
+     * @param eosTokenIds     ids that end generation unless a request ignores them
+     * @param clock           time source
+     * @param timing          simulated step durations, or null for real steps
+     */
+    public Scheduler(String name, EngineConfig config, ModelRunner runner, KvPool pool, int totalBlocks,
+                     int promptVocabSize, int[] eosTokenIds, NanoClock clock, StepTiming timing) {
+        this.name = name;
+        this.config = config;
+        this.runner = runner;
+        this.pool = pool;
+        this.blockSize = config.blockSizeTokens();
+        this.listeners = new Listeners(name);
+        this.blocks = new BlockManager(totalBlocks, blockSize, listeners::publish);
+        this.pins = new PinTable(blocks);
+        this.vocabSize = runner.vocabSize();
+        this.promptVocabSize = promptVocabSize;
+        this.contextLength = runner.contextLength();
+        this.eosTokenIds = eosTokenIds.clone();
+        this.clock = clock;
+        this.timing = timing;
+        this.sampler = new Sampler(vocabSize);
+        this.batch = new ForwardBatch(config.maxSequences(), config.maxBatchTokens());
+        this.logits = new float[Math.multiplyExact(config.maxSequences(), vocabSize)];
+        this.scheduled = new Sequence[config.maxSequences()];
+        this.nextReportNanos = clock.nanoTime();
+        this.load = computeLoad();
+    }
+
+    // ------------------------------------------------------------------ any thread
+
+    /**
+     * Declares the thread that will call {@link #doWork()} before it first does (a driven
+     * engine's constructing thread), so that its calls run directly instead of waiting for itself.
+     */
+    public void setOwnerThread(Thread thread) {
+        this.ownerThread = thread;
+    }
+
+    /** Sets the action that wakes the engine thread when a command arrives. */
+    public void setWaker(Runnable waker) {
+        this.waker = waker;
+    }
+
+    /**
+     * Validates and queues a request (see {@code Engine.submit}); never blocks on the model.
+     *
+     * @param onPinned if not null, the prompt's blocks are pinned when the request finishes (not
+     *                 when cancelled) and the pin is passed here, on the engine thread, before
+     *                 the sink's {@code onFinish}
+     */
+    public RequestHandle submit(GenerateRequest request, TokenSink sink, Consumer<PromptPin> onPinned) {
+        Sequence s = newSequence(request, sink, onPinned);
+        enqueueOrFail(new Submit(s));
+        return s;
+    }
+
+    void cancel(Sequence s) {
+        if (s.cancelRequested.compareAndSet(false, true)) {
+            commands.add(new Cancel(s));
+            waker.run();
+        }
+    }
+
+    /**
+     * Runs {@code action} on the engine thread (directly if called on it) and completes the
+     * future with its result.
+     */
+    public <T> CompletableFuture<T> call(Supplier<T> action) {
+        CompletableFuture<T> f = new CompletableFuture<>();
+        Runnable r = () -> {
+            try {
+                f.complete(action.get());
+            } catch (RuntimeException e) {
+                f.completeExceptionally(e);
+            }
+        };
+        if (Thread.currentThread() == ownerThread) {
+            r.run();
+            report(clock.nanoTime());
+        } else {
+            enqueueOrFail(new Call(r));
+        }
+        return f;
+    }
+
+    public LoadReport load() {
+        return load;
+    }
+
+    public AutoCloseable subscribeKv(KvEventListener listener) {
+        return listeners.subscribeKv(listener);
+    }
+
+    public AutoCloseable subscribeLoad(Consumer<LoadReport> listener) {
+        return listeners.subscribeLoad(listener);
+    }
+
+    public boolean isShutDown() {
+        return shutDown;
+    }
+
+    public int totalBlocks() {
+        return blocks.totalBlocks();
+    }
+
+    // ------------------------------------------------------------------ disaggregation seam
+
+    /** Reserves blocks for a prompt whose K/V a peer will provide; see {@link ImportReservation}. */
+    public CompletableFuture<ImportReservation> reserveImport(GenerateRequest request) {
+        Sequence s = newSequence(request, null, null);
+        return call(() -> reserve(s));
+    }
+
+    /**
+     * Starts decoding a reserved sequence whose prompt blocks the caller has filled, continuing
+     * from {@code firstToken} (sampled by the peer; counted in usage, not streamed again).
+     */
+    public RequestHandle startImported(ImportReservation reservation, int firstToken, TokenSink sink) {
+        CompletableFuture<Sequence> started = call(() -> startReserved(reservation.reservationId(), firstToken, sink));
+        return new RequestHandle() {
+            @Override
+            public String requestId() {
+                return reservation.requestId();
+            }
+
+            @Override
+            public void cancel() {
+                started.thenAccept(s -> {
+                    if (s != null) {
+                        s.cancel();
+                    }
+                });
+            }
+        };
+    }
+
+    public CompletableFuture<Boolean> cancelImport(ImportReservation reservation) {
+        return call(() -> {
+            Sequence s = reservations.remove(reservation.reservationId());
+            if (s == null) {
+                return false;
+            }
+            finishQuietly(s);
+            return true;
+        });
+    }
+
+    public CompletableFuture<Boolean> releasePin(long pinId) {
+        return call(() -> pins.release(pinId));
+    }
+
+    // ------------------------------------------------------------------ engine thread
+
+    /**
+     * One turn of the loop: commands, expiries, and at most one step.
+     *
+     * @return how much was done (0 means idle until a command, a step end or an expiry; see
+     *         {@link #nextWakeNanos()})
+     */
+    public int doWork() {
+        ownerThread = Thread.currentThread();
+        int work = drainCommands();
+        long now = clock.nanoTime();
+        work += expire(now);
+        if (inFlight) {
+            if (now - stepDueNanos < 0) {
+                report(now);
+                return work;
+            }
+            inFlight = false;
+            completeStep();
+            work++;
+        }
+        lastPlanRan = !shutDown && plan();
+        if (lastPlanRan) {
+            runStep(now);
+            work++;
+        }
+        report(clock.nanoTime());
+        return work;
+    }
+
+    /**
+     * When {@link #doWork()} next has something to do without a new command: now while steps
+     * keep running, the end of the step in flight, the next pin expiry, or {@link Long#MAX_VALUE}.
+     */
+    public long nextWakeNanos() {
+        long now = clock.nanoTime();
+        if (!commands.isEmpty()) {
+            return now;
+        }
+        boolean mayRun = lastPlanRan && (!running.isEmpty() || !waiting.isEmpty());
+        long wake = inFlight ? stepDueNanos : (mayRun ? now : Long.MAX_VALUE);
+        wake = Math.min(wake, pins.nextExpiryNanos());
+        for (Sequence s : reservations.values()) {
+            wake = Math.min(wake, s.expiresAtNanos);
+        }
+        return wake;
+    }
+
+    /** When the next periodic load report is due. */
+    public long nextReportNanos() {
+        return nextReportNanos;
+    }
+
+    /** True when nothing is running, waiting, in flight or queued. */
+    public boolean isIdle() {
+        return running.isEmpty() && waiting.isEmpty() && !inFlight && commands.isEmpty() && reservations.isEmpty();
+    }
+
+    /** Engine thread: the prefix cache's hashes with the id of the last event they reflect. */
+    public KvSnapshot snapshotNow() {
+        return blocks.snapshot();
+    }
+
+    /** Engine thread: drops every registered block (a Cleared event). */
+    public void clearCacheNow() {
+        blocks.clear();
+    }
+
+    /** Engine thread: the block manager, for tests and invariant checks. */
+    public BlockManager blockManager() {
+        return blocks;
+    }
+
+    public long preemptions() {
+        return preemptionsTotal;
+    }
+
+    public long steps() {
+        return stepsTotal;
+    }
+
+    /**
+     * Engine thread (or after it stopped): refuses new work, cancels every request, releases
+     * every pin and reservation. Idempotent.
+     */
+    public void shutdown() {
+        shutDown = true;
+        ownerThread = Thread.currentThread();
+        Command c;
+        while ((c = commands.poll()) != null) {
+            switch (c) {
+                case Submit s -> cancelNow(s.seq());
+                case Cancel k -> cancelNow(k.seq());
+                case Call call -> call.action().run();
+            }
+        }
+        inFlight = false;
+        for (int k = 0; k < scheduledCount; k++) {
+            scheduled[k] = null;
+        }
+        scheduledCount = 0;
+        for (Sequence s : new ArrayList<>(running)) {
+            cancelNow(s);
+        }
+        for (Sequence s : new ArrayList<>(waiting)) {
+            cancelNow(s);
+        }
+        for (Sequence s : new ArrayList<>(reservations.values())) {
+            reservations.remove(s.arrival);
+            finishQuietly(s);
+        }
+        pins.releaseAll();
+        report(clock.nanoTime());
+    }
+
+    // ------------------------------------------------------------------ admission
+
+    private Sequence newSequence(GenerateRequest request, TokenSink sink, Consumer<PromptPin> onPinned) {
+        if (shutDown) {
+            throw new RequestException(RequestException.Kind.UNAVAILABLE, "engine " + name + " is closed");
+        }
+        validate(request);
+        Long seed = request.sampling().seed();
+        SequenceSampling sampling = new SequenceSampling(request.sampling(),
+                seed != null ? seed : ThreadLocalRandom.current().nextLong(), vocabSize, request.topLogprobs());
+        for (int i = 0; i < request.promptLength(); i++) {
+            sampling.observe(request.promptToken(i));
+        }
+        return new Sequence(this, arrivals.getAndIncrement(), request, sink, onPinned, blockSize, sampling);
+    }
+
+    private void validate(GenerateRequest request) {
+        int p = request.promptLength();
+        for (int i = 0; i < p; i++) {
+            int t = request.promptToken(i);
+            if (t < 0 || t >= promptVocabSize) {
+                throw new RequestException(RequestException.Kind.INVALID, "prompt token id " + t + " at position " + i
+                        + " is outside the vocabulary of " + promptVocabSize + " tokens", "prompt", null);
+            }
+        }
+        long positions = (long) p + request.maxTokens();
+        if (positions > contextLength) {
+            throw new RequestException(RequestException.Kind.INVALID, "the prompt (" + p + " tokens) plus max_tokens ("
+                    + request.maxTokens() + ") exceeds the context length of " + contextLength + " tokens",
+                    p >= contextLength ? "prompt" : "max_tokens", null);
+        }
+        // the last sampled token's K/V is never computed
+        long needBlocks = (positions - 1 + blockSize - 1) / blockSize;
+        if (needBlocks > blocks.totalBlocks()) {
+            throw new RequestException(RequestException.Kind.INVALID, "the prompt (" + p + " tokens) plus max_tokens ("
+                    + request.maxTokens() + ") needs " + needBlocks + " KV blocks of " + blockSize
+                    + " tokens, but the pool holds only " + blocks.totalBlocks(), "max_tokens", null);
+        }
+    }
+
+    private void enqueueOrFail(Command c) {
+        boolean counts = c instanceof Submit;
+        if (counts && unfinished.incrementAndGet() > config.maxQueuedRequests()) {
+            unfinished.decrementAndGet();
+            throw new RequestException(RequestException.Kind.OVERLOADED, "engine " + name + " has "
+                    + config.maxQueuedRequests() + " requests queued or running; try again later");
+        }
+        commands.add(c);
+        // shutdown() drains the queue after setting the flag: exactly one of us takes the command
+        if (shutDown && commands.remove(c)) {
+            if (counts) {
+                unfinished.decrementAndGet();
+            }
+            throw new RequestException(RequestException.Kind.UNAVAILABLE, "engine " + name + " is closed");
+        }
+        waker.run();
+    }
+
+    private int drainCommands() {
+        int n = 0;
+        Command c;
+        while (n < MAX_COMMANDS_PER_CALL && (c = commands.poll()) != null) {
+            n++;
+            switch (c) {
+                case Submit s -> {
+                    Sequence seq = s.seq();
+                    seq.state = Sequence.State.WAITING;
+                    waiting.add(seq);
+                    waitingTokens += seq.tokenCount;
+                }
+                case Cancel k -> cancelNow(k.seq());
+                case Call call -> call.action().run();
+            }
+        }
+        return n;
+    }
+
+    // ------------------------------------------------------------------ planning
+
+    /** Fills the batch for the next step; false if there is nothing to run. */
+    private boolean plan() {
+        batch.clear();
+        scheduledCount = 0;
+        stepPrefillTokens = 0;
+        stepDecodeSequences = 0;
+        int budget = config.maxBatchTokens();
+        // 1. decodes, preempting the latest arrivals when blocks run out
+        for (int i = 0; i < running.size(); i++) {
+            Sequence s = running.get(i);
+            if (s.pending() != 1) {
+                continue;
+            }
+            while (!blocks.allocate(s.table, s.computed + 1)) {
+                Sequence victim = running.getLast();
+                preempt(victim);
+                if (victim == s) {
+                    break;
+                }
+            }
+            if (s.state != Sequence.State.RUNNING) {
+                break; // s itself was preempted: it was the last running sequence
+            }
+            schedule(s, 1);
+            budget--;
+            stepDecodeSequences++;
+        }
+        // 2. chunks of prompts already running
+        for (int i = 0; i < running.size() && budget > 0; i++) {
+            Sequence s = running.get(i);
+            if (s.pending() <= 1) {
+                continue;
+            }
+            int chunk = fitChunk(s, Math.min(budget, s.pending()));
+            if (chunk <= 0) {
+                continue;
+            }
+            allocateOrThrow(s, s.computed + chunk);
+            schedule(s, chunk);
+            budget -= chunk;
+            stepPrefillTokens += chunk;
+        }
+        // 3. admissions, oldest first, no overtaking
+        while (budget > 0 && running.size() + reservations.size() < config.maxSequences() && !waiting.isEmpty()) {
+            Sequence s = waiting.peek();
+            int hit = blocks.matchPrefix(s.table, (s.tokenCount - 1) / blockSize);
+            int cachedAmongHit = blocks.cachedAmongPrefix(s.table, hit);
+            int start = hit * blockSize;
+            int chunk = Math.min(budget, s.tokenCount - start);
+            int coverable = (hit + blocks.allocatableBlocks() - cachedAmongHit) * blockSize - start;
+            chunk = Math.min(chunk, coverable);
+            if (chunk <= 0) {
+                break;
+            }
+            waiting.poll();
+            waitingTokens -= s.tokenCount;
+            blocks.acquirePrefix(s.table, hit);
+            s.computed = start;
+            allocateOrThrow(s, start + chunk);
+            if (!s.admittedOnce) {
+                s.admittedOnce = true;
+                s.cachedPromptTokens = Math.min(start, s.promptLength);
+                promptTokensTotal += s.promptLength;
+                cachedPromptTokensTotal += s.cachedPromptTokens;
+            }
+            s.state = Sequence.State.RUNNING;
+            insertRunning(s);
+            schedule(s, chunk);
+            budget -= chunk;
+            stepPrefillTokens += chunk;
+        }
+        return scheduledCount > 0;
+    }
+
+    /** Largest chunk up to {@code wanted} whose blocks can be allocated now. */
+    private int fitChunk(Sequence s, int wanted) {
+        int coverable = (s.table.blockCount() + blocks.allocatableBlocks()) * blockSize - s.computed;
+        return Math.min(wanted, coverable);
+    }
+
+    private void allocateOrThrow(Sequence s, int tokens) {
+        if (!blocks.allocate(s.table, tokens)) {
+            throw new IllegalStateException("allocation of " + tokens + " positions failed after the fit check: " + s);
+        }
+    }
+
+    private void schedule(Sequence s, int tokens) {
+        s.stepTokens = tokens;
+        boolean wantsLogits = s.computed + tokens == s.tokenCount;
+        batch.add(s.tokens, s.computed, tokens, s.computed, s.table.blocks(), wantsLogits);
+        scheduled[scheduledCount++] = s;
+    }
+
+    private void insertRunning(Sequence s) {
+        int lo = 0;
+        int hi = running.size();
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            if (running.get(mid).arrival < s.arrival) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        running.add(lo, s);
+    }
+
+    private void preempt(Sequence s) {
+        running.remove(s);
+        blocks.release(s.table);
+        s.computed = 0;
+        s.state = Sequence.State.WAITING;
+        s.preemptions++;
+        preemptionsTotal++;
+        waiting.add(s);
+        waitingTokens += s.tokenCount;
+        if (LOG.isLoggable(System.Logger.Level.DEBUG)) {
+            LOG.log(System.Logger.Level.DEBUG, "[req={0}] preempted after {1} tokens (engine {2}, free blocks {3})",
+                    s.requestId(), s.generated, name, blocks.allocatableBlocks());
+        }
+    }
+
+    // ------------------------------------------------------------------ running a step
+
+    private void runStep(long now) {
+        stepsTotal++;
+        int active = blocks.activeBlocks();
+        try {
+            runner.forward(batch, pool, logits);
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.ERROR, "engine " + name + ": forward step of " + scheduledCount
+                    + " sequences failed; failing them", e);
+            failScheduled(e);
+            return;
+        }
+        if (timing == null) {
+            completeStep();
+        } else {
+            long d = Math.max(1, timing.stepNanos(stepPrefillTokens, stepDecodeSequences, active, blocks.totalBlocks()));
+            inFlight = true;
+            stepDueNanos = now + d;
+        }
+    }
+
+    private void completeStep() {
+        for (int k = 0; k < scheduledCount; k++) {
+            Sequence s = scheduled[k];
+            scheduled[k] = null;
+            if (s.state != Sequence.State.RUNNING) {
+                continue; // cancelled while its step was in flight
+            }
+            s.computed += s.stepTokens;
+            blocks.commit(s.table, s.computed);
+            if (s.computed == s.tokenCount) {
+                sampleAndEmit(s, k);
+            }
+        }
+        scheduledCount = 0;
+    }
+
+    private void sampleAndEmit(Sequence s, int row) {
+        GeneratedToken t = sampler.sample(logits, row * vocabSize, s.sampling);
+        int id = t.tokenId();
+        s.append(id);
+        try {
+            s.sink.onToken(t);
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "[req=" + s.requestId() + "] token sink failed; cancelling the request", e);
+            finishQuietly(s);
+            return;
+        }
+        FinishReason reason = finishReason(s, id);
+        if (reason != null) {
+            finish(s, reason);
+        }
+    }
+
+    private FinishReason finishReason(Sequence s, int id) {
+        if (!s.request.ignoreEos()) {
+            for (int eos : eosTokenIds) {
+                if (eos == id) {
+                    return FinishReason.STOP;
+                }
+            }
+        }
+        if (s.request.isStopToken(id)) {
+            return FinishReason.STOP;
+        }
+        if (s.generated >= s.request.maxTokens() || s.tokenCount >= contextLength) {
+            return FinishReason.LENGTH;
+        }
+        return null;
+    }
+
+    private void failScheduled(RuntimeException cause) {
+        for (int k = 0; k < scheduledCount; k++) {
+            Sequence s = scheduled[k];
+            scheduled[k] = null;
+            if (s.state == Sequence.State.RUNNING) {
+                finishQuietly(s);
+                try {
+                    s.sink.onError(new RequestException(RequestException.Kind.INTERNAL,
+                            "the model failed: " + cause.getMessage(), null, cause));
+                } catch (RuntimeException e) {
+                    LOG.log(System.Logger.Level.WARNING, "[req=" + s.requestId() + "] token sink failed in onError", e);
+                }
+            }
+        }
+        scheduledCount = 0;
+    }
+
+    // ------------------------------------------------------------------ finishing
+
+    private void finish(Sequence s, FinishReason reason) {
+        PromptPin pin = s.onPinned != null && reason != FinishReason.CANCELLED ? pinPrompt(s) : null;
+        finishQuietly(s);
+        if (pin != null) {
+            try {
+                s.onPinned.accept(pin);
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "[req=" + s.requestId() + "] pin listener failed; releasing the pin", e);
+                pins.release(pin.pinId());
+            }
+        }
+        try {
+            s.sink.onFinish(reason, s.usage());
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "[req=" + s.requestId() + "] token sink failed in onFinish", e);
+        }
+    }
+
+    /** Cancels a sequence in any state and tells its sink, unless it already finished. */
+    private void cancelNow(Sequence s) {
+        if (s.state == Sequence.State.FINISHED) {
+            return;
+        }
+        finishQuietly(s);
+        if (s.sink != null) {
+            try {
+                s.sink.onFinish(FinishReason.CANCELLED, s.usage());
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "[req=" + s.requestId() + "] token sink failed in onFinish", e);
+            }
+        }
+    }
+
+    /** Removes a sequence from wherever it is and releases its blocks; tells nobody. */
+    private void finishQuietly(Sequence s) {
+        switch (s.state) {
+            case WAITING -> {
+                waiting.remove(s);
+                waitingTokens -= s.tokenCount;
+            }
+            case RUNNING -> running.remove(s);
+            case RESERVED -> reservations.remove(s.arrival);
+            case NEW, FINISHED -> { }
+        }
+        if (s.state != Sequence.State.FINISHED) {
+            unfinished.decrementAndGet();
+        }
+        blocks.release(s.table);
+        s.state = Sequence.State.FINISHED;
+    }
+
+    // ------------------------------------------------------------------ pins and imports
+
+    private PromptPin pinPrompt(Sequence s) {
+        int n = Math.min(s.table.blocksFor(s.promptLength), s.table.blockCount());
+        int[] ids = new int[n];
+        for (int i = 0; i < n; i++) {
+            ids[i] = s.table.block(i);
+        }
+        long expires = clock.nanoTime() + config.pinTtlMs() * 1_000_000L;
+        return new PromptPin(pins.pin(ids, expires), s.requestId(), s.promptLength, ids, expires);
+    }
+
+    private ImportReservation reserve(Sequence s) {
+        if (running.size() + reservations.size() >= config.maxSequences()) {
+            throw new RequestException(RequestException.Kind.UNAVAILABLE, "engine " + name + " runs "
+                    + config.maxSequences() + " sequences already");
+        }
+        int hit = blocks.matchPrefix(s.table, s.promptLength / blockSize);
+        blocks.acquirePrefix(s.table, hit);
+        if (!blocks.allocate(s.table, s.promptLength)) {
+            int need = s.table.blocksFor(s.promptLength) - s.table.blockCount();
+            blocks.release(s.table);
+            throw new RequestException(RequestException.Kind.UNAVAILABLE, "engine " + name + " has "
+                    + blocks.allocatableBlocks() + " free KV blocks, the prompt needs " + need + " more");
+        }
+        unfinished.incrementAndGet();
+        s.state = Sequence.State.RESERVED;
+        s.computed = hit * blockSize;
+        s.cachedPromptTokens = s.computed;
+        s.expiresAtNanos = clock.nanoTime() + config.pinTtlMs() * 1_000_000L;
+        reservations.put(s.arrival, s);
+        return new ImportReservation(s.arrival, s.requestId(), s.promptLength, s.computed, s.table.blockIds(),
+                blockSize, s.expiresAtNanos);
+    }
+
+    private Sequence startReserved(long reservationId, int firstToken, TokenSink sink) {
+        Sequence s = reservations.remove(reservationId);
+        if (s == null) {
+            sink.onError(new RequestException(RequestException.Kind.INVALID,
+                    "import reservation " + reservationId + " is unknown or expired"));
+            return null;
+        }
+        if (firstToken < 0 || firstToken >= vocabSize) {
+            finishQuietly(s);
+            sink.onError(new RequestException(RequestException.Kind.INVALID, "first token " + firstToken
+                    + " is outside the vocabulary of " + vocabSize + " tokens"));
+            return null;
+        }
+        s.sink = sink;
+        s.computed = s.promptLength;
+        s.transferredPromptTokens = s.promptLength - s.cachedPromptTokens;
+        blocks.commit(s.table, s.computed);
+        s.admittedOnce = true;
+        promptTokensTotal += s.promptLength;
+        cachedPromptTokensTotal += s.cachedPromptTokens;
+        if (!s.sampling.params().greedy()) {
+            s.sampling.skipDraw(); // the peer's draw for the first token
+        }
+        s.append(firstToken);
+        s.state = Sequence.State.RUNNING;
+        insertRunning(s);
+        FinishReason reason = finishReason(s, firstToken);
+        if (reason != null) {
+            finish(s, reason);
+        }
+        return s;
+    }
+
+    private int expire(long now) {
+        int n = pins.expire(now, name);
+        if (!reservations.isEmpty()) {
+            List<Sequence> expired = null;
+            for (Sequence s : reservations.values()) {
+                if (now - s.expiresAtNanos >= 0) {
+                    (expired == null ? expired = new ArrayList<>() : expired).add(s);
+                }
+            }
+            if (expired != null) {
+                for (Sequence s : expired) {
+                    LOG.log(System.Logger.Level.INFO, "[req={0}] import reservation expired unused", s.requestId());
+                    finishQuietly(s);
+                    n++;
+                }
+            }
+        }
+        return n;
+    }
+
+    // ------------------------------------------------------------------ events and load
+
+    private void report(long now) {
+        LoadReport r = computeLoad();
+        boolean periodic = now - nextReportNanos >= 0;
+        if (!periodic && r.equals(load)) {
+            return;
+        }
+        load = r;
+        nextReportNanos = now + config.loadReportIntervalMs() * 1_000_000L;
+        listeners.publish(r);
+    }
+
+    private LoadReport computeLoad() {
+        long queuedPrefill = waitingTokens;
+        for (Sequence s : running) {
+            int p = s.pending();
+            if (p > 1) {
+                queuedPrefill += p;
+            }
+        }
+        return new LoadReport(blocks.totalBlocks(), blocks.activeBlocks(), blocks.cachedBlocks(), running.size(),
+                waiting.size(), queuedPrefill, promptTokensTotal, cachedPromptTokensTotal);
+    }
+
+    // ------------------------------------------------------------------ invariants
+
+    /** Engine thread: checks the invariants in the class notes; throws IllegalStateException. */
+    public void checkInvariants() {
+        blocks.checkInvariants();
+        int[] refs = new int[blocks.totalBlocks()];
+        long prevArrival = Long.MIN_VALUE;
+        for (Sequence s : running) {
+            check(s.state == Sequence.State.RUNNING, "running list holds %s", s);
+            check(s.arrival > prevArrival, "running list out of arrival order at %s", s);
+            prevArrival = s.arrival;
+            check(s.pending() >= 1, "running sequence without a pending token: %s", s);
+            check(s.table.capacityTokensAllocated() >= s.computed, "blocks do not cover computed positions: %s", s);
+            countRefs(s, refs);
+        }
+        long tokens = 0;
+        for (Sequence s : waiting) {
+            check(s.state == Sequence.State.WAITING && s.table.blockCount() == 0, "waiting sequence holds blocks: %s", s);
+            tokens += s.tokenCount;
+        }
+        check(tokens == waitingTokens, "waiting tokens %d but counter says %d", tokens, waitingTokens);
+        for (Sequence s : reservations.values()) {
+            check(s.state == Sequence.State.RESERVED, "reservation in state %s", s.state);
+            countRefs(s, refs);
+        }
+        pins.countReferences(refs);
+        for (int b = 0; b < refs.length; b++) {
+            check(refs[b] == blocks.refCount(b), "block %d has refCount %d but %d references", b, blocks.refCount(b), refs[b]);
+        }
+        check(running.size() + reservations.size() <= config.maxSequences(), "%d running + %d reserved > max %d",
+                running.size(), reservations.size(), config.maxSequences());
+        if (commands.isEmpty()) {
+            int live = running.size() + waiting.size() + reservations.size();
+            check(live == unfinished.get(), "%d live sequences but unfinished counter %d", live, unfinished.get());
+        }
+    }
+
+    private static void countRefs(Sequence s, int[] refs) {
+        for (int i = 0; i < s.table.blockCount(); i++) {
+            refs[s.table.block(i)]++;
+        }
+    }
+
+    private static void check(boolean ok, String format, Object... args) {
+        if (!ok) {
+            throw new IllegalStateException("scheduler invariant broken: " + String.format(format, args));
+        }
+    }
+}

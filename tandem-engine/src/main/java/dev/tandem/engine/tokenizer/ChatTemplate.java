@@ -1,0 +1,227 @@
+package dev.tandem.engine.tokenizer;
+
+import com.hubspot.jinjava.Jinjava;
+import com.hubspot.jinjava.JinjavaConfig;
+import com.hubspot.jinjava.LegacyOverrides;
+import com.hubspot.jinjava.interpret.RenderResult;
+import com.hubspot.jinjava.interpret.TemplateError;
+import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
+import dev.tandem.core.ModelFormatException;
+import dev.tandem.core.RequestException;
+import dev.tandem.engine.gguf.GgufFile;
+import java.time.Clock;
+import java.time.ZonedDateTime;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * Turns a conversation into prompt text with the model's own chat template
+ * ({@code tokenizer.chat_template}, a Jinja template written for Hugging Face's
+ * {@code apply_chat_template}), rendered by jinjava.
+ *
+ * <h2>Design</h2>
+ * The template sees what Hugging Face passes: {@code messages} (maps with {@code role} and
+ * {@code content}), {@code add_generation_prompt}, {@code bos_token}, {@code eos_token}, and the
+ * functions {@code raise_exception(message)} and {@code strftime_now(format)}. Jinjava is set up
+ * as Hugging Face sets up Jinja: {@code trim_blocks} and {@code lstrip_blocks} on, and one
+ * trailing newline of the template dropped ({@code keep_trailing_newline} off). Jinjava only
+ * honours {@code {{-} and {@code -}}} (whitespace control on expressions, which Qwen's template
+ * uses on every line) with the legacy override {@code useTrimmingForNotesAndExpressions}; the
+ * other overrides stay off (turning all of them on breaks {@code {%-} parsing).
+ *
+ * <p>Errors: a template that does not parse or render (an unknown tag such as
+ * {@code {% generation %}}, Python string methods such as {@code .startswith}, which jinjava
+ * lacks) is a {@link ModelFormatException}, detected when the template is created by rendering
+ * a sample conversation. A template that calls {@code raise_exception} for a conversation
+ * ("roles must alternate") throws {@link RequestException} of kind {@code INVALID} with that
+ * message, since the conversation is what the client must change.
+ *
+ * <p>Fallback when the model has no template (documented choice): ChatML
+ * ({@code <|im_start|>role\ncontent<|im_end|>\n}) if the vocabulary has the
+ * {@code <|im_start|>} and {@code <|im_end|>} tokens, since the model was then trained on it;
+ * otherwise plain {@code role: content} lines ending in {@code assistant:}, which a base model
+ * such as stories260K can at least continue. Neither fallback writes BOS: {@link #encode} adds
+ * it when the model wants one.
+ *
+ * <h2>Invariants</h2>
+ * A constructed template has rendered the sample conversation without a fatal error.
+ *
+ * <h2>Concurrency</h2>
+ * Safe for concurrent use: each render has its own jinjava interpreter; the clock used by
+ * {@code strftime_now} is passed through a thread-local for the duration of one render.
+ *
+ * <h2>References</h2>
+ * Hugging Face transformers {@code PreTrainedTokenizerBase.apply_chat_template}; jinjava
+ * quirks in ../shared/design/DEPENDENCIES.md.
+ */
+public final class ChatTemplate {
+    static final String CHATML = "{% for message in messages %}"
+            + "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
+            + "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+    static final String PLAIN = "{% for message in messages %}{{ message['role'] + ': ' + message['content'] + '\\n' }}"
+            + "{% endfor %}{% if add_generation_prompt %}{{ 'assistant:' }}{% endif %}";
+
+    private static final long MAX_OUTPUT_CHARS = 64L << 20;
+    private static final ThreadLocal<Clock> RENDER_CLOCK = new ThreadLocal<>();
+    private static final List<ChatMessage> SAMPLE = List.of(new ChatMessage("system", "You are helpful."),
+            new ChatMessage("user", "Hi"), new ChatMessage("assistant", "Hello"), new ChatMessage("user", "Bye"));
+
+    private final String name;
+    private final String source;
+    private final String bosToken;
+    private final String eosToken;
+    private final Clock clock;
+    private final Jinjava jinjava;
+
+    private ChatTemplate(String name, String source, String bosToken, String eosToken, Clock clock) {
+        this.name = name;
+        this.source = source.endsWith("\r\n") ? source.substring(0, source.length() - 2)
+                : source.endsWith("\n") ? source.substring(0, source.length() - 1) : source;
+        this.bosToken = bosToken;
+        this.eosToken = eosToken;
+        this.clock = clock;
+        this.jinjava = new Jinjava(JinjavaConfig.newBuilder().withTrimBlocks(true).withLstripBlocks(true)
+                .withLegacyOverrides(LegacyOverrides.newBuilder().withUseTrimmingForNotesAndExpressions(true).build()).withMaxOutputSize(MAX_OUTPUT_CHARS).build());
+        jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition("", "raise_exception",
+                ChatTemplate.class, "raiseException", String.class));
+        jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition("", "strftime_now",
+                ChatTemplate.class, "strftimeNow", String.class));
+        try {
+            render(SAMPLE, true);
+        } catch (RequestException e) {
+            // raise_exception on the sample: the template is fine, it just wants other conversations.
+        } catch (ModelFormatException e) {
+            throw new ModelFormatException("chat template '" + name + "' cannot be used: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The model's template from {@code tokenizer.chat_template}, or the fallback described in the
+     * class comment.
+     *
+     * @throws ModelFormatException if the model's template cannot be rendered
+     */
+    public static ChatTemplate forModel(GgufFile gguf, Tokenizer tokenizer) {
+        String bos = tokenizer.bosId() >= 0 ? tokenizer.tokenText(tokenizer.bosId()) : "";
+        String eos = tokenizer.eosId() >= 0 ? tokenizer.tokenText(tokenizer.eosId()) : "";
+        String source = gguf.string("tokenizer.chat_template", null);
+        if (source != null && !source.isBlank()) {
+            return jinja(String.valueOf(gguf.path().getFileName()), source, bos, eos);
+        }
+        return fallback(tokenizer);
+    }
+
+    /** The fallback for a model without a template: ChatML if its vocabulary knows it, else plain lines. */
+    public static ChatTemplate fallback(Tokenizer tokenizer) {
+        boolean chatMl = isSingleToken(tokenizer, "<|im_start|>") && isSingleToken(tokenizer, "<|im_end|>");
+        String bos = tokenizer.bosId() >= 0 ? tokenizer.tokenText(tokenizer.bosId()) : "";
+        String eos = tokenizer.eosId() >= 0 ? tokenizer.tokenText(tokenizer.eosId()) : "";
+        return chatMl ? new ChatTemplate("chatml (fallback)", CHATML, bos, eos, Clock.systemDefaultZone())
+                : new ChatTemplate("plain (fallback)", PLAIN, bos, eos, Clock.systemDefaultZone());
+    }
+
+    private static boolean isSingleToken(Tokenizer tokenizer, String text) {
+        int[] ids = tokenizer.encode(text, false, true);
+        return ids.length == 1 && tokenizer.tokenText(ids[0]).equals(text);
+    }
+
+    /**
+     * A template from Jinja source, with the texts of the BOS and EOS tokens.
+     *
+     * @throws ModelFormatException if it does not render
+     */
+    public static ChatTemplate jinja(String name, String source, String bosToken, String eosToken) {
+        return new ChatTemplate(name, source, bosToken, eosToken, Clock.systemDefaultZone());
+    }
+
+    /** This template with {@code strftime_now} reading {@code clock}. */
+    public ChatTemplate withClock(Clock clock) {
+        return new ChatTemplate(name, source, bosToken, eosToken, Objects.requireNonNull(clock, "clock"));
+    }
+
+    /** A short name: the model file's name, or "chatml (fallback)" / "plain (fallback)". */
+    public String name() {
+        return name;
+    }
+
+    /**
+     * Renders the conversation.
+     *
+     * @param addGenerationPrompt end with the start of an assistant turn (for generation)
+     * @throws RequestException (INVALID) if the template rejects the conversation
+     * @throws ModelFormatException if the template fails for another reason
+     */
+    public String render(List<ChatMessage> messages, boolean addGenerationPrompt) {
+        List<Map<String, Object>> list = new ArrayList<>(messages.size());
+        for (ChatMessage m : messages) {
+            Map<String, Object> map = new HashMap<>();
+            map.put("role", m.role());
+            if (m.content() != null) {
+                map.put("content", m.content());
+            }
+            list.add(map);
+        }
+        Map<String, Object> context = new HashMap<>();
+        context.put("messages", list);
+        context.put("add_generation_prompt", addGenerationPrompt);
+        context.put("bos_token", bosToken);
+        context.put("eos_token", eosToken);
+        RenderResult result;
+        RENDER_CLOCK.set(clock);
+        try {
+            result = jinjava.renderForResult(source, context);
+        } finally {
+            RENDER_CLOCK.remove();
+        }
+        for (TemplateError error : result.getErrors()) {
+            if (error.getSeverity() != TemplateError.ErrorType.FATAL) {
+                continue;
+            }
+            for (Throwable t = error.getException(); t != null; t = t.getCause()) {
+                if (t instanceof Raised raised) {
+                    throw new RequestException(RequestException.Kind.INVALID,
+                            "the chat template rejected the conversation: " + raised.getMessage(), "messages", null);
+                }
+            }
+            throw new ModelFormatException("chat template '" + name + "' failed at line " + error.getLineno()
+                    + ": " + error.getMessage());
+        }
+        return result.getOutput();
+    }
+
+    /**
+     * Renders and tokenizes the conversation for generation, with special tokens parsed, adding
+     * BOS only if the model wants it and the rendered text does not already start with it.
+     */
+    public int[] encode(Tokenizer tokenizer, List<ChatMessage> messages, boolean addGenerationPrompt) {
+        String text = render(messages, addGenerationPrompt);
+        boolean hasBos = !bosToken.isEmpty() && text.startsWith(bosToken);
+        return tokenizer.encode(text, tokenizer.addsBos() && !hasBos, true);
+    }
+
+    /** Jinja {@code raise_exception(message)}: aborts rendering with the template's message. */
+    public static String raiseException(String message) {
+        throw new Raised(message);
+    }
+
+    /** Jinja {@code strftime_now(format)}: the current time formatted as Python's strftime does. */
+    public static String strftimeNow(String format) {
+        Clock clock = RENDER_CLOCK.get();
+        return Strftime.format(format, ZonedDateTime.now(clock != null ? clock : Clock.systemDefaultZone()));
+    }
+
+    /** Thrown by {@code raise_exception}; found again in jinjava's error list. */
+    private static final class Raised extends RuntimeException {
+        Raised(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "chat template " + name;
+    }
+}

@@ -1,0 +1,92 @@
+package dev.tandem.engine.tokenizer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.charset.StandardCharsets;
+import java.util.HexFormat;
+import java.util.SplittableRandom;
+import java.util.stream.LongStream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.MethodSource;
+
+class Utf8Test {
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({
+        "41c3a9e29883809f98, 41 e9 2603 fffd fffd fffd", // stray continuation bytes
+        "c0af, 2f",                                       // overlong '/' passes, as in llama.cpp
+        "eda080, d800",                                   // surrogate passes
+        "e4bd20, fffd fffd 20",                           // truncated: one replacement per byte
+        "f09f98, fffd fffd fffd",                         // truncated at the end
+        "f09f9880, 1f600",
+        "f5808080, fffd",                                 // above U+10FFFF: one replacement
+        "fffe, fffd fffd",
+    })
+    void decode_llamaCppLenientRules_codePoints(String hex, String expected) {
+        byte[] bytes = HexFormat.of().parseHex(hex);
+        StringBuilder sb = new StringBuilder();
+        for (int cp : Utf8.decode(bytes, 0, bytes.length)) {
+            sb.append(sb.isEmpty() ? "" : " ").append(Integer.toHexString(cp));
+        }
+        assertThat(sb.toString()).isEqualTo(expected);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({
+        "41, 0", "c3, 1", "c3a9, 0", "e298, 2", "e29883, 0", "f09f98, 3", "f09f9880, 0",
+        "80, 0", "c0, 0", "e080, 0", "e0a0, 2", "eda0, 0", "ed9f, 2", "f080, 0", "f490, 0", "f48f, 2", "f5, 0",
+        "41c3, 1", "e2c3, 1",
+    })
+    void incompleteTail_bytes_lengthOfCompletablePrefix(String hex, int expected) {
+        byte[] bytes = HexFormat.of().parseHex(hex);
+        assertThat(Utf8.incompleteTail(bytes, 0, bytes.length)).isEqualTo(expected);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({
+        "41c3a9, Aé", "eda080, \uFFFD\uFFFD\uFFFD", "e0a041, \uFFFDA", "f09f9880, \uD83D\uDE00", "c0af, \uFFFD\uFFFD",
+        "e298, \uFFFD",
+    })
+    void decodeText_malformed_oneReplacementPerMaximalSubpart(String hex, String expected) {
+        byte[] bytes = HexFormat.of().parseHex(hex);
+        assertThat(Utf8.text(bytes, 0, bytes.length)).isEqualTo(expected);
+    }
+
+    static LongStream seeds() {
+        return LongStream.range(0, 150);
+    }
+
+    /** Random byte soup, split wherever incompleteTail allows: pieces decode as the whole does. */
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("seeds")
+    void decodeText_splitAtAllowedPoints_sameAsWhole(long seed) {
+        SplittableRandom random = new SplittableRandom(seed);
+        byte[] alphabet = HexFormat.of().parseHex("41c3a9e298830f9f98f0908080edc0e0a0f4bfff20");
+        byte[] bytes = new byte[random.nextInt(1, 40)];
+        for (int i = 0; i < bytes.length; i++) {
+            bytes[i] = random.nextInt(4) == 0 ? (byte) random.nextInt(256) : alphabet[random.nextInt(alphabet.length)];
+        }
+        StringBuilder pieces = new StringBuilder();
+        Bytes pending = new Bytes(8);
+        char[] chars = new char[64];
+        for (int i = 0; i < bytes.length; ) {
+            int n = Math.min(bytes.length - i, random.nextInt(1, 4));
+            pending.add(bytes, i, n);
+            i += n;
+            int ready = pending.size() - Utf8.incompleteTail(pending.array(), 0, pending.size());
+            pieces.append(pending.text(ready, chars));
+            pending.dropFirst(ready);
+        }
+        pieces.append(pending.text(pending.size(), chars));
+        assertThat(pieces.toString()).as("seed %d bytes %s", seed, HexFormat.of().formatHex(bytes))
+                .isEqualTo(Utf8.text(bytes, 0, bytes.length));
+        if (!containsFffd(bytes)) { // valid UTF-8: the same as Java's decoder
+            assertThat(pieces.toString()).isEqualTo(new String(bytes, StandardCharsets.UTF_8));
+        }
+    }
+
+    private static boolean containsFffd(byte[] bytes) {
+        return Utf8.text(bytes, 0, bytes.length).indexOf('\uFFFD') >= 0;
+    }
+}

@@ -1,0 +1,83 @@
+package dev.tandem.frontend;
+
+import dev.tandem.engine.EngineConfig;
+import dev.tandem.engine.LlmEngine;
+import dev.tandem.engine.gguf.GgufFile;
+import dev.tandem.engine.model.ModelConfig;
+import dev.tandem.engine.model.Transformer;
+import dev.tandem.engine.tokenizer.Tokenizer;
+import dev.tandem.frontend.text.TokenizerTextModel;
+import java.nio.file.Path;
+import java.util.stream.IntStream;
+
+/**
+ * A GGUF model opened once in this process: its tokenizer for the frontend, and as many engines
+ * (workers) over its weights as wanted. The weights are memory-mapped once and shared; each
+ * engine has its own transformer scratch, KV pool and scheduler thread.
+ *
+ * <p>Owns the mapped file: close it after every engine made from it is closed.
+ */
+public final class LocalModel implements AutoCloseable {
+    private final GgufFile gguf;
+    private final String name;
+    private final TokenizerTextModel text;
+    private final int[] endOfGenerationIds;
+
+    private LocalModel(GgufFile gguf, String name) {
+        this.gguf = gguf;
+        this.name = name;
+        this.text = TokenizerTextModel.fromGguf(gguf);
+        Tokenizer t = text.tokenizer();
+        this.endOfGenerationIds = IntStream.range(0, t.vocabSize()).filter(t::isEndOfGeneration).toArray();
+    }
+
+    /**
+     * Opens a model file.
+     *
+     * @param name the model name clients use; null for the file name without {@code .gguf}
+     */
+    public static LocalModel open(Path file, String name) {
+        GgufFile gguf = GgufFile.open(file);
+        try {
+            String n = name != null ? name : file.getFileName().toString().replaceFirst("(?i)\\.gguf$", "");
+            return new LocalModel(gguf, n);
+        } catch (RuntimeException e) {
+            gguf.close();
+            throw e;
+        }
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /** What the frontend needs to serve this model. */
+    public ServedModel served() {
+        return new ServedModel(name, text);
+    }
+
+    /** The model's shape. */
+    public ModelConfig config() {
+        return ModelConfig.from(gguf);
+    }
+
+    /**
+     * Starts one engine over the model on its own scheduler thread.
+     *
+     * @param threads kernel threads for its forward passes (the scheduler thread included)
+     */
+    public LlmEngine startEngine(EngineConfig config, int threads) {
+        Transformer runner = new Transformer(gguf, config.maxBatchTokens(), threads);
+        ModelConfig mc = runner.config();
+        return LlmEngine.builder(name, runner)
+                .config(config)
+                .kvShape(mc.layerCount(), mc.kvHeadCount(), mc.headDim())
+                .eosTokenIds(endOfGenerationIds)
+                .build();
+    }
+
+    @Override
+    public void close() {
+        gguf.close();
+    }
+}

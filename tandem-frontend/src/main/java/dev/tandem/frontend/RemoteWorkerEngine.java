@@ -1,0 +1,110 @@
+package dev.tandem.frontend;
+
+import dev.tandem.core.Engine;
+import dev.tandem.core.EngineInfo;
+import dev.tandem.core.FinishReason;
+import dev.tandem.core.GenerateRequest;
+import dev.tandem.core.GeneratedToken;
+import dev.tandem.core.KvEventListener;
+import dev.tandem.core.KvSnapshot;
+import dev.tandem.core.LoadReport;
+import dev.tandem.core.RequestException;
+import dev.tandem.core.RequestHandle;
+import dev.tandem.core.TandemException;
+import dev.tandem.core.TokenSink;
+import dev.tandem.core.Usage;
+import dev.tandem.runtime.rpc.RemoteEngine;
+import java.util.Objects;
+
+/**
+ * The frontend's handle on a worker in another process: a {@link RemoteEngine} (every call over
+ * the request plane, with its deadline) plus what the frontend already knows without asking.
+ *
+ * <ul>
+ *   <li>{@link #info()} is the answer of the health call that admitted the worker, fixed.</li>
+ *   <li>{@link #load()} is the worker's latest load report from the event plane (no RPC), so a
+ *       metrics scrape never waits on a slow or dead worker.</li>
+ *   <li>A generate that fails with {@link RequestException.Kind#WORKER_LOST} (refused or dropped
+ *       connection) tells {@code onLost} before the error reaches the request, so the worker
+ *       leaves the worker set at once instead of at the end of its lease.</li>
+ * </ul>
+ *
+ * <p>Safe for concurrent use. Does not own the client: {@link #close()} is a no-op, the
+ * {@link RemoteWorkers} that made it closes the client when the worker leaves the registry.
+ */
+final class RemoteWorkerEngine implements Engine {
+    private final RemoteEngine client;
+    private final EngineInfo info;
+    private final Runnable onLost;
+    /** Latest load report; written by an event-bus thread, read by metrics. */
+    private volatile LoadReport load;
+
+    RemoteWorkerEngine(RemoteEngine client, EngineInfo info, Runnable onLost) {
+        this.client = Objects.requireNonNull(client, "client");
+        this.info = Objects.requireNonNull(info, "info");
+        this.onLost = Objects.requireNonNull(onLost, "onLost");
+        this.load = new LoadReport(info.totalBlocks(), 0, 0, 0, 0, 0, 0, 0);
+    }
+
+    RemoteEngine client() {
+        return client;
+    }
+
+    /** Records a load report received on the event plane. */
+    void onLoad(LoadReport report) {
+        load = report;
+    }
+
+    @Override
+    public EngineInfo info() {
+        return info;
+    }
+
+    @Override
+    public RequestHandle submit(GenerateRequest request, TokenSink sink) {
+        return client.submit(request, new TokenSink() {
+            @Override
+            public void onToken(GeneratedToken token) {
+                sink.onToken(token);
+            }
+
+            @Override
+            public void onFinish(FinishReason reason, Usage usage) {
+                sink.onFinish(reason, usage);
+            }
+
+            @Override
+            public void onError(TandemException error) {
+                if (error instanceof RequestException re && re.kind() == RequestException.Kind.WORKER_LOST) {
+                    onLost.run();
+                }
+                sink.onError(error);
+            }
+        });
+    }
+
+    @Override
+    public LoadReport load() {
+        return load;
+    }
+
+    @Override
+    public AutoCloseable subscribe(KvEventListener listener) {
+        return client.subscribe(listener);
+    }
+
+    @Override
+    public KvSnapshot kvSnapshot() {
+        return client.kvSnapshot();
+    }
+
+    @Override
+    public void close() {
+        // the client belongs to RemoteWorkers
+    }
+
+    @Override
+    public String toString() {
+        return "RemoteWorkerEngine[" + client.address() + "]";
+    }
+}

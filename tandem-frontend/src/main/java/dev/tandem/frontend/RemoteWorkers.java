@@ -1,0 +1,300 @@
+package dev.tandem.frontend;
+
+import dev.tandem.core.LoadReport;
+import dev.tandem.core.TandemException;
+import dev.tandem.core.WorkerRecord;
+import dev.tandem.runtime.RuntimeConfig;
+import dev.tandem.runtime.events.EventBus;
+import dev.tandem.runtime.registry.WorkerSetTracker;
+import dev.tandem.runtime.rpc.HealthStatus;
+import dev.tandem.runtime.rpc.RemoteEngine;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+
+import static java.lang.System.Logger.Level.INFO;
+import static java.lang.System.Logger.Level.WARNING;
+
+/**
+ * Keeps a {@link WorkerSet} in step with the registry for workers in other processes: the
+ * distributed counterpart of {@link RegistryWorkers}, fed by a {@link WorkerSetTracker} (which
+ * has already refused workers whose block size disagrees).
+ *
+ * <h2>Design</h2>
+ * Per registered worker a {@link Member}: a {@link RemoteEngine} client (no I/O until used) and
+ * whether it is in the worker set. A worker joins the set only after a health call answers
+ * "serving", so a record whose process is unreachable (crashed but still within its lease, or
+ * behind a cut network) never receives requests; until then it is probed every
+ * {@code probeIntervalMs}. The probes run on virtual threads, never on the registry's watch
+ * thread, so one slow worker delays no one else's join.
+ * <pre>
+ *   record added ──▶ PROBING ──health: serving──▶ JOINED ──generate: WORKER_LOST──▶ PROBING
+ *        ▲               │ not serving / error:        │
+ *        │               └── probe again later         └── record removed ──▶ gone (client closed
+ *   (same worker re-registers: a new member)                                   once its streams end)
+ * </pre>
+ * A worker that loses its connection mid-request (process killed, host gone) leaves the set at
+ * the first failure rather than at the end of its lease; its record, while it lasts, keeps it
+ * under probe, and it rejoins when it answers again. When the record goes (stopped, lease
+ * lapsed) the member is dropped; its client is closed only after the streams still running on it
+ * have ended, so a worker that drains on shutdown finishes its requests.
+ *
+ * <h2>Concurrency</h2>
+ * Safe for concurrent use. Membership changes hold this object's monitor; the worker set's own
+ * listeners (the router) run under it, which is fine because they never call back.
+ */
+public final class RemoteWorkers implements WorkerSetTracker.Listener, AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(RemoteWorkers.class.getName());
+
+    private final WorkerSet workers;
+    private final Set<String> servedModels;
+    private final Function<WorkerRecord, RemoteEngine> connector;
+    private final long probeIntervalMs;
+    private final long drainWaitMs;
+    private final ScheduledExecutorService timer;
+    private final Map<String, Member> members = new HashMap<>(); // guarded by this
+    private boolean closed; // guarded by this
+
+    /** One registered worker. Fields guarded by the enclosing RemoteWorkers. */
+    private final class Member {
+        final WorkerRecord record;
+        final RemoteEngine client;
+        RemoteWorkerEngine engine;
+        boolean joined;
+        boolean gone;
+        boolean probing;
+        boolean warned;
+        ScheduledFuture<?> nextProbe;
+
+        Member(WorkerRecord record, RemoteEngine client) {
+            this.record = record;
+            this.client = client;
+        }
+
+        String id() {
+            return record.instanceId();
+        }
+    }
+
+    /**
+     * @param workers         the set to keep current
+     * @param servedModels    models this frontend serves; workers of other models are ignored
+     * @param runtime         deadlines of the clients' calls ({@code rpcCallTimeoutMs} for health)
+     * @param bus             where the clients read KV events (may be null)
+     * @param probeIntervalMs pause between health probes of a registered worker that is not in the
+     *                        set, ms, &gt; 0
+     */
+    public RemoteWorkers(WorkerSet workers, Set<String> servedModels, RuntimeConfig runtime, EventBus bus,
+                         long probeIntervalMs) {
+        this(workers, servedModels, record -> RemoteEngine.connect(record, runtime, bus), probeIntervalMs,
+                runtime.rpcGenerateTimeoutMs());
+    }
+
+    RemoteWorkers(WorkerSet workers, Set<String> servedModels, Function<WorkerRecord, RemoteEngine> connector,
+                  long probeIntervalMs, long drainWaitMs) {
+        if (probeIntervalMs <= 0) {
+            throw new IllegalArgumentException("probe interval must be positive, got " + probeIntervalMs);
+        }
+        this.workers = workers;
+        this.servedModels = Set.copyOf(servedModels);
+        this.connector = connector;
+        this.probeIntervalMs = probeIntervalMs;
+        this.drainWaitMs = drainWaitMs;
+        this.timer = Executors.newSingleThreadScheduledExecutor(
+                Thread.ofPlatform().daemon().name("tandem-worker-probes").factory());
+    }
+
+    @Override
+    public void onWorkerAdded(WorkerRecord record) {
+        if (!servedModels.contains(record.modelName())) {
+            LOG.log(INFO, "[worker={0}] serves model {1}, which this frontend does not serve ({2}); ignored",
+                    record.instanceId(), record.modelName(), servedModels);
+            return;
+        }
+        Member m;
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            Member old = members.remove(record.instanceId());
+            if (old != null) {
+                dropLocked(old);
+            }
+            m = new Member(record, connector.apply(record));
+            members.put(m.id(), m);
+        }
+        probeSoon(m, 0);
+    }
+
+    @Override
+    public void onWorkerRemoved(WorkerRecord record) {
+        synchronized (this) {
+            Member m = members.get(record.instanceId());
+            if (m != null && m.record.equals(record)) {
+                members.remove(m.id());
+                dropLocked(m);
+            }
+        }
+    }
+
+    /** Routes a load report from the event plane to the worker's engine (for metrics). */
+    public void onLoad(String workerId, LoadReport report) {
+        RemoteWorkerEngine engine;
+        synchronized (this) {
+            Member m = members.get(workerId);
+            engine = m == null ? null : m.engine;
+        }
+        if (engine != null) {
+            engine.onLoad(report);
+        }
+    }
+
+    /** Ids of registered workers (of served models) that are not in the worker set now. */
+    public synchronized Set<String> unreachable() {
+        Set<String> out = new java.util.TreeSet<>();
+        for (Member m : members.values()) {
+            if (!m.joined) {
+                out.add(m.id());
+            }
+        }
+        return out;
+    }
+
+    private void dropLocked(Member m) {
+        m.gone = true;
+        if (m.nextProbe != null) {
+            m.nextProbe.cancel(false);
+        }
+        if (m.joined) {
+            m.joined = false;
+            workers.remove(m.id());
+        }
+        Thread.ofVirtual().name("tandem-worker-close-" + m.id()).start(() -> closeWhenIdle(m.client));
+    }
+
+    /** Closes a client once its running streams have ended (or after the longest stream deadline). */
+    private void closeWhenIdle(RemoteEngine client) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(drainWaitMs);
+        try {
+            while (client.runningRequests() > 0 && System.nanoTime() - deadline < 0) {
+                Thread.sleep(100);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        client.close();
+    }
+
+    private void probeSoon(Member m, long delayMs) {
+        synchronized (this) {
+            if (m.gone || closed || m.probing) {
+                return;
+            }
+            m.probing = true;
+            try {
+                m.nextProbe = timer.schedule(() -> Thread.ofVirtual().name("tandem-worker-probe-" + m.id())
+                        .start(() -> probe(m)), delayMs, TimeUnit.MILLISECONDS);
+            } catch (RejectedExecutionException e) {
+                m.probing = false; // closing
+            }
+        }
+    }
+
+    private void probe(Member m) {
+        HealthStatus health = null;
+        String problem;
+        try {
+            health = m.client.health();
+            problem = health.serving() ? null : "it is not serving (draining)";
+        } catch (TandemException | IllegalStateException e) {
+            problem = e.getMessage();
+        }
+        synchronized (this) {
+            m.probing = false;
+            if (m.gone || closed) {
+                return;
+            }
+            if (problem == null && join(m, health)) {
+                return;
+            }
+            if (!m.warned) {
+                m.warned = true;
+                LOG.log(WARNING, "[worker={0}] registered at {1} but not usable: {2}; probing every {3} ms",
+                        m.id(), m.record.rpcAddress(), problem, probeIntervalMs);
+            }
+        }
+        probeSoon(m, probeIntervalMs);
+    }
+
+    /** Guarded by this. Adds the worker to the set; false (and a warning) if the set refuses it. */
+    private boolean join(Member m, HealthStatus health) {
+        if (!health.info().modelName().equals(m.record.modelName())
+                || health.info().layout().blockSizeTokens() != m.record.layout().blockSizeTokens()) {
+            LOG.log(WARNING, "[worker={0}] at {1} answers for model {2} with block size {3}, but its record says {4} "
+                    + "with {5}; left out", m.id(), m.record.rpcAddress(), health.info().modelName(),
+                    health.info().layout().blockSizeTokens(), m.record.modelName(), m.record.layout().blockSizeTokens());
+            return false;
+        }
+        if (m.engine == null) {
+            m.engine = new RemoteWorkerEngine(m.client, health.info(), () -> lost(m));
+        }
+        try {
+            workers.add(new Worker(m.id(), m.record.role(), m.engine));
+        } catch (TandemException e) {
+            LOG.log(WARNING, "[worker={0}] refused by the worker set: {1}", m.id(), e.getMessage());
+            return false;
+        }
+        m.joined = true;
+        if (m.warned) {
+            LOG.log(INFO, "[worker={0}] reachable again at {1}", m.id(), m.record.rpcAddress());
+        }
+        m.warned = false;
+        return true;
+    }
+
+    /** A request saw the worker's connection fail: out of the set until a probe succeeds. */
+    private void lost(Member m) {
+        synchronized (this) {
+            if (!m.joined || m.gone || closed) {
+                return;
+            }
+            m.joined = false;
+            m.warned = true;
+            workers.remove(m.id());
+            LOG.log(WARNING, "[worker={0}] connection to {1} lost; no new requests go there until it answers again "
+                    + "(probing every {2} ms while it stays registered)", m.id(), m.record.rpcAddress(), probeIntervalMs);
+        }
+        probeSoon(m, probeIntervalMs);
+    }
+
+    /** Stops probing and closes every client (running streams are cancelled). Idempotent. */
+    @Override
+    public void close() {
+        java.util.List<Member> all;
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            all = java.util.List.copyOf(members.values());
+            members.clear();
+            for (Member m : all) {
+                m.gone = true;
+                if (m.joined) {
+                    m.joined = false;
+                    workers.remove(m.id());
+                }
+            }
+        }
+        timer.shutdownNow();
+        for (Member m : all) {
+            m.client.close();
+        }
+    }
+}

@@ -1,0 +1,91 @@
+package dev.tandem.frontend.text;
+
+import dev.tandem.engine.tokenizer.ChatMessage;
+import dev.tandem.engine.gguf.GgufFile;
+import dev.tandem.engine.tokenizer.ChatTemplate;
+import dev.tandem.engine.tokenizer.StreamDecoder;
+import dev.tandem.engine.tokenizer.Tokenizer;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * The text side of a GGUF model: its {@link Tokenizer} (llama.cpp-exact) and its
+ * {@link ChatTemplate} (the model's own Jinja template, or the documented fallback).
+ *
+ * <p>Prompts are tokenised as llama.cpp's server does: with the model's BOS when it wants one,
+ * and with control-token text ({@code <|im_start|>}) matched as control tokens. Generated text is
+ * decoded as a continuation of the prompt (the first token keeps its leading space).
+ *
+ * <p>Safe for concurrent use: the tokenizer is immutable and each choice gets its own decoder.
+ */
+public final class TokenizerTextModel implements TextModel {
+    private final Tokenizer tokenizer;
+    private final ChatTemplate template;
+
+    public TokenizerTextModel(Tokenizer tokenizer, ChatTemplate template) {
+        this.tokenizer = Objects.requireNonNull(tokenizer, "tokenizer");
+        this.template = Objects.requireNonNull(template, "template");
+    }
+
+    /** The model's tokenizer and chat template. */
+    public static TokenizerTextModel fromGguf(GgufFile gguf) {
+        Tokenizer tokenizer = Tokenizer.fromGguf(gguf);
+        return new TokenizerTextModel(tokenizer, ChatTemplate.forModel(gguf, tokenizer));
+    }
+
+    public Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    public ChatTemplate template() {
+        return template;
+    }
+
+    @Override
+    public int[] encodeChat(List<ChatMessage> messages) {
+        return template.encode(tokenizer, messages, true);
+    }
+
+    @Override
+    public int[] encodePrompt(String text) {
+        return tokenizer.encode(text, true, true);
+    }
+
+    @Override
+    public byte[] tokenBytes(int tokenId) {
+        if (tokenId < 0 || tokenId >= tokenizer.vocabSize()) {
+            return new byte[0];
+        }
+        return tokenizer.piece(tokenId, false);
+    }
+
+    @Override
+    public String tokenText(int tokenId) {
+        byte[] bytes = tokenBytes(tokenId);
+        if (bytes.length == 0 && tokenId >= 0 && tokenId < tokenizer.vocabSize()) {
+            return tokenizer.tokenText(tokenId);
+        }
+        return TokenText.display(bytes);
+    }
+
+    @Override
+    public TokenDecoder newDecoder() {
+        StreamDecoder decoder = tokenizer.newStreamDecoder(true);
+        return new TokenDecoder() {
+            @Override
+            public String next(int tokenId) {
+                return decoder.next(tokenId);
+            }
+
+            @Override
+            public String finish() {
+                return decoder.finish();
+            }
+        };
+    }
+
+    @Override
+    public int vocabSize() {
+        return tokenizer.vocabSize();
+    }
+}

@@ -1,0 +1,202 @@
+package dev.tandem.frontend;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Malformed and hostile requests over raw sockets: each gets its documented status and an
+ * OpenAI-shaped error, and the server keeps serving.
+ */
+@Timeout(60)
+class BadRequestTest {
+    private static final String CHAT = "/v1/chat/completions";
+    private static final String COMPLETIONS = "/v1/completions";
+    private static final long BODY_LIMIT = 64 * 1024;
+    private static Harness h;
+
+    @BeforeAll
+    static void start() {
+        h = Harness.stories(1, c -> c.withMaxBodyBytes(BODY_LIMIT).withTimeouts(60_000, 60_000, 1_000));
+    }
+
+    @AfterAll
+    static void stop() {
+        h.close();
+    }
+
+    @AfterEach
+    void stillServing() throws Exception {
+        RawHttp.Response ok = RawHttp.exchange(h.server.port(), RawHttp.post(COMPLETIONS,
+                "{\"prompt\": \"a\", \"max_tokens\": 2, \"temperature\": 0}"));
+        assertThat(ok.status()).isEqualTo(200);
+        assertThat(Harness.json(ok.body()).get("usage").get("completion_tokens").asInt()).isEqualTo(2);
+    }
+
+    static Stream<Arguments> cases() {
+        String msgs = "\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]";
+        return Stream.of(
+                chat("truncated JSON", "{\"messages\": [", 400, null),
+                chat("array body", "[]", 400, null),
+                chat("string body", "\"hello\"", 400, null),
+                chat("empty body", "", 400, null),
+                chat("trailing garbage", "{" + msgs + "} trailing", 400, null),
+                chat("NaN literal", "{" + msgs + ", \"temperature\": NaN}", 400, null),
+                chat("duplicate key", "{" + msgs + ", " + msgs + "}", 400, null),
+                chat("deep nesting", "{\"x\": " + "[".repeat(5000) + "]".repeat(5000) + ", " + msgs + "}", 400, null),
+                chat("messages missing", "{\"model\": \"test-model\"}", 400, "messages"),
+                chat("messages wrong type", "{\"messages\": \"hi\"}", 400, "messages"),
+                chat("messages empty", "{\"messages\": []}", 400, "messages"),
+                chat("message not an object", "{\"messages\": [42]}", 400, "messages[0]"),
+                chat("role missing", "{\"messages\": [{\"content\": \"hi\"}]}", 400, "messages[0].role"),
+                chat("role unsupported", "{\"messages\": [{\"role\": \"tool\", \"content\": \"x\"}]}", 400,
+                        "messages[0].role"),
+                chat("content a number", "{\"messages\": [{\"role\": \"user\", \"content\": 7}]}", 400,
+                        "messages[0].content"),
+                chat("image content part", "{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": "
+                        + "\"image_url\", \"image_url\": {\"url\": \"x\"}}]}]}", 400, "messages[0].content[0].type"),
+                chat("negative max_tokens", "{" + msgs + ", \"max_tokens\": -1}", 400, "max_tokens"),
+                chat("zero max_tokens", "{" + msgs + ", \"max_tokens\": 0}", 400, "max_tokens"),
+                chat("max_tokens a string", "{" + msgs + ", \"max_tokens\": \"10\"}", 400, "max_tokens"),
+                chat("max_tokens fractional", "{" + msgs + ", \"max_tokens\": 1.5}", 400, "max_tokens"),
+                chat("huge max_tokens", "{" + msgs + ", \"max_tokens\": 1e30}", 400, "max_tokens"),
+                chat("bigint max_tokens", "{" + msgs + ", \"max_tokens\": 99999999999999999999999999}", 400,
+                        "max_tokens"),
+                chat("prompt beyond context", "{" + msgs + ", \"max_tokens\": 5000}", 400, "messages"),
+                chat("negative temperature", "{" + msgs + ", \"temperature\": -1}", 400, "temperature"),
+                chat("temperature a string", "{" + msgs + ", \"temperature\": \"hot\"}", 400, "temperature"),
+                chat("top_p zero", "{" + msgs + ", \"top_p\": 0}", 400, "top_p"),
+                chat("presence_penalty out of range", "{" + msgs + ", \"presence_penalty\": 5}", 400,
+                        "presence_penalty"),
+                chat("seed a string", "{" + msgs + ", \"seed\": \"abc\"}", 400, "seed"),
+                chat("n zero", "{" + msgs + ", \"n\": 0}", 400, "n"),
+                chat("n huge", "{" + msgs + ", \"n\": 100000}", 400, "n"),
+                chat("stream a string", "{" + msgs + ", \"stream\": \"yes\"}", 400, "stream"),
+                chat("stop numbers", "{" + msgs + ", \"stop\": [1, 2]}", 400, "stop"),
+                chat("stop empty string", "{" + msgs + ", \"stop\": \"\"}", 400, "stop"),
+                chat("logprobs an integer in chat", "{" + msgs + ", \"logprobs\": 5}", 400, "logprobs"),
+                chat("top_logprobs too many", "{" + msgs + ", \"logprobs\": true, \"top_logprobs\": 50}", 400,
+                        "top_logprobs"),
+                chat("tools", "{" + msgs + ", \"tools\": [{\"type\": \"function\"}]}", 400, "tools"),
+                chat("json response format", "{" + msgs + ", \"response_format\": {\"type\": \"json_object\"}}",
+                        400, "response_format"),
+                chat("unknown model", "{\"model\": \"gpt-9\", " + msgs + "}", 404, "model"),
+                completions("prompt missing", "{\"max_tokens\": 3}", 400, "prompt"),
+                completions("prompt empty array", "{\"prompt\": []}", 400, "prompt"),
+                completions("token id outside vocabulary", "{\"prompt\": [1, 2, 999999]}", 400, "prompt"),
+                completions("negative token id", "{\"prompt\": [1, -2]}", 400, "prompt"),
+                completions("mixed prompt list", "{\"prompt\": [\"a\", 1]}", 400, "prompt"),
+                completions("echo", "{\"prompt\": \"a\", \"echo\": true}", 400, "echo"),
+                completions("logprobs too many", "{\"prompt\": \"a\", \"logprobs\": 99}", 400, "logprobs"),
+                Arguments.of("invalid UTF-8", RawHttp.post(CHAT, RawHttp.concat(
+                        "{\"messages\": [{\"role\": \"user\", \"content\": \"".getBytes(StandardCharsets.US_ASCII),
+                        new byte[] {(byte) 0xC3, (byte) 0x28, '"', '}', ']', '}'})), 400, null),
+                Arguments.of("10 MB body", tenMegabytes(), 413, null),
+                Arguments.of("chunked body over the limit", chunkedOverLimit(), 413, null),
+                Arguments.of("unknown path", RawHttp.post("/v1/nothing", "{}"), 404, null),
+                Arguments.of("GET on a POST endpoint", RawHttp.request("GET " + CHAT
+                        + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", new byte[0]), 405, null),
+                Arguments.of("DELETE on models", RawHttp.request("DELETE /v1/models HTTP/1.1\r\nHost: x\r\n"
+                        + "Connection: close\r\n\r\n", new byte[0]), 405, null),
+                Arguments.of("garbage request line", RawHttp.request("GARBAGE\r\n\r\n", new byte[0]), 400, null),
+                Arguments.of("bad Content-Length", RawHttp.request("POST " + CHAT + " HTTP/1.1\r\nHost: x\r\n"
+                        + "Content-Length: banana\r\nConnection: close\r\n\r\n", new byte[0]), 400, null));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void badRequest_answeredWithDocumentedStatusAndOpenAiError(String name, byte[] request, int status, String param)
+            throws IOException {
+        RawHttp.Response r = RawHttp.exchange(h.server.port(), request);
+
+        assertThat(r.status()).as(name).isEqualTo(status);
+        assertThat(r.headers().get("content-type")).as(name).startsWith("application/json");
+        JsonNode error = Harness.json(r.body()).get("error");
+        assertThat(error).as(name + ": " + r.body()).isNotNull();
+        assertThat(error.get("message").asText()).as(name).isNotBlank();
+        assertThat(error.has("type")).isTrue();
+        assertThat(error.has("param")).isTrue();
+        assertThat(error.has("code")).isTrue();
+        if (param != null) {
+            assertThat(error.get("param").asText()).as(name + ": " + r.body()).isEqualTo(param);
+        }
+        assertThat(error.get("message").asText()).as(name).doesNotContain("at dev.tandem", "Exception:");
+    }
+
+    @Test
+    void missingContentType_bodyStillReadAsJson() throws IOException {
+        byte[] body = "{\"prompt\": \"a\", \"max_tokens\": 1, \"temperature\": 0}".getBytes(StandardCharsets.UTF_8);
+        RawHttp.Response r = RawHttp.exchange(h.server.port(), RawHttp.request("POST " + COMPLETIONS
+                + " HTTP/1.1\r\nHost: x\r\nContent-Length: " + body.length + "\r\nConnection: close\r\n\r\n", body));
+
+        assertThat(r.status()).isEqualTo(200);
+    }
+
+    @Test
+    void unknownFields_ignored() throws IOException {
+        RawHttp.Response r = RawHttp.exchange(h.server.port(), RawHttp.post(COMPLETIONS,
+                "{\"prompt\": \"a\", \"max_tokens\": 1, \"frobnicate\": {\"x\": [1]}, \"store\": true}"));
+
+        assertThat(r.status()).isEqualTo(200);
+    }
+
+    @Test
+    void slowClient_stalledBody_connectionClosedAfterReadTimeout() throws IOException {
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress("127.0.0.1", h.server.port()), 5000);
+            s.setSoTimeout(20_000);
+            OutputStream out = s.getOutputStream();
+            out.write(("POST " + COMPLETIONS + " HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"prompt\"")
+                    .getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            // send nothing more: the server gives up after its read timeout (1 s here)
+            InputStream in = s.getInputStream();
+            byte[] rest = in.readAllBytes();
+            String answer = new String(rest, StandardCharsets.UTF_8);
+            assertThat(answer.isEmpty() || answer.startsWith("HTTP/1.1 4")).as(answer).isTrue();
+        }
+    }
+
+    private static Arguments chat(String name, String body, int status, String param) {
+        return Arguments.of(name, RawHttp.post(CHAT, body), status, param);
+    }
+
+    private static Arguments completions(String name, String body, int status, String param) {
+        return Arguments.of(name, RawHttp.post(COMPLETIONS, body), status, param);
+    }
+
+    private static byte[] tenMegabytes() {
+        byte[] body = new byte[10 * 1024 * 1024];
+        Arrays.fill(body, (byte) ' ');
+        return RawHttp.post(CHAT, body);
+    }
+
+    private static byte[] chunkedOverLimit() {
+        byte[] chunk = new byte[16 * 1024];
+        Arrays.fill(chunk, (byte) ' ');
+        byte[] head = ("POST " + CHAT + " HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+                .getBytes(StandardCharsets.US_ASCII);
+        byte[] out = head;
+        for (int i = 0; i < 8; i++) {
+            out = RawHttp.concat(out, RawHttp.concat("4000\r\n".getBytes(StandardCharsets.US_ASCII),
+                    RawHttp.concat(chunk, "\r\n".getBytes(StandardCharsets.US_ASCII))));
+        }
+        return RawHttp.concat(out, "0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+    }
+}

@@ -1,0 +1,2 @@
+/** Tandem's distributed runtime: registry, event plane and request plane. */
+package dev.tandem.runtime;

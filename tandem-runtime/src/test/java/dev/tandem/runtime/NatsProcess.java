@@ -1,0 +1,42 @@
+package dev.tandem.runtime;
+
+import java.util.List;
+
+/** A real nats-server on a free loopback port. */
+public final class NatsProcess extends ExternalProcess {
+    private final int port = freePort();
+
+    private NatsProcess() {
+        super("nats");
+    }
+
+    public static NatsProcess started() {
+        NatsProcess p = new NatsProcess();
+        try {
+            p.start();
+        } catch (RuntimeException | Error e) {
+            p.close();
+            throw e;
+        }
+        return p;
+    }
+
+    public String url() {
+        return "nats://127.0.0.1:" + port;
+    }
+
+    @Override
+    protected String name() {
+        return "nats-server";
+    }
+
+    @Override
+    protected List<String> command() {
+        return List.of("nats-server", "-a", "127.0.0.1", "-p", Integer.toString(port));
+    }
+
+    @Override
+    protected boolean ready() {
+        return canConnect(port);
+    }
+}

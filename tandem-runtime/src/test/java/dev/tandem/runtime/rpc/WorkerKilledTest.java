@@ -1,0 +1,67 @@
+package dev.tandem.runtime.rpc;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.tandem.core.GenerateRequest;
+import dev.tandem.core.RequestException;
+import dev.tandem.runtime.RuntimeConfig;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** A worker process killed (SIGKILL) mid-stream surfaces as a typed WORKER_LOST error. */
+@Timeout(30)
+class WorkerKilledTest {
+    private Process worker;
+
+    @AfterEach
+    void killWorker() throws InterruptedException {
+        if (worker != null) {
+            worker.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+        }
+    }
+
+    private int startWorker() throws Exception {
+        String java = ProcessHandle.current().info().command().orElse("java");
+        List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED",
+                "--sun-misc-unsafe-memory-access=allow", "-Xmx256m", "-cp", System.getProperty("java.class.path"),
+                FakeWorkerMain.class.getName(), "20"));
+        worker = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        BufferedReader out = new BufferedReader(new InputStreamReader(worker.getInputStream(), StandardCharsets.UTF_8));
+        String line;
+        while ((line = out.readLine()) != null) {
+            if (line.startsWith("PORT ")) {
+                return Integer.parseInt(line.substring(5).trim());
+            }
+        }
+        throw new AssertionError("worker process exited before printing its port");
+    }
+
+    @Test
+    void generate_workerProcessKilledMidStream_workerLostWithTokenCount() throws Exception {
+        int port = startWorker();
+        try (RemoteEngine remote = RemoteEngine.connect("127.0.0.1:" + port, RuntimeConfig.defaults())) {
+            RecordingSink sink = new RecordingSink(5);
+            remote.submit(GenerateRequest.greedy("doomed", new int[] {1, 2, 3}, 100_000), sink);
+            assertThat(sink.awaitTokens(10_000)).isTrue();
+
+            long killedAt = System.nanoTime();
+            worker.destroyForcibly();
+            assertThat(sink.awaitDone(10_000)).isTrue();
+            long detectedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killedAt);
+
+            assertThat(sink.error).isInstanceOf(RequestException.class);
+            RequestException e = (RequestException) sink.error;
+            assertThat(e.kind()).isEqualTo(RequestException.Kind.WORKER_LOST);
+            assertThat(e).hasMessageContaining("doomed").hasMessageContaining("after " + sink.tokenCount() + " tokens");
+            assertThat(detectedMs).as("a killed process is noticed from its closed socket, not a timeout").isLessThan(3_000);
+            assertThat(sink.terminalCalls).isEqualTo(1);
+        }
+    }
+}

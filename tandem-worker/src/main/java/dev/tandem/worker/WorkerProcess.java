@@ -1,0 +1,230 @@
+package dev.tandem.worker;
+
+import dev.tandem.core.EngineInfo;
+import dev.tandem.core.TransferEndpoint;
+import dev.tandem.core.WorkerRecord;
+import dev.tandem.engine.LlmEngine;
+import dev.tandem.engine.kvcache.KvPool;
+import dev.tandem.runtime.RuntimeConfig;
+import dev.tandem.runtime.events.EventBus;
+import dev.tandem.runtime.events.KvEventPublisher;
+import dev.tandem.runtime.events.LoadPublisher;
+import dev.tandem.runtime.registry.Registration;
+import dev.tandem.runtime.registry.Registry;
+import dev.tandem.runtime.rpc.WorkerRpcServer;
+import dev.tandem.runtime.transfer.KvMemory;
+import dev.tandem.runtime.transfer.LocalPools;
+import dev.tandem.runtime.transfer.ReadGuard;
+import dev.tandem.runtime.transfer.TransferMetrics;
+import dev.tandem.runtime.transfer.TransferPlane;
+import java.nio.channels.FileLock;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+import static java.lang.System.Logger.Level.INFO;
+import static java.lang.System.Logger.Level.WARNING;
+
+/**
+ * One worker: an engine served on the request plane, announced in the registry and reporting
+ * its KV events and load on the event plane. {@code tandem worker} runs one per process.
+ *
+ * <pre>
+ *               ┌──────────── WorkerProcess ─────────────┐
+ * frontend ─gRPC─▶ WorkerRpcServer ─▶ engine (LlmEngine) │  generate, prefill, kvSnapshot, health, load
+ *                │  engine ─KV events─▶ KvEventPublisher ─┼─▶ event bus  tandem.{ns}.kv.{id}
+ *                │  engine.load() ───▶ LoadPublisher ─────┼─▶ event bus  tandem.{ns}.load.{id}
+ *                │  engine.pool() ───▶ TransferPlane ─────┼─▶ KV pulls by peers (local, shm, tcp)
+ *                │  WorkerRecord ────▶ Registration ──────┼─▶ registry   tandem/v1/instances/{ns}/{role}/{id}
+ *                └────────────────────────────────────────┘
+ * </pre>
+ *
+ * <h2>Design</h2>
+ * Start-up goes inside out, so that nothing is announced before it works: engine, transfer
+ * plane, RPC server, event publishers, and the registry record last. A router that misses the
+ * first events (it subscribed late, or NATS was down) sees a gap in the event numbers and asks
+ * for a snapshot over the request plane, which the RPC server answers from the engine.
+ * <p>
+ * Shutdown ({@link #close()}) goes the other way. The record is revoked first, so frontends
+ * stop choosing this worker; health turns to "not serving"; after a short pause for the
+ * removal to reach every frontend, the RPC server stops taking calls and gives running requests
+ * up to {@code drainTimeoutMs} to finish, then cancels them (which frees their KV blocks). Only
+ * then are the publishers stopped and the engine and transfer plane closed. A worker that dies
+ * without closing simply stops renewing its lease: it disappears from the registry within the TTL.
+ * <p>
+ * The registry and the event bus are passed in and not closed here: their owner (the command)
+ * may share them.
+ *
+ * <h2>Concurrency</h2>
+ * Start and close on one lifecycle thread; every accessor is safe for concurrent use.
+ */
+public final class WorkerProcess implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(WorkerProcess.class.getName());
+    /** After deregistering, how long calls are still accepted while the removal reaches frontends, ms. */
+    static final long DEREGISTER_PAUSE_MS = 300;
+    /**
+     * This worker hands out no KV handles yet (prefill for peers arrives with disaggregation), so
+     * no peer may read its pool.
+     */
+    private static final ReadGuard NO_PINS = (handleId, firstBlock, blockCount) -> false;
+
+    private final WorkerSpec spec;
+    private final List<AutoCloseable> parts = new ArrayList<>();
+    private final TransferMetrics transferMetrics = new TransferMetrics();
+    private LlmEngine engine;
+    private Path poolFile;
+    private FileLock poolLock;
+    private TransferPlane transfer;
+    private WorkerRpcServer rpc;
+    private KvEventPublisher kvEvents;
+    private LoadPublisher loadPublisher;
+    private Registration registration;
+    private WorkerRecord record;
+    private boolean closed;
+
+    private WorkerProcess(WorkerSpec spec) {
+        this.spec = spec;
+    }
+
+    /**
+     * Starts the engine and announces the worker; returns once it is registered.
+     *
+     * @throws dev.tandem.core.TandemException if any part cannot start (the ones already started
+     *                                         are stopped again)
+     */
+    public static WorkerProcess start(WorkerSpec spec, RuntimeConfig runtime, Registry registry, EventBus bus) {
+        WorkerProcess w = new WorkerProcess(spec);
+        try {
+            w.startParts(runtime, registry, bus);
+        } catch (RuntimeException e) {
+            w.close();
+            throw e;
+        }
+        return w;
+    }
+
+    private void startParts(RuntimeConfig runtime, Registry registry, EventBus bus) {
+        String id = spec.instanceId();
+        poolFile = WorkerEngines.sharedPoolFile(spec);
+        if (poolFile != null) {
+            ShmPoolFiles.sweep(poolFile.getParent());
+            poolLock = ShmPoolFiles.acquire(poolFile);
+        }
+        engine = WorkerEngines.start(spec, poolFile);
+        EngineInfo info = engine.info();
+        if (info.simulated()) {
+            LOG.log(WARNING, "[worker={0}] SIMULATED engine (mock timing model): tokens are not computed by model {1}",
+                    id, info.modelName());
+        }
+        List<TransferEndpoint> endpoints = List.of();
+        KvPool pool = engine.pool();
+        if (pool != null) {
+            transfer = new TransferPlane(spec.transferConfig(), LocalPools.shared(), transferMetrics);
+            endpoints = transfer.serve(id, new KvMemory(pool.layout(), pool.blockCount(), pool.memory(),
+                    pool.backingFile()), NO_PINS);
+        }
+        rpc = WorkerRpcServer.start(spec.rpcBindHost(), spec.rpcPort(), engine, null, runtime);
+        kvEvents = new KvEventPublisher(bus, id, runtime);
+        parts.add(engine.subscribe(kvEvents));
+        loadPublisher = new LoadPublisher(bus, id, engine::load, runtime);
+        String address = hostPort(spec.advertiseHost(), rpc.port());
+        record = new WorkerRecord(id, spec.role(), info.modelName(), address, info.layout(), info.totalBlocks(),
+                info.maxBatchTokens(), endpoints, spec.transferConfig().hostId());
+        registration = registry.register(record);
+        LOG.log(INFO, "[worker={0}] registered as {1} at {2}: {3} {4}, {5} KV blocks of {6} tokens, transfer {7}",
+                id, registration.key(), address, spec.role().name().toLowerCase(Locale.ROOT), info.modelName(),
+                info.totalBlocks(), info.layout().blockSizeTokens(), endpoints.isEmpty() ? "none" : endpoints);
+    }
+
+    static String hostPort(String host, int port) {
+        return (host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host) + ":" + port;
+    }
+
+    /** The record this worker registered. */
+    public WorkerRecord record() {
+        return record;
+    }
+
+    public WorkerSpec spec() {
+        return spec;
+    }
+
+    /** The engine behind the request plane. */
+    public LlmEngine engine() {
+        return engine;
+    }
+
+    /** The port the request plane listens on. */
+    public int rpcPort() {
+        return rpc.port();
+    }
+
+    /** KV events published so far (for logs and tests). */
+    public long publishedKvEvents() {
+        return kvEvents == null ? 0 : kvEvents.publishedEvents();
+    }
+
+    /** KV events dropped while the event plane was unavailable. */
+    public long droppedKvEvents() {
+        return kvEvents == null ? 0 : kvEvents.droppedEvents();
+    }
+
+    /** Load reports published so far. */
+    public long publishedLoadReports() {
+        return loadPublisher == null ? 0 : loadPublisher.publishedReports();
+    }
+
+    /** Bytes and blocks served to peers, per transport. */
+    public TransferMetrics transferMetrics() {
+        return transferMetrics;
+    }
+
+    /** Deregisters, drains (see the class notes) and stops everything. Idempotent. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        String id = spec.instanceId();
+        if (registration != null) {
+            registration.close();
+        }
+        if (rpc != null) {
+            rpc.drain();
+            if (spec.drainTimeoutMs() > 0) {
+                pause(Math.min(DEREGISTER_PAUSE_MS, spec.drainTimeoutMs()));
+            }
+            rpc.shutdown(spec.drainTimeoutMs());
+        }
+        closeQuietly(loadPublisher);
+        for (int i = parts.size() - 1; i >= 0; i--) {
+            closeQuietly(parts.get(i));
+        }
+        closeQuietly(kvEvents);
+        closeQuietly(engine);
+        closeQuietly(transfer);
+        ShmPoolFiles.release(poolLock, poolFile);
+        LOG.log(INFO, "[worker={0}] stopped", id);
+    }
+
+    private static void pause(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void closeQuietly(AutoCloseable c) {
+        if (c == null) {
+            return;
+        }
+        try {
+            c.close();
+        } catch (Exception e) {
+            LOG.log(WARNING, "closing " + c.getClass().getSimpleName() + " failed", e);
+        }
+    }
+}
