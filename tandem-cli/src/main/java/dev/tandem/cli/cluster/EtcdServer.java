@@ -103,6 +103,17 @@ public final class EtcdServer implements AutoCloseable {
         process.stop(Duration.ofSeconds(10));
     }
 
+    /** SIGKILL, as a crash would. */
+    public void kill() {
+        process.kill();
+    }
+
+    /** Starts again after {@link #stop()} or {@link #kill()}, on the same ports; waits until ready. */
+    public void start() {
+        process.start();
+        awaitReady();
+    }
+
     @Override
     public void close() {
         stop();
