@@ -97,6 +97,9 @@ public final class CompareBench {
         }
         notes.add("Configurations ran one after another on the same machine, one server process at a time, with "
                 + "the same workload (same seed), so ratios between them are like for like.");
+        if (s.load().warmupRequests() > 0) {
+            notes.add(ServeBench.warmupNote(s.load()));
+        }
         if (s.simulated()) {
             notes.add(BenchReport.SIMULATION_BANNER);
         }

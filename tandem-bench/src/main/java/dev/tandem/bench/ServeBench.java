@@ -52,6 +52,9 @@ public final class ServeBench {
                 runs.add(runOnce(client, s.load(), model, workload, arrival, arrival.label(), null, err));
             }
             List<String> notes = new ArrayList<>();
+            if (s.load().warmupRequests() > 0) {
+                notes.add(warmupNote(s.load()));
+            }
             if (s.arrivals().size() > 1) {
                 notes.add("Sweep: run i used the workload with seed + i, so no run was served from another's cache.");
             }
@@ -64,12 +67,38 @@ public final class ServeBench {
     static RunRecord runOnce(StreamingClient client, LoadSettings s, String model, Workload workload,
                              ArrivalMode arrival, String label, String description, PrintStream err) {
         RequestOptions options = new RequestOptions(model, s.temperature(), s.seed(), s.ignoreEos());
+        if (s.warmupRequests() > 0) {
+            warmUp(client, options, s, label, err);
+        }
         int total = workload.sessions().stream().mapToInt(x -> x.steps().size()).sum();
         LoadRunner.Outcome outcome;
         try (Progress progress = Progress.start(err, s.quiet(), label, total)) {
             outcome = new LoadRunner(client, options, arrival, s.seed(), progress).run(workload);
         }
         return RunRecord.of(label, description, arrival, outcome, s.slo());
+    }
+
+    /**
+     * Sends {@code warmupRequests} single-turn chats whose words come from another seed (so they
+     * share no cached prefix with the workload beyond a chat template's first tokens) and
+     * discards their results.
+     */
+    private static void warmUp(StreamingClient client, RequestOptions options, LoadSettings s, String label,
+                               PrintStream err) {
+        ConversationWorkload warmup = new ConversationWorkload(s.warmupRequests(), 1, 16, 0, 16,
+                TokenSpace.mix(s.seed(), 0x5741524DL));
+        LoadRunner.Outcome o = new LoadRunner(client, options,
+                new ArrivalMode.Concurrency(Math.min(4, s.warmupRequests())), s.seed(), null).run(warmup);
+        long failed = o.results().stream().filter(r -> !r.ok()).count();
+        if (!s.quiet()) {
+            err.printf("[%s] warm-up: %d requests in %.1f s%s%n", label, o.results().size(), o.durationNs() / 1e9,
+                    failed > 0 ? ", " + failed + " failed" : "");
+        }
+    }
+
+    static String warmupNote(LoadSettings s) {
+        return "Each run was preceded by " + s.warmupRequests() + " unmeasured warm-up requests (single-turn chats "
+                + "sharing no prefix with the workload).";
     }
 
     static String firstModel(StreamingClient client) {

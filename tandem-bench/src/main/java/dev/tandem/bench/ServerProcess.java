@@ -74,7 +74,7 @@ final class ServerProcess implements AutoCloseable {
         try (StreamingClient probe = new StreamingClient(url, POLL_TIMEOUT, null)) {
             while (System.nanoTime() < deadline) {
                 if (!process.isAlive()) {
-                    throw new StartFailure("exited with status " + process.exitValue() + ": " + tail(6));
+                    throw new StartFailure("exited with status " + process.exitValue() + ": " + firstError());
                 }
                 int ready = probe.status("/ready", POLL_TIMEOUT);
                 if (ready == 200 || (ready == 404 && probe.status("/v1/models", POLL_TIMEOUT) == 200)) {
@@ -92,6 +92,22 @@ final class ServerProcess implements AutoCloseable {
 
     List<String> command() {
         return command;
+    }
+
+    /** The first line of the server's output that reads like an error, else its last lines. */
+    String firstError() {
+        try {
+            for (String line : Files.readAllLines(log, StandardCharsets.UTF_8)) {
+                String l = line.strip();
+                if (l.startsWith("error") || l.startsWith("Unknown option") || l.startsWith("Missing")
+                        || l.startsWith("Invalid value") || l.contains("Exception")) {
+                    return l;
+                }
+            }
+        } catch (IOException | java.io.UncheckedIOException e) {
+            // fall back to the tail
+        }
+        return tail(3);
     }
 
     /** The last {@code lines} lines of the server's output, joined by " / ". */

@@ -29,7 +29,7 @@ class CompareBenchTest {
     private static CompareBench.Settings settings(List<ServeConfiguration> configs, Path logs) {
         return new CompareBench.Settings(fakeServe(), List.of("--model", "x"), true, "x (mock engines: simulation)",
                 4, 1, 1, configs, new ConversationWorkload(3, 3, 5, 0, 4, 0), new ArrivalMode.Concurrency(3),
-                new LoadSettings(0, 0, false, Slo.NONE, Duration.ofSeconds(10), null, true), Duration.ofSeconds(60),
+                new LoadSettings(0, 0, false, Slo.NONE, Duration.ofSeconds(10), null, true, 0), Duration.ofSeconds(60),
                 logs, "tandem bench compare --mock");
     }
 
@@ -49,10 +49,11 @@ class CompareBenchTest {
             assertThat(r.description()).contains("--model x").contains("--workers 4");
         }
         assertThat(report.notes()).anySatisfy(n -> assertThat(n).contains("1P+1D kv (disagg) skipped")
-                .contains("Unknown option: '--prefill-workers'"));
+                .endsWith("exited with status 2: Unknown option: '--prefill-workers'"));
         Map<String, Claim> claims = new java.util.HashMap<>();
         report.claims().forEach(c -> claims.put(c.topic(), c));
-        assertThat(claims.get("throughput vs round-robin").measured()).startsWith("output tokens/s +");
+        // the sign depends on timing on a shared machine: check the shape, not the outcome
+        assertThat(claims.get("throughput vs round-robin").measured()).matches("output tokens/s [+-][0-9.]+%.*");
         assertThat(claims.get("prefix cache hit rate, multi-turn chat").measured()).endsWith("%");
         assertThat(claims.get("KV transfer overhead").measured()).isEqualTo(Claims.NOT_MEASURED);
         assertThat(claims.get("latency vs naive disaggregation").measured()).isEqualTo(Claims.NOT_MEASURED);

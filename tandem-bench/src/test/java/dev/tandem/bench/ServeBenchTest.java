@@ -71,7 +71,7 @@ class ServeBenchTest {
             ConversationWorkload w = new ConversationWorkload(3, 4, 6, 0, 8, 5);
             ServeBench.Settings settings = new ServeBench.Settings(server.url(), null, w,
                     List.of(new ArrivalMode.Concurrency(1)), new LoadSettings(0, 0, false, new Slo(10_000, 10_000),
-                    Duration.ofSeconds(10), null, true), false, "tandem bench serve --url " + server.url());
+                    Duration.ofSeconds(10), null, true, 0), false, "tandem bench serve --url " + server.url());
             BenchReport report = ServeBench.run(settings, new PrintStream(new ByteArrayOutputStream()));
 
             // the hit rate implied by the prompts the client actually sent, in the order it sent them
@@ -138,7 +138,7 @@ class ServeBenchTest {
             SharedPrefixWorkload w = new SharedPrefixWorkload(2, 3, 10, 3, 4, 1);
             ServeBench.Settings settings = new ServeBench.Settings(server.url(), "mock-model", w,
                     List.of(new ArrivalMode.Concurrency(1), new ArrivalMode.Concurrency(3)),
-                    new LoadSettings(0, 0, false, Slo.NONE, Duration.ofSeconds(10), null, true), false,
+                    new LoadSettings(0, 0, false, Slo.NONE, Duration.ofSeconds(10), null, true, 0), false,
                     "tandem bench serve");
             BenchReport report = ServeBench.run(settings, new PrintStream(new ByteArrayOutputStream()));
             assertThat(report.runs()).extracting(RunRecord::label).containsExactly("c=1", "c=3");
@@ -150,6 +150,30 @@ class ServeBenchTest {
             assertThat(charts).extracting(Charts.ChartFile::fileName).contains("throughput_vs_concurrency.png");
             assertThat(Files.readString(dir.resolve("report.md"))).contains(BenchReport.SIMULATION_BANNER);
             assertThat(JsonReport.toJson(report)).contains("\"simulated\" : true");
+        }
+    }
+
+    @Test
+    void run_warmup_sentFirstAndLeftOutOfTheFigures() throws Exception {
+        try (FakeOpenAiServer server = new FakeOpenAiServer((ex, body) -> FakeOpenAiServer.sse(ex, 0,
+                List.of(FakeOpenAiServer.delta("a"), FakeOpenAiServer.usage(10, 1, 0), "[DONE]")))) {
+            ConversationWorkload w = new ConversationWorkload(2, 2, 4, 0, 4, 3);
+            ServeBench.Settings settings = new ServeBench.Settings(server.url(), "m", w,
+                    List.of(new ArrivalMode.Concurrency(2)),
+                    new LoadSettings(0, 0, false, Slo.NONE, Duration.ofSeconds(10), null, true, 3), false, "x");
+            BenchReport report = ServeBench.run(settings, new PrintStream(new ByteArrayOutputStream()));
+            assertThat(report.runs().getFirst().summary().requests()).isEqualTo(4);
+            List<String> bodies = List.copyOf(server.bodies);
+            assertThat(bodies).hasSize(7);
+            Set<String> workloadWords = new java.util.HashSet<>();
+            for (Session s : w.sessions()) {
+                s.steps().forEach(step -> workloadWords.add(((Step.UserTurn) step).text()));
+            }
+            for (String warm : bodies.subList(0, 3)) {
+                String user = JSON.readTree(warm).path("messages").path(0).path("content").asText();
+                assertThat(workloadWords).doesNotContain(user);
+            }
+            assertThat(report.notes()).anySatisfy(n -> assertThat(n).contains("3 unmeasured warm-up requests"));
         }
     }
 }

@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Measure speed: the engine, KV transfer, serving, routing.",
         subcommands = {BenchEngineCommand.class, TransferBenchCommand.class, ServeBenchCommand.class,
-            CompareBenchCommand.class, BenchReplayCommand.class})
+            CompareBenchCommand.class, BenchReplayCommand.class, BenchFrontendCommand.class})
 final class BenchCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

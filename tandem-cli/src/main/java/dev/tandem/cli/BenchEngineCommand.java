@@ -7,6 +7,8 @@ import dev.tandem.core.KvDtype;
 import dev.tandem.engine.EngineConfig;
 import dev.tandem.engine.LlmEngine;
 import dev.tandem.engine.gguf.GgufFile;
+import dev.tandem.engine.mock.ProfileCalibrator;
+import dev.tandem.engine.mock.TimingProfile;
 import dev.tandem.engine.model.ForwardTimer;
 import dev.tandem.engine.model.ModelConfig;
 import dev.tandem.engine.model.Transformer;
@@ -76,6 +78,11 @@ final class BenchEngineCommand implements Runnable {
                     + "cached, against an uncached one (default: ${DEFAULT-VALUE}, skipped)")
     int sharedPrefixTokens;
 
+    @Option(names = "--calibrate-mock",
+            description = "also fit the mock engine's timing profile to this model: prefill steps of 16..512 tokens, "
+                    + "decode steps of 1..16 sequences of 256 positions")
+    boolean calibrateMock;
+
     @Option(names = "--max-batch-tokens", defaultValue = "512",
             description = "serving runs: most tokens per engine step (default: ${DEFAULT-VALUE})")
     int maxBatchTokens;
@@ -117,8 +124,17 @@ final class BenchEngineCommand implements Runnable {
             try (ForwardTimer timer = new ForwardTimer(transformer, context, dtype, blockSize)) {
                 runs.add(measureOne(timer, c, bos, err));
             }
+            ProfileCalibrator.Result calibration = calibrateMock ? calibrate(gguf, threadCount, dtype, err) : null;
             Serving serving = concurrency != null || sharedPrefixTokens > 0 ? measureServing(threadCount, dtype, bos, err) : null;
             report(transformer, threadCount, dtype, runs, serving);
+            if (calibration != null) {
+                TimingProfile t = calibration.profile();
+                String line = String.format(java.util.Locale.ROOT, "new TimingProfile(\"%s\", %.4g, %.4g, %.4g, %.4g, %.4g, %.4g, 1.0)",
+                        t.name(), t.prefillQuadraticMs(), t.prefillLinearMs(), t.prefillConstantMs(),
+                        t.decodeQuadraticMs(), t.decodeLinearMs(), t.decodeConstantMs());
+                err.println("mock profile: " + calibration);
+                (json ? err : System.out).println("mock profile: " + line);
+            }
         }
     }
 
@@ -143,6 +159,18 @@ final class BenchEngineCommand implements Runnable {
             ServingBench.PrefixResult prefix = sharedPrefixTokens > 0
                     ? bench.prefix(promptTokens, sharedPrefixTokens, warmup, reps) : null;
             return new Serving(results, prefix);
+        }
+    }
+
+    private ProfileCalibrator.Result calibrate(GgufFile gguf, int threadCount, KvDtype dtype, PrintStream err) {
+        int[] prefill = {16, 32, 64, 128, 256, 512};
+        int[] decode = {1, 2, 4, 8, 16};
+        err.println("calibrating the mock profile: prefill " + Arrays.toString(prefill) + " tokens, decode "
+                + Arrays.toString(decode) + " sequences of 256 positions");
+        try (Transformer t = new Transformer(gguf, 512, threadCount)) {
+            String name = model.getFileName().toString().replaceFirst("\\.gguf$", "") + "-" + threadCount + "t";
+            return new ProfileCalibrator(t, t.kvLayout(blockSize, dtype), Math.max(3, reps))
+                    .calibrate(name, prefill, decode, 256, 512);
         }
     }
 

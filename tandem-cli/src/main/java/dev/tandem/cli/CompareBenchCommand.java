@@ -29,6 +29,9 @@ import picocli.CommandLine.Option;
             "Configurations: baseline (1 worker), round-robin (N workers), kv (N workers, KV-aware router), "
                 + "disagg (P prefill + D decode, kv router), disagg-rr (P + D, round-robin: naive disaggregation)."})
 final class CompareBenchCommand implements Runnable {
+    /** Fresh server JVMs compile their hot paths during the first requests; keep those out of the figures. */
+    static final int DEFAULT_WARMUP_REQUESTS = 8;
+
     @Option(names = "--model", description = "model for every server (a .gguf file or a name in TANDEM_MODEL_PATH; "
             + "default: tandem serve's default)")
     String model;
@@ -98,7 +101,7 @@ final class CompareBenchCommand implements Runnable {
                 + (mock ? " (mock engines: simulation)" : " (real engine)");
         CompareBench.Settings settings = new CompareBench.Settings(launcher(), serverArgs, mock, modelLabel, workers,
                 prefillWorkers, decodeWorkers, ServeConfiguration.parseList(configs), w, arrivals.getFirst(),
-                load.settings(workload.seed), Duration.ofSeconds(readyTimeoutS), logDir(), CommandLines.typed(spec));
+                load.settings(workload.seed, DEFAULT_WARMUP_REQUESTS), Duration.ofSeconds(readyTimeoutS), logDir(), CommandLines.typed(spec));
         BenchReport report = CompareBench.run(settings, System.err);
         load.emit(report, spec.commandLine().getOut());
     }

@@ -54,7 +54,7 @@ final class ServeBenchCommand implements Runnable {
     public void run() {
         Workload w = workload.build();
         ServeBench.Settings settings = new ServeBench.Settings(url, model, w, load.arrivals(w),
-                load.settings(workload.seed), simulated, CommandLines.typed(spec));
+                load.settings(workload.seed, 0), simulated, CommandLines.typed(spec));
         BenchReport report = ServeBench.run(settings, System.err);
         load.emit(report, spec.commandLine().getOut());
     }
@@ -222,6 +222,10 @@ final class ServeBenchCommand implements Runnable {
         @Option(names = "--quiet", description = "no progress line")
         boolean quiet;
 
+        @Option(names = "--warmup-requests", description = "unmeasured single-turn chats sent before each run "
+                + "(default: 0 for serve, 8 for compare)")
+        Integer warmupRequests;
+
         List<ArrivalMode> arrivals(Workload w) {
             int modes = (concurrency != null ? 1 : 0) + (rate != null ? 1 : 0) + (speedup != null ? 1 : 0);
             if (modes > 1) {
@@ -248,9 +252,10 @@ final class ServeBenchCommand implements Runnable {
             return out;
         }
 
-        LoadSettings settings(long seed) {
+        LoadSettings settings(long seed, int defaultWarmupRequests) {
             return new LoadSettings(temperature, seed, ignoreEos, slo(),
-                    Duration.ofMillis(Math.round(requestTimeoutS * 1000)), apiKey(), quiet);
+                    Duration.ofMillis(Math.round(requestTimeoutS * 1000)), apiKey(), quiet,
+                    warmupRequests != null ? warmupRequests : defaultWarmupRequests);
         }
 
         Slo slo() {

@@ -7,6 +7,7 @@ import dev.tandem.router.RouterConfig;
 import java.io.PrintStream;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -84,26 +85,33 @@ final class ServeCommand implements Callable<Integer> {
     public Integer call() throws InterruptedException {
         EmbeddedDeployment.Spec spec = spec();
         PrintStream out = System.out;
-        try (EmbeddedDeployment deployment = EmbeddedDeployment.start(spec)) {
-            Thread hook = Thread.ofPlatform().name("tandem-serve-shutdown").unstarted(() -> {
+        EmbeddedDeployment deployment = EmbeddedDeployment.start(spec);
+        AtomicBoolean stopped = new AtomicBoolean();
+        Runnable shutdown = () -> {
+            if (stopped.compareAndSet(false, true)) {
                 deployment.close();
-                stop.countDown();
-            });
-            Runtime.getRuntime().addShutdownHook(hook);
-            running = deployment;
-            out.printf("Tandem is serving model '%s' with %d %s worker%s (router: %s)%n", deployment.modelName(),
-                    deployment.workerCount(), spec.mock() ? "mock" : "real", deployment.workerCount() == 1 ? "" : "s",
-                    deployment.routerName());
-            out.printf("OpenAI API at %s/v1  (Ctrl-C to stop)%n", deployment.url());
-            out.flush();
-            stop.await();
-            try {
-                Runtime.getRuntime().removeShutdownHook(hook);
-            } catch (IllegalStateException e) {
-                // already shutting down: the hook is closing the deployment
+                out.println("Tandem stopped");
+                out.flush();
             }
+        };
+        Thread hook = Thread.ofPlatform().name("tandem-serve-shutdown").unstarted(() -> {
+            shutdown.run();
+            stop.countDown();
+        });
+        Runtime.getRuntime().addShutdownHook(hook);
+        running = deployment;
+        out.printf("Tandem is serving model '%s' with %d %s worker%s (router: %s)%n", deployment.modelName(),
+                deployment.workerCount(), spec.mock() ? "mock" : "real", deployment.workerCount() == 1 ? "" : "s",
+                deployment.routerName());
+        out.printf("OpenAI API at %s/v1  (Ctrl-C to stop)%n", deployment.url());
+        out.flush();
+        stop.await();
+        try {
+            Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException e) {
+            // the JVM is shutting down: the hook runs (or ran) the same shutdown
         }
-        out.println("Tandem stopped");
+        shutdown.run();
         return 0;
     }
 

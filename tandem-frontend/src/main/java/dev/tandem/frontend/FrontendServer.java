@@ -93,6 +93,8 @@ public final class FrontendServer implements AutoCloseable {
                 .connectionOptions(o -> o.tcpNoDelay(true))
                 .maxPayloadSize(config.maxBodyBytes())
                 .shutdownGracePeriod(Duration.ofMillis(Math.max(100, config.shutdownGraceMs())))
+                // the owner stops the frontend (close()), in order with the workers behind it
+                .shutdownHook(false)
                 .directHandlers(directHandlers(config.maxBodyBytes()))
                 .routing(this::routes)
                 .build();

@@ -4,10 +4,13 @@ import dev.tandem.core.BlockHasher;
 import dev.tandem.core.KvEvent;
 import dev.tandem.core.LoadReport;
 import dev.tandem.core.WorkerRole;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.util.Random;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -19,6 +22,7 @@ import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Threads;
 import org.openjdk.jmh.annotations.Warmup;
 
@@ -33,7 +37,12 @@ import org.openjdk.jmh.annotations.Warmup;
  *       new block and the removal of an old one per invocation) applied through
  *       {@link Router#onKvEvent} on one and on two threads, each thread feeding its own workers.</li>
  * </ul>
- * Prompts match a random cached document for a random number of leading blocks (0..256), so
+ * <p>The machine these run on is shared, so wall-clock rates depend on the neighbours. The
+ * {@link CpuTime} counters also report each thread's CPU time and operation count per
+ * iteration: operations per CPU-second ({@code ops / cpuNanos}) is the per-core rate whatever
+ * the contention, and {@code decideMean}'s CPU time per decision the per-core cost.
+ *
+ * <p>Prompts match a random cached document for a random number of leading blocks (0..256), so
  * walks range from one lookup to all 256; every document is cached on two workers.
  *
  * <p>Run (results and discussion in docs/benchmarks.md, section Router):
@@ -174,12 +183,48 @@ public class RouterBenchmark {
                 new long[] {fresh}));
     }
 
+    /**
+     * Per-thread CPU time and operations of each iteration (JMH sums them over threads), so a
+     * rate per CPU-second can be computed under contention.
+     */
+    @State(Scope.Thread)
+    @AuxCounters(AuxCounters.Type.EVENTS)
+    public static class CpuTime {
+        private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
+        /** CPU time the benchmark thread used in the iteration, ns. */
+        public long cpuNanos;
+        /** Operations the thread completed in the iteration (events, or decisions). */
+        public long operations;
+        private long startCpuNanos;
+
+        @Setup(Level.Iteration)
+        public void start() {
+            operations = 0;
+            cpuNanos = 0;
+            startCpuNanos = THREADS.getCurrentThreadCpuTime();
+        }
+
+        @TearDown(Level.Iteration)
+        public void stop() {
+            cpuNanos = THREADS.getCurrentThreadCpuTime() - startCpuNanos;
+        }
+    }
+
+    @Benchmark
+    @BenchmarkMode(Mode.AverageTime)
+    @OutputTimeUnit(TimeUnit.MICROSECONDS)
+    public Decision decideMean(Loaded s, CpuTime cpu) {
+        cpu.operations++;
+        return decide(s);
+    }
+
     @Benchmark
     @Threads(1)
     @BenchmarkMode(Mode.Throughput)
     @OutputTimeUnit(TimeUnit.SECONDS)
     @OperationsPerInvocation(2)
-    public void applyEvents1(Loaded s, EventSource e) {
+    public void applyEvents1(Loaded s, EventSource e, CpuTime cpu) {
+        cpu.operations += 2;
         slide(s.router, e);
     }
 
@@ -188,7 +233,8 @@ public class RouterBenchmark {
     @BenchmarkMode(Mode.Throughput)
     @OutputTimeUnit(TimeUnit.SECONDS)
     @OperationsPerInvocation(2)
-    public void applyEvents2(Loaded s, EventSource e) {
+    public void applyEvents2(Loaded s, EventSource e, CpuTime cpu) {
+        cpu.operations += 2;
         slide(s.router, e);
     }
 }

@@ -12,17 +12,20 @@ import jdk.incubator.vector.FloatVector;
  * <pre>
  * Design
  *   Shapes (floats):  w  = [MR rows][kc]        row-major, dequantised weights of one k-chunk
- *                     xt = [kc][tp]             activations transposed, tp = tokens padded to FL
- *                     yt = [rows][tp]           output transposed
+ *                     xp = [kc][width]          one token group's activations, packed (width =
+ *                                               2 FL tokens, or FL for the last group)
+ *                     yt = [rows][tp]           output transposed, tp = tokens padded to FL
  *   One call computes an MR x (2 FL) tile (6 rows x 16 tokens with 256-bit vectors): per k it
- *   loads two token vectors of xt, broadcasts the 6 weights w[r][k] and issues 12 FMAs into
+ *   loads two token vectors of xp, broadcasts the 6 weights w[r][k] and issues 12 FMAs into
  *   12 accumulators (12 + 2 + 1 = 15 of AVX2's 16 vector registers). Vectors run along tokens,
- *   so there is no horizontal reduction and weights need no transposition.
+ *   so there is no horizontal reduction and weights need no transposition. The packed panel
+ *   gives xp a constant stride, so C2 hoists its bounds checks out of the k loop (with the
+ *   transposed [kc][tp] layout it could not: the prefill profile spent most samples there).
  *   Every output is a sequential FMA chain over k (y = fma(w[k], x[k], y), k ascending,
  *   continued across k-chunks through yt), so the result does not depend on tiling, thread
  *   count or token padding, and the scalar twins give bit-identical results.
  * Invariants
- *   tp is a multiple of FL; token offsets are multiples of FL; w holds MR rows of kc floats.
+ *   tp is a multiple of FL; xp panels are 2 FL or FL wide; w holds MR rows of kc floats.
  * Concurrency
  *   Stateless; callers give each thread its own w and disjoint yt rows.
  * References
@@ -39,10 +42,10 @@ final class GemmKernels {
     }
 
     /**
-     * The 6 x (2 FL) tile: {@code yt[ytOff + r*tp + j] (+)= sum_k w[r*kc + k] * xt[xtOff + k*tp + j]}
+     * The 6 x (2 FL) tile: {@code yt[ytOff + r*tp + j] (+)= sum_k w[r*kc + k] * xp[xpOff + k*2FL + j]}
      * for r in 0..5, j in 0..2FL.
      */
-    static void tile6x2(float[] w, int kc, float[] xt, int xtOff, int tp, float[] yt, int ytOff, boolean accumulate) {
+    static void tile6x2(float[] w, int kc, float[] xp, int xpOff, int tp, float[] yt, int ytOff, boolean accumulate) {
         FloatVector c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
         int y0 = ytOff;
         int y1 = y0 + tp;
@@ -66,10 +69,10 @@ final class GemmKernels {
         } else {
             c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = FloatVector.zero(F);
         }
-        int xo = xtOff;
-        for (int k = 0; k < kc; k++, xo += tp) {
-            FloatVector x0 = FloatVector.fromArray(F, xt, xo);
-            FloatVector x1 = FloatVector.fromArray(F, xt, xo + FL);
+        for (int k = 0; k < kc; k++) {
+            int xo = xpOff + k * (2 * FL);
+            FloatVector x0 = FloatVector.fromArray(F, xp, xo);
+            FloatVector x1 = FloatVector.fromArray(F, xp, xo + FL);
             FloatVector b = FloatVector.broadcast(F, w[k]);
             c00 = b.fma(x0, c00);
             c01 = b.fma(x1, c01);
@@ -103,8 +106,8 @@ final class GemmKernels {
         c51.intoArray(yt, y5 + FL);
     }
 
-    /** The 6 x FL tile (the token remainder when tp is an odd number of vectors). */
-    static void tile6x1(float[] w, int kc, float[] xt, int xtOff, int tp, float[] yt, int ytOff, boolean accumulate) {
+    /** The 6 x FL tile (the last token group when tp is an odd number of vectors): xp is [kc][FL]. */
+    static void tile6x1(float[] w, int kc, float[] xp, int xpOff, int tp, float[] yt, int ytOff, boolean accumulate) {
         FloatVector c0, c1, c2, c3, c4, c5;
         if (accumulate) {
             c0 = FloatVector.fromArray(F, yt, ytOff);
@@ -116,9 +119,8 @@ final class GemmKernels {
         } else {
             c0 = c1 = c2 = c3 = c4 = c5 = FloatVector.zero(F);
         }
-        int xo = xtOff;
-        for (int k = 0; k < kc; k++, xo += tp) {
-            FloatVector x0 = FloatVector.fromArray(F, xt, xo);
+        for (int k = 0; k < kc; k++) {
+            FloatVector x0 = FloatVector.fromArray(F, xp, xpOff + k * FL);
             c0 = FloatVector.broadcast(F, w[k]).fma(x0, c0);
             c1 = FloatVector.broadcast(F, w[kc + k]).fma(x0, c1);
             c2 = FloatVector.broadcast(F, w[2 * kc + k]).fma(x0, c2);
@@ -134,28 +136,28 @@ final class GemmKernels {
         c5.intoArray(yt, ytOff + 5 * tp);
     }
 
-    /** One row by FL tokens (row remainders, fewer than MR rows). */
-    static void tile1x1(float[] w, int wOff, int kc, float[] xt, int xtOff, int tp, float[] yt, int ytOff,
+    /** One row by FL tokens of a panel {@code width} floats wide (row remainders, fewer than MR rows). */
+    static void tile1x1(float[] w, int wOff, int kc, float[] xp, int xpOff, int width, float[] yt, int ytOff,
                         boolean accumulate) {
         FloatVector c = accumulate ? FloatVector.fromArray(F, yt, ytOff) : FloatVector.zero(F);
-        int xo = xtOff;
-        for (int k = 0; k < kc; k++, xo += tp) {
-            c = FloatVector.broadcast(F, w[wOff + k]).fma(FloatVector.fromArray(F, xt, xo), c);
+        int xo = xpOff;
+        for (int k = 0; k < kc; k++, xo += width) {
+            c = FloatVector.broadcast(F, w[wOff + k]).fma(FloatVector.fromArray(F, xp, xo), c);
         }
         c.intoArray(yt, ytOff);
     }
 
     /**
-     * Scalar twin of every tile: {@code rowCount} rows by {@code tokenCount} tokens, the same
-     * sequential FMA chain per output.
+     * Scalar twin of every tile: {@code rowCount} rows by the {@code width} tokens of one panel,
+     * the same sequential FMA chain per output.
      */
-    static void tileScalar(float[] w, int kc, int rowCount, float[] xt, int xtOff, int tp, int tokenCount,
+    static void tileScalar(float[] w, int kc, int rowCount, float[] xp, int xpOff, int width, int tp,
                            float[] yt, int ytOff, boolean accumulate) {
         for (int r = 0; r < rowCount; r++) {
-            for (int j = 0; j < tokenCount; j++) {
+            for (int j = 0; j < width; j++) {
                 float y = accumulate ? yt[ytOff + r * tp + j] : 0f;
                 for (int k = 0; k < kc; k++) {
-                    y = Math.fma(w[r * kc + k], xt[xtOff + k * tp + j], y);
+                    y = Math.fma(w[r * kc + k], xp[xpOff + k * width + j], y);
                 }
                 yt[ytOff + r * tp + j] = y;
             }

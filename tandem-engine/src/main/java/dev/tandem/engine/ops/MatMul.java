@@ -15,8 +15,9 @@ import static dev.tandem.engine.ops.GemmKernels.MR;
  *     integer dot products against x quantised once per call to Q8 (Q8Activations), as
  *     llama.cpp does; the other types multiply floats (W.dot).
  *   T &ge; GEMM_MIN_TOKENS (prefill, batched decode): a blocked matrix-matrix product.
- *     1. The caller transposes x into xt = [K][tp] (tp = T rounded up to the vector length,
- *        padding zeroed).
+ *     1. The caller packs x into token-group panels: group g of NR = 2 FL tokens is
+ *        xp[g] = [K][NR] (a last group of FL tokens when tp is an odd number of vectors;
+ *        tp = T rounded up to the vector length, padding zeroed).
  *     2. Each worker owns a slice of rows (a multiple of MR). For each k-chunk of kc columns
  *        (chosen so that the xt chunk, kc * tp floats, stays in L2) and each block of MR rows
  *        it dequantises the block's kc weights once into its panel ([MR][kc], in L1), then runs
@@ -48,10 +49,9 @@ public final class MatMul implements KernelPool.Task {
 
     private final KernelPool pool;
     private final float[][] panels; // [worker] -> [MR][kc] dequantised weights of one row block
-    private float[] xt = new float[0]; // [K][tp] transposed activations, grown on demand
+    private float[] xt = new float[0]; // token-group panels [group][K][width] of x, grown on demand
     private float[] yt = new float[0]; // [N][tp] transposed outputs, grown on demand
-    private short[] xq = new short[0]; // [T][K] Q8 quants of x (decode path, 8/4-bit weights)
-    private float[] xs = new float[0]; // [T][K/32] their block scales
+    private final Q8Activations xq = new Q8Activations(); // x quantised (decode path, 8/4-bit weights)
 
     // The current call (written by the caller before pool.run, read by workers).
     private WeightMatrix w;
@@ -105,13 +105,7 @@ public final class MatMul implements KernelPool.Task {
         }
         this.integer = !blocked && w.hasQ8Dot();
         if (integer) {
-            if (xq.length < tokens * cols) {
-                xq = new short[tokens * cols];
-                xs = new float[tokens * cols / Q8Activations.BLOCK];
-            }
-            for (int t = 0; t < tokens; t++) {
-                Q8Activations.quantize(x, xOff + t * cols, cols, xq, t * cols, xs, t * cols / Q8Activations.BLOCK);
-            }
+            xq.quantize(x, xOff, tokens, cols);
         }
         long macs = (long) rows * cols * tokens;
         pool.run(this, macs < PARALLEL_MIN_MACS ? 1 : pool.threadCount());
@@ -145,12 +139,10 @@ public final class MatMul implements KernelPool.Task {
         int rows = m.rows();
         int cols = m.cols();
         if (integer) {
-            short[] q = xq;
-            float[] scales = xs;
-            int blocks = cols / Q8Activations.BLOCK;
+            Q8Activations q = xq;
             for (int r = r0; r < r1; r++) {
                 for (int t = 0; t < tokens; t++) {
-                    o[outOff + t * rows + r] = m.dotQ8(r, q, t * cols, scales, t * blocks);
+                    o[outOff + t * rows + r] = m.dotQ8(r, q, t);
                 }
             }
             return;
@@ -171,34 +163,47 @@ public final class MatMul implements KernelPool.Task {
             panel = new float[MR * kc];
             panels[worker] = panel;
         }
-        float[] xtLocal = xt;
+        float[] xp = xt;
         float[] ytLocal = yt;
         int tpLocal = tp;
+        int nr = 2 * Simd.FL;
+        int fullGroups = tpLocal / nr;
+        int tailBase = fullGroups * cols * nr;
+        boolean tail = tpLocal % nr != 0;
         for (int k0 = 0; k0 < cols; k0 += kc) {
             int kLen = Math.min(kc, cols - k0);
             boolean accumulate = k0 > 0;
-            int xtChunk = k0 * tpLocal;
             for (int rb = r0; rb < r1; rb += MR) {
                 int mr = Math.min(MR, r1 - rb);
                 for (int i = 0; i < mr; i++) {
                     m.dequantize(rb + i, k0, kLen, panel, i * kLen);
                 }
                 int ytRow = rb * tpLocal;
-                if (!Simd.ENABLED) {
-                    GemmKernels.tileScalar(panel, kLen, mr, xtLocal, xtChunk, tpLocal, tpLocal, ytLocal, ytRow, accumulate);
-                } else if (mr == MR) {
-                    int t = 0;
-                    for (; t + 2 * Simd.FL <= tpLocal; t += 2 * Simd.FL) {
-                        GemmKernels.tile6x2(panel, kLen, xtLocal, xtChunk + t, tpLocal, ytLocal, ytRow + t, accumulate);
+                for (int g = 0; g < fullGroups; g++) {
+                    int xo = g * cols * nr + k0 * nr;
+                    int yo = ytRow + g * nr;
+                    if (!Simd.ENABLED) {
+                        GemmKernels.tileScalar(panel, kLen, mr, xp, xo, nr, tpLocal, ytLocal, yo, accumulate);
+                    } else if (mr == MR) {
+                        GemmKernels.tile6x2(panel, kLen, xp, xo, tpLocal, ytLocal, yo, accumulate);
+                    } else {
+                        for (int i = 0; i < mr; i++) {
+                            GemmKernels.tile1x1(panel, i * kLen, kLen, xp, xo, nr, ytLocal, yo + i * tpLocal, accumulate);
+                            GemmKernels.tile1x1(panel, i * kLen, kLen, xp, xo + Simd.FL, nr, ytLocal,
+                                    yo + i * tpLocal + Simd.FL, accumulate);
+                        }
                     }
-                    if (t < tpLocal) {
-                        GemmKernels.tile6x1(panel, kLen, xtLocal, xtChunk + t, tpLocal, ytLocal, ytRow + t, accumulate);
-                    }
-                } else {
-                    for (int i = 0; i < mr; i++) {
-                        for (int t = 0; t < tpLocal; t += Simd.FL) {
-                            GemmKernels.tile1x1(panel, i * kLen, kLen, xtLocal, xtChunk + t, tpLocal, ytLocal,
-                                    ytRow + i * tpLocal + t, accumulate);
+                }
+                if (tail) {
+                    int xo = tailBase + k0 * Simd.FL;
+                    int yo = ytRow + fullGroups * nr;
+                    if (!Simd.ENABLED) {
+                        GemmKernels.tileScalar(panel, kLen, mr, xp, xo, Simd.FL, tpLocal, ytLocal, yo, accumulate);
+                    } else if (mr == MR) {
+                        GemmKernels.tile6x1(panel, kLen, xp, xo, tpLocal, ytLocal, yo, accumulate);
+                    } else {
+                        for (int i = 0; i < mr; i++) {
+                            GemmKernels.tile1x1(panel, i * kLen, kLen, xp, xo, Simd.FL, ytLocal, yo + i * tpLocal, accumulate);
                         }
                     }
                 }
@@ -206,17 +211,34 @@ public final class MatMul implements KernelPool.Task {
         }
     }
 
-    /** xt[k*tp + t] = x[xOff + t*cols + k]; padding tokens zeroed. */
-    private static void transposeIn(float[] x, int xOff, int tokens, int cols, float[] xt, int tp) {
-        for (int t = 0; t < tokens; t++) {
-            int src = xOff + t * cols;
-            for (int k = 0; k < cols; k++) {
-                xt[k * tp + t] = x[src + k];
+    /**
+     * Packs x[t][k] into token-group panels: token t of full group g = t / NR at
+     * xp[g*cols*NR + k*NR + t%NR]; tokens of the last FL-wide group at
+     * xp[fullGroups*cols*NR + k*FL + (t - fullGroups*NR)]. Padding tokens are zero.
+     */
+    private static void transposeIn(float[] x, int xOff, int tokens, int cols, float[] xp, int tp) {
+        int nr = 2 * Simd.FL;
+        int fullGroups = tp / nr;
+        for (int t = 0; t < tp; t++) {
+            int g = t / nr;
+            int base;
+            int width;
+            if (g < fullGroups) {
+                base = g * cols * nr + t % nr;
+                width = nr;
+            } else {
+                base = fullGroups * cols * nr + (t - fullGroups * nr);
+                width = Simd.FL;
             }
-        }
-        if (tokens < tp) {
-            for (int k = 0; k < cols; k++) {
-                java.util.Arrays.fill(xt, k * tp + tokens, k * tp + tp, 0f);
+            if (t < tokens) {
+                int src = xOff + t * cols;
+                for (int k = 0; k < cols; k++) {
+                    xp[base + k * width] = x[src + k];
+                }
+            } else {
+                for (int k = 0; k < cols; k++) {
+                    xp[base + k * width] = 0f;
+                }
             }
         }
     }

@@ -67,12 +67,13 @@ final class Q4_0Matrix extends WeightMatrix {
         int wi = si * QS_PER_BLOCK;
         FloatVector acc0 = FloatVector.zero(F);
         FloatVector acc1 = FloatVector.zero(F);
-        for (int b = 0; b < blocks; b++, wi += QS_PER_BLOCK) {
+        for (int b = 0; b < blocks; b++) {
             int xi = xOff + b * BLOCK;
+            int wb = wi + b * QS_PER_BLOCK;
             FloatVector low = FloatVector.zero(F);
             FloatVector high = FloatVector.zero(F);
             for (int j = 0; j < QS_PER_BLOCK; j += BYTE_LOAD) {
-                ByteVector q = ByteVector.fromArray(B, w, wi + j);
+                ByteVector q = ByteVector.fromArray(B, w, wb + j);
                 ByteVector ql = q.and((byte) 0x0F).sub((byte) 8);
                 ByteVector qh = q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8);
                 for (int p = 0; p < PARTS; p++) {
@@ -99,39 +100,41 @@ final class Q4_0Matrix extends WeightMatrix {
 
     /**
      * Integer dot with Q8 activations, as {@link Q8_0Matrix#dotQ8Vector}: the 16 quant bytes of
-     * a block give low nibbles (elements 0..15) and high nibbles (16..31), re-centred to -8..7
-     * in byte lanes, widened to 16-bit lanes and multiplied with the matching activation quants;
-     * the products are added per lane (|sum| &le; 4 * 8 * 127), lane pairs summed into ints,
-     * converted and scaled by d_w * d_x.
+     * a block are zero-extended to 16-bit lanes (where AVX2 can shift), split into low nibbles
+     * (elements 0..15) and high nibbles (16..31), each in 0..15, multiplied with the matching
+     * activation quants and added per lane (|sum| &le; 2 * 15 * 127); lane pairs are summed into
+     * ints, converted and scaled by d_w * d_x. The nibbles' -8 offset is folded in once per block
+     * from the activation block sum: sum (n - 8) q = sum n q - 8 sum q.
      */
     @Override
-    float dotQ8Vector(int row, short[] q, int qOff, float[] xScales, int sOff) {
+    float dotQ8Vector(int row, short[] q, int qOff, float[] xScales, int[] xSums, int sOff) {
         int blocks = cols / BLOCK;
-        return dotQ8Kernel(qs, scales, row * blocks, blocks, q, qOff, xScales, sOff);
+        return dotQ8Kernel(qs, scales, row * blocks, blocks, q, qOff, xScales, xSums, sOff);
     }
 
     /** The kernel of {@link #dotQ8Vector} on plain arguments (static: C2 compiles it as a tight leaf). */
     private static float dotQ8Kernel(byte[] w, float[] ws, int si, int blocks, short[] q, int qOff, float[] xScales,
-                                     int sOff) {
+                                     int[] xSums, int sOff) {
         int wi = si * QS_PER_BLOCK;
         FloatVector acc0 = FloatVector.zero(F);
         FloatVector acc1 = FloatVector.zero(F);
+        float offsets = 0f; // sum over blocks of d_w * d_x * sum q: the -8 offset's share, subtracted 8x at the end
         int b = 0;
-        for (; b + 1 < blocks; b += 2, wi += 2 * QS_PER_BLOCK) {
+        // Every index is an affine function of b alone, so C2 hoists the bounds checks.
+        for (; b + 1 < blocks; b += 2) {
             int qi = qOff + b * BLOCK;
+            int wb = wi + b * QS_PER_BLOCK;
             ShortVector p0 = ShortVector.zero(S2);
             ShortVector p1 = ShortVector.zero(S2);
             for (int j = 0; j < QS_PER_BLOCK; j += 2 * FL) {
-                ByteVector w0 = ByteVector.fromArray(B2, w, wi + j);
-                ByteVector w1 = ByteVector.fromArray(B2, w, wi + QS_PER_BLOCK + j);
-                p0 = p0.add(((ShortVector) w0.and((byte) 0x0F).sub((byte) 8).convertShape(VectorOperators.B2S, S2, 0))
-                                .mul(ShortVector.fromArray(S2, q, qi + j)))
-                        .add(((ShortVector) w0.lanewise(VectorOperators.LSHR, 4).sub((byte) 8)
-                                .convertShape(VectorOperators.B2S, S2, 0)).mul(ShortVector.fromArray(S2, q, qi + QS_PER_BLOCK + j)));
-                p1 = p1.add(((ShortVector) w1.and((byte) 0x0F).sub((byte) 8).convertShape(VectorOperators.B2S, S2, 0))
-                                .mul(ShortVector.fromArray(S2, q, qi + BLOCK + j)))
-                        .add(((ShortVector) w1.lanewise(VectorOperators.LSHR, 4).sub((byte) 8)
-                                .convertShape(VectorOperators.B2S, S2, 0))
+                ShortVector n0 = (ShortVector) ByteVector.fromArray(B2, w, wb + j)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+                ShortVector n1 = (ShortVector) ByteVector.fromArray(B2, w, wb + QS_PER_BLOCK + j)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+                p0 = p0.add(n0.and((short) 0x0F).mul(ShortVector.fromArray(S2, q, qi + j)))
+                        .add(n0.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S2, q, qi + QS_PER_BLOCK + j)));
+                p1 = p1.add(n1.and((short) 0x0F).mul(ShortVector.fromArray(S2, q, qi + BLOCK + j)))
+                        .add(n1.lanewise(VectorOperators.LSHR, 4)
                                 .mul(ShortVector.fromArray(S2, q, qi + BLOCK + QS_PER_BLOCK + j)));
             }
             IntVector i0 = p0.reinterpretAsInts();
@@ -142,30 +145,32 @@ final class Q4_0Matrix extends WeightMatrix {
                     .add(i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
             float d0 = ws[si + b] * xScales[sOff + b];
             float d1 = ws[si + b + 1] * xScales[sOff + b + 1];
+            offsets += d0 * xSums[sOff + b] + d1 * xSums[sOff + b + 1];
             acc0 = ((FloatVector) sum0.convertShape(VectorOperators.I2F, F, 0)).fma(FloatVector.broadcast(F, d0), acc0);
             acc1 = ((FloatVector) sum1.convertShape(VectorOperators.I2F, F, 0)).fma(FloatVector.broadcast(F, d1), acc1);
         }
         if (b < blocks) {
             int qi = qOff + b * BLOCK;
+            int wb = wi + b * QS_PER_BLOCK;
             ShortVector p0 = ShortVector.zero(S2);
             for (int j = 0; j < QS_PER_BLOCK; j += 2 * FL) {
-                ByteVector w0 = ByteVector.fromArray(B2, w, wi + j);
-                p0 = p0.add(((ShortVector) w0.and((byte) 0x0F).sub((byte) 8).convertShape(VectorOperators.B2S, S2, 0))
-                                .mul(ShortVector.fromArray(S2, q, qi + j)))
-                        .add(((ShortVector) w0.lanewise(VectorOperators.LSHR, 4).sub((byte) 8)
-                                .convertShape(VectorOperators.B2S, S2, 0)).mul(ShortVector.fromArray(S2, q, qi + QS_PER_BLOCK + j)));
+                ShortVector n0 = (ShortVector) ByteVector.fromArray(B2, w, wb + j)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+                p0 = p0.add(n0.and((short) 0x0F).mul(ShortVector.fromArray(S2, q, qi + j)))
+                        .add(n0.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S2, q, qi + QS_PER_BLOCK + j)));
             }
             IntVector i0 = p0.reinterpretAsInts();
             IntVector sum0 = i0.lanewise(VectorOperators.ASHR, 16)
                     .add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
             float d0 = ws[si + b] * xScales[sOff + b];
+            offsets += d0 * xSums[sOff + b];
             acc0 = ((FloatVector) sum0.convertShape(VectorOperators.I2F, F, 0)).fma(FloatVector.broadcast(F, d0), acc0);
         }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD) - 8f * offsets;
     }
 
     @Override
-    float dotQ8Scalar(int row, short[] q, int qOff, float[] xScales, int sOff) {
+    float dotQ8Scalar(int row, short[] q, int qOff, float[] xScales, int[] xSums, int sOff) {
         int blocks = cols / BLOCK;
         int si = row * blocks;
         float sum = 0f;

@@ -124,19 +124,23 @@ public abstract sealed class WeightMatrix
     }
 
     /**
-     * {@code W[row] . x} with x given as {@link Q8Activations} (quants from {@code qOff}, block
-     * scales from {@code sOff}): integer products within each 32-element block, one float
-     * multiply-add per block, as llama.cpp's {@code vec_dot_q8_0_q8_0}.
+     * {@code W[row] . x[t]} with x given as {@link Q8Activations}: integer products within each
+     * 32-element block, one float multiply-add per block, as llama.cpp's
+     * {@code vec_dot_q8_0_q8_0} / {@code vec_dot_q4_0_q8_0}.
      */
-    public final float dotQ8(int row, short[] q, int qOff, float[] scales, int sOff) {
-        return Simd.ENABLED && Simd.INT_DOT ? dotQ8Vector(row, q, qOff, scales, sOff) : dotQ8Scalar(row, q, qOff, scales, sOff);
+    public final float dotQ8(int row, Q8Activations x, int t) {
+        int qOff = t * cols;
+        int sOff = t * (cols / Q8Activations.BLOCK);
+        return Simd.ENABLED && Simd.INT_DOT
+                ? dotQ8Vector(row, x.q, qOff, x.scales, x.sums, sOff)
+                : dotQ8Scalar(row, x.q, qOff, x.scales, x.sums, sOff);
     }
 
-    float dotQ8Vector(int row, short[] q, int qOff, float[] scales, int sOff) {
+    float dotQ8Vector(int row, short[] q, int qOff, float[] xScales, int[] xSums, int sOff) {
         throw new UnsupportedOperationException(type + " has no integer dot product");
     }
 
-    float dotQ8Scalar(int row, short[] q, int qOff, float[] scales, int sOff) {
+    float dotQ8Scalar(int row, short[] q, int qOff, float[] xScales, int[] xSums, int sOff) {
         throw new UnsupportedOperationException(type + " has no integer dot product");
     }
 

@@ -120,22 +120,25 @@ class MatMulTest {
     void tiles_vectorAndScalar_areBitIdentical() {
         SplittableRandom rnd = new SplittableRandom(13);
         int kc = 77;
-        int tp = 3 * Simd.FL;
+        int nr = 2 * Simd.FL;
+        int tp = 3 * Simd.FL; // one 2-vector group and one 1-vector group
         float[] w = RandomWeights.floats(GemmKernels.MR * kc, rnd);
-        float[] xt = RandomWeights.floats(kc * tp, rnd);
+        float[] wide = RandomWeights.floats(kc * nr, rnd);         // [kc][2 FL]
+        float[] narrow = RandomWeights.floats(kc * Simd.FL, rnd);  // [kc][FL]
         float[] init = RandomWeights.floats(GemmKernels.MR * tp, rnd);
         for (boolean accumulate : new boolean[] {false, true}) {
             float[] expected = init.clone();
-            GemmKernels.tileScalar(w, kc, GemmKernels.MR, xt, 0, tp, tp, expected, 0, accumulate);
+            GemmKernels.tileScalar(w, kc, GemmKernels.MR, wide, 0, nr, tp, expected, 0, accumulate);
+            GemmKernels.tileScalar(w, kc, GemmKernels.MR, narrow, 0, Simd.FL, tp, expected, nr, accumulate);
             float[] actual = init.clone();
-            GemmKernels.tile6x2(w, kc, xt, 0, tp, actual, 0, accumulate);
-            GemmKernels.tile6x1(w, kc, xt, 2 * Simd.FL, tp, actual, 2 * Simd.FL, accumulate);
+            GemmKernels.tile6x2(w, kc, wide, 0, tp, actual, 0, accumulate);
+            GemmKernels.tile6x1(w, kc, narrow, 0, tp, actual, nr, accumulate);
             assertThat(actual).containsExactly(expected);
             float[] single = init.clone();
             for (int r = 0; r < GemmKernels.MR; r++) {
-                for (int t = 0; t < tp; t += Simd.FL) {
-                    GemmKernels.tile1x1(w, r * kc, kc, xt, t, tp, single, r * tp + t, accumulate);
-                }
+                GemmKernels.tile1x1(w, r * kc, kc, wide, 0, nr, single, r * tp, accumulate);
+                GemmKernels.tile1x1(w, r * kc, kc, wide, Simd.FL, nr, single, r * tp + Simd.FL, accumulate);
+                GemmKernels.tile1x1(w, r * kc, kc, narrow, 0, Simd.FL, single, r * tp + nr, accumulate);
             }
             assertThat(single).containsExactly(expected);
         }

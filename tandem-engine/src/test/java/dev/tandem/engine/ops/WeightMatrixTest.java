@@ -122,20 +122,23 @@ class WeightMatrixTest {
                 assertThat(type).isNotIn(GgmlType.Q8_0, GgmlType.Q4_0);
                 return;
             }
-            int qOff = rnd.nextInt(3) * 32;
-            float[] x = RandomWeights.floats(cols, rnd);
-            short[] q = new short[qOff + cols];
-            float[] scales = new float[qOff / 32 + cols / 32];
-            Q8Activations.quantize(x, 0, cols, q, qOff, scales, qOff / 32);
+            int tokens = 1 + rnd.nextInt(3);
+            int t = rnd.nextInt(tokens);
+            float[] x = RandomWeights.floats(tokens * cols, rnd);
+            Q8Activations q = new Q8Activations();
+            q.quantize(x, 0, tokens, cols);
+            int qOff = t * cols;
+            int sOff = t * cols / 32;
             for (int r = 0; r < rows; r++) {
-                float scalar = m.dotQ8Scalar(r, q, qOff, scales, qOff / 32);
-                float vector = m.dotQ8Vector(r, q, qOff, scales, qOff / 32);
-                float exact = m.dotScalar(r, x, 0);
+                float scalar = m.dotQ8Scalar(r, q.q, qOff, q.scales, q.sums, sOff);
+                float vector = m.dotQ8Vector(r, q.q, qOff, q.scales, q.sums, sOff);
+                assertThat(m.dotQ8(r, q, t)).isIn(scalar, vector);
+                float exact = m.dotScalar(r, x, qOff);
                 float[] row = new float[cols];
                 m.dequantizeScalar(r, 0, cols, row, 0);
                 double magnitude = 0;
                 for (int i = 0; i < cols; i++) {
-                    magnitude += Math.abs(row[i] * x[i]);
+                    magnitude += Math.abs(row[i] * x[qOff + i]);
                 }
                 assertThat(vector).as("seed %d row %d", seed, r).isCloseTo(scalar, within((float) (1e-5 * magnitude + 1e-6)));
                 // Q8 activations carry about 1/254 relative error per element.
@@ -150,15 +153,17 @@ class WeightMatrixTest {
         for (int i = 0; i < 32; i++) {
             x[i] = (i - 16) * 0.5f;
         }
-        short[] q = new short[32];
-        float[] scales = new float[1];
-        Q8Activations.quantize(x, 0, 32, q, 0, scales, 0);
+        Q8Activations q = new Q8Activations();
+        q.quantize(x, 0, 1, 32);
         float d = 8f / 127f;
-        assertThat(scales[0]).isEqualTo(Float.float16ToFloat(Float.floatToFloat16(d)));
-        assertThat(q[0]).isEqualTo((short) -127);
+        assertThat(q.scales[0]).isEqualTo(Float.float16ToFloat(Float.floatToFloat16(d)));
+        assertThat(q.q[0]).isEqualTo((short) -127);
+        int sum = 0;
         for (int i = 0; i < 32; i++) {
-            assertThat((int) q[i]).isEqualTo((int) Math.rint(x[i] * (1f / d)));
+            assertThat((int) q.q[i]).isEqualTo((int) Math.rint(x[i] * (1f / d)));
+            sum += q.q[i];
         }
+        assertThat(q.sums[0]).isEqualTo(sum);
     }
 
     @Test

@@ -1,0 +1,36 @@
+package dev.tandem.cli;
+
+import dev.tandem.frontend.FrontendOverheadBench;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code tandem bench frontend}: the frontend's own overhead against the engine called directly. */
+@Command(name = "frontend", mixinStandardHelpOptions = true,
+        description = {"The frontend's added latency per request and per streamed token, and its requests/s,",
+            "against the same mock engine called in process (the mock's step time made negligible).",
+            "Prints a Markdown table."})
+final class BenchFrontendCommand implements Callable<Integer> {
+    @Option(names = "--concurrency", split = ",", defaultValue = "1,64",
+            description = "concurrent clients, comma-separated (default: ${DEFAULT-VALUE})")
+    List<Integer> concurrency;
+
+    @Option(names = "--requests", defaultValue = "1024", description = "requests per measurement (default: ${DEFAULT-VALUE})")
+    int requests;
+
+    @Option(names = "--tokens", defaultValue = "64", description = "tokens per streamed request (default: ${DEFAULT-VALUE})")
+    int tokens;
+
+    @Override
+    public Integer call() throws Exception {
+        List<FrontendOverheadBench.Result> results = new ArrayList<>();
+        for (int c : concurrency) {
+            results.add(FrontendOverheadBench.run(c, Math.max(c, requests), 1, false));
+            results.add(FrontendOverheadBench.run(c, Math.max(c, requests), tokens, true));
+        }
+        FrontendOverheadBench.print(System.out, results);
+        return 0;
+    }
+}

@@ -1,0 +1,204 @@
+package dev.tandem.frontend;
+
+import dev.tandem.core.Engine;
+import dev.tandem.core.FinishReason;
+import dev.tandem.core.GenerateRequest;
+import dev.tandem.core.GeneratedToken;
+import dev.tandem.core.SamplingParams;
+import dev.tandem.core.TandemException;
+import dev.tandem.core.TokenSink;
+import dev.tandem.core.Usage;
+import dev.tandem.core.WorkerRole;
+import dev.tandem.engine.EngineConfig;
+import dev.tandem.engine.mock.MockConfig;
+import dev.tandem.engine.mock.MockEngine;
+import dev.tandem.engine.mock.TimingProfile;
+import dev.tandem.frontend.text.TextModel;
+import dev.tandem.frontend.text.TokenText;
+import dev.tandem.engine.tokenizer.ChatMessage;
+import java.io.PrintStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * The frontend's own cost: the same requests sent to a mock engine directly (in process) and
+ * through the frontend over HTTP on loopback, at a given concurrency. The mock's step time is
+ * made negligible (speed-up 1e9), so what differs is the frontend: HTTP, JSON, preprocessing,
+ * admission, routing, detokenisation and SSE framing. Run by {@code tandem bench frontend}.
+ *
+ * <p>Figures are wall-clock on whatever else the machine runs; compare the two columns of one
+ * run, not runs on different days.
+ */
+public final class FrontendOverheadBench {
+    /** One measured configuration. */
+    public record Result(int concurrency, int requests, int tokens, boolean stream, double directP50Ms,
+                         double httpP50Ms, double directRps, double httpRps) {
+        /** Added latency per request (p50 difference), ms. */
+        public double addedP50Ms() {
+            return httpP50Ms - directP50Ms;
+        }
+
+        /** Added time per streamed token (p50 difference / tokens), microseconds. */
+        public double addedPerTokenUs() {
+            return addedP50Ms() * 1000 / tokens;
+        }
+    }
+
+    private FrontendOverheadBench() {
+    }
+
+    /** Runs one configuration (after a warm-up of the same size). */
+    public static Result run(int concurrency, int requests, int tokens, boolean stream) throws Exception {
+        try (Engine direct = mock(); Engine behind = mock();
+             HttpClient client = HttpClient.newBuilder().executor(Executors.newVirtualThreadPerTaskExecutor()).build()) {
+            WorkerSet workers = new WorkerSet();
+            workers.add(new Worker("bench-0", WorkerRole.AGGREGATED, behind));
+            FrontendServer server = FrontendServer.start(FrontendConfig.defaults().withPort(0)
+                    .withAdmission(Math.max(concurrency, 1) * 2, 100_000), List.of(new ServedModel("bench", BYTES)),
+                    workers, new RoundRobinSelector());
+            try {
+                String body = "{\"prompt\": [1, 2, 3, 4, 5, 6, 7, 8], \"max_tokens\": " + tokens
+                        + ", \"ignore_eos\": true, \"temperature\": 0, \"stream\": " + stream + "}";
+                HttpRequest http = HttpRequest.newBuilder(URI.create(server.url() + "/v1/completions"))
+                        .POST(HttpRequest.BodyPublishers.ofString(body)).build();
+                measure(concurrency, requests, () -> direct(direct, tokens));
+                measure(concurrency, requests, () -> http(client, http));
+                long[] d = measure(concurrency, requests, () -> direct(direct, tokens));
+                long directWall = d[d.length - 1];
+                long[] h = measure(concurrency, requests, () -> http(client, http));
+                long httpWall = h[h.length - 1];
+                return new Result(concurrency, requests, tokens, stream, p50(d) / 1e6, p50(h) / 1e6,
+                        requests / (directWall / 1e9), requests / (httpWall / 1e9));
+            } finally {
+                server.close();
+            }
+        }
+    }
+
+    /** Prints a Markdown table row per configuration. */
+    public static void print(PrintStream out, List<Result> results) {
+        out.println("| concurrency | tokens | stream | direct p50 ms | HTTP p50 ms | added p50 ms | added per token us"
+                + " | direct req/s | HTTP req/s |");
+        out.println("|---|---|---|---|---|---|---|---|---|");
+        for (Result r : results) {
+            out.printf("| %d | %d | %s | %.3f | %.3f | %.3f | %.1f | %.0f | %.0f |%n", r.concurrency(), r.tokens(),
+                    r.stream(), r.directP50Ms(), r.httpP50Ms(), r.addedP50Ms(), r.addedPerTokenUs(), r.directRps(),
+                    r.httpRps());
+        }
+    }
+
+    private interface Call {
+        void run() throws Exception;
+    }
+
+    /** Latencies of {@code requests} calls at {@code concurrency}, sorted; last element: wall time, ns. */
+    private static long[] measure(int concurrency, int requests, Call call) throws Exception {
+        long[] latencies = new long[requests];
+        long start = System.nanoTime();
+        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            List<Future<?>> futures = new ArrayList<>();
+            int perWorker = requests / concurrency;
+            for (int w = 0; w < concurrency; w++) {
+                int base = w * perWorker;
+                futures.add(pool.submit(() -> {
+                    for (int i = 0; i < perWorker; i++) {
+                        long t = System.nanoTime();
+                        call.run();
+                        latencies[base + i] = System.nanoTime() - t;
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : futures) {
+                f.get();
+            }
+        }
+        long wall = System.nanoTime() - start;
+        int n = requests / concurrency * concurrency;
+        long[] out = Arrays.copyOf(latencies, n + 1);
+        Arrays.sort(out, 0, n);
+        out[n] = wall;
+        return out;
+    }
+
+    private static double p50(long[] sortedWithWall) {
+        return sortedWithWall[(sortedWithWall.length - 1) / 2];
+    }
+
+    private static void direct(Engine engine, int tokens) throws InterruptedException {
+        CountDownLatch done = new CountDownLatch(1);
+        engine.submit(new GenerateRequest("direct", new int[] {1, 2, 3, 4, 5, 6, 7, 8}, SamplingParams.GREEDY, tokens,
+                null, true, -1), new TokenSink() {
+                    @Override
+                    public void onToken(GeneratedToken token) {
+                    }
+
+                    @Override
+                    public void onFinish(FinishReason reason, Usage usage) {
+                        done.countDown();
+                    }
+
+                    @Override
+                    public void onError(TandemException error) {
+                        done.countDown();
+                    }
+                });
+        done.await();
+    }
+
+    private static void http(HttpClient client, HttpRequest request) throws Exception {
+        HttpResponse<String> r = client.send(request, HttpResponse.BodyHandlers.ofString());
+        if (r.statusCode() != 200) {
+            throw new IllegalStateException("status " + r.statusCode() + ": " + r.body());
+        }
+    }
+
+    private static Engine mock() {
+        return MockEngine.start(MockConfig.DEFAULT.withModelName("bench").withVocabSize(BYTES.vocabSize())
+                .withContextLength(8192).withTiming(TimingProfile.DYNAMO.withSpeedup(1e9))
+                .withEngine(EngineConfig.DEFAULT.withKvBlocks(16_384).withMaxSequences(128)
+                        .withMaxBatchTokens(4096)));
+    }
+
+    /** Byte-level text: token id b (0..255) is byte b; ids 256+ are control tokens. */
+    private static final TextModel BYTES = new TextModel() {
+        @Override
+        public int[] encodeChat(List<ChatMessage> messages) {
+            return encodePrompt(messages.getLast().content());
+        }
+
+        @Override
+        public int[] encodePrompt(String text) {
+            byte[] b = text.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            int[] ids = new int[b.length];
+            for (int i = 0; i < b.length; i++) {
+                ids[i] = b[i] & 0xFF;
+            }
+            return ids;
+        }
+
+        @Override
+        public byte[] tokenBytes(int tokenId) {
+            return tokenId >= 0 && tokenId < 256 ? new byte[] {(byte) tokenId} : new byte[0];
+        }
+
+        @Override
+        public String tokenText(int tokenId) {
+            return TokenText.display(tokenBytes(tokenId));
+        }
+
+        @Override
+        public int vocabSize() {
+            return 258;
+        }
+    };
+}

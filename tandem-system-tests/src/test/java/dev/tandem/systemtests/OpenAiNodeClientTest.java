@@ -1,0 +1,109 @@
+package dev.tandem.systemtests;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * A client no one here wrote: the official {@code openai} npm package runs a chat completion, a
+ * streamed chat completion (with the usage chunk), a completion, a model listing and an error
+ * case against {@code tandem serve} running in its own JVM; then the server is stopped with a
+ * signal and must shut down cleanly.
+ *
+ * <p>Needs Node 20+ and {@code npm ci} in tandem-system-tests/js (.ci/run does it). Without
+ * them the test is skipped and says why.
+ */
+@Timeout(300)
+class OpenAiNodeClientTest {
+    private static final Path JS = Path.of("js");
+
+    @Test
+    void officialOpenAiNodeClient_chatStreamCompletionModelsAndError() throws Exception {
+        // CI installs the client (.ci/run sets TANDEM_REQUIRE_JS_CLIENT=1): there a missing install fails
+        // instead of skipping; on a developer machine without npm the test says why it skips.
+        boolean required = "1".equals(System.getenv("TANDEM_REQUIRE_JS_CLIENT"));
+        String missing = "the openai npm package is not installed: run 'npm ci' in tandem-system-tests/js";
+        if (required) {
+            assertThat(JS.resolve("node_modules/openai")).as(missing).isDirectory();
+            assertThat(nodeVersion()).as("node version on the PATH").isGreaterThanOrEqualTo(20);
+        }
+        assumeTrue(Files.isDirectory(JS.resolve("node_modules/openai")), missing);
+        assumeTrue(nodeVersion() >= 20, "node 20 or newer is needed on the PATH");
+        Path model = Path.of(System.getProperty("tandem.test.models"), "stories260K.gguf");
+
+        try (ServeProcess serve = ServeProcess.start("openai-node", "--model", model.toString(), "--port", "0",
+                "--workers", "2", "--kv-blocks", "512", "--threads", "1")) {
+            String url = serve.awaitUrl(120);
+            JsonNode out = runNode(url + "/v1", "stories260K", serve);
+
+            JsonNode chat = out.get("chat");
+            assertThat(chat.get("object").asText()).isEqualTo("chat.completion");
+            assertThat(chat.get("model").asText()).isEqualTo("stories260K");
+            assertThat(chat.get("role").asText()).isEqualTo("assistant");
+            assertThat(chat.get("content").asText()).isNotBlank();
+            assertThat(chat.get("finish").asText()).isEqualTo("length");
+            assertThat(chat.get("usage").get("completion_tokens").asInt()).isEqualTo(16);
+            assertThat(chat.get("usage").get("total_tokens").asInt())
+                    .isEqualTo(chat.get("usage").get("prompt_tokens").asInt() + 16);
+
+            JsonNode stream = out.get("stream");
+            assertThat(stream.get("text").asText()).isEqualTo(chat.get("content").asText());
+            assertThat(stream.get("role").asText()).isEqualTo("assistant");
+            assertThat(stream.get("finish").asText()).isEqualTo("length");
+            assertThat(stream.get("chunks").asInt()).isGreaterThan(2);
+            assertThat(stream.get("usage").get("completion_tokens").asInt()).isEqualTo(16);
+            // the same prompt again: the worker that served it has its prefix cached (KV router)
+            assertThat(stream.get("usage").get("prompt_tokens_details").get("cached_tokens").asInt()).isNotNegative();
+
+            JsonNode completion = out.get("completion");
+            assertThat(completion.get("object").asText()).isEqualTo("text_completion");
+            assertThat(completion.get("text").asText()).isNotEmpty();
+            assertThat(completion.get("usage").get("completion_tokens").asInt()).isEqualTo(8);
+
+            assertThat(out.get("models")).extracting(JsonNode::asText).containsExactly("stories260K");
+            assertThat(out.get("error").get("status").asInt()).isEqualTo(404);
+            assertThat(out.get("error").get("code").asText()).isEqualTo("model_not_found");
+
+            assertThat(serve.stop(60)).as("tandem serve exits after SIGTERM; log:%n%s", serve.logText()).isTrue();
+            assertThat(serve.stdout()).as("exit %d, log:%n%s", serve.exitValue(), serve.logText()).contains("Tandem stopped");
+        }
+    }
+
+    private static JsonNode runNode(String baseUrl, String model, ServeProcess serve) throws Exception {
+        Process node = new ProcessBuilder("node", "openai-client.mjs", baseUrl, model).directory(JS.toFile()).start();
+        CompletableFuture<String> stderr = CompletableFuture.supplyAsync(() -> read(node.getErrorStream()));
+        String stdout = read(node.getInputStream());
+        assertThat(node.waitFor(120, TimeUnit.SECONDS)).as("node finished").isTrue();
+        assertThat(node.exitValue()).as("node failed:%n%s%nserver log:%n%s", stderr.get(), serve.logText()).isZero();
+        return new ObjectMapper().readTree(stdout);
+    }
+
+    private static int nodeVersion() {
+        try {
+            Process p = new ProcessBuilder("node", "--version").start();
+            String v = read(p.getInputStream()).trim();
+            p.waitFor(30, TimeUnit.SECONDS);
+            return Integer.parseInt(v.replaceFirst("^v", "").split("\\.")[0]);
+        } catch (IOException | InterruptedException | RuntimeException e) {
+            return 0;
+        }
+    }
+
+    private static String read(java.io.InputStream in) {
+        try {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            return "(unreadable: " + e + ")";
+        }
+    }
+}
