@@ -88,6 +88,10 @@ final class WorkerCommand implements Callable<Integer> {
     @Mixin
     EngineOptions engineOptions = new EngineOptions();
 
+    @Option(names = "--connect-timeout-ms", defaultValue = "30000",
+            description = "how long to keep trying to reach etcd and NATS at startup (default: ${DEFAULT-VALUE})")
+    long connectTimeoutMs;
+
     /** Released to stop (tests); Ctrl-C and SIGTERM stop it too. */
     final Foreground foreground = new Foreground();
     /** Set once the worker is registered; read by tests. */
@@ -98,11 +102,11 @@ final class WorkerCommand implements Callable<Integer> {
         WorkerSpec spec = spec();
         RuntimeConfig runtime = runtimeConfig(namespace, leaseTtlMs);
         warnIfUnreachable(spec.advertiseHost(), registry);
-        Registry reg = RuntimeUrls.registry(registry, runtime);
+        Registry reg = RuntimeUrls.registry(registry, runtime, connectTimeoutMs);
         EventBus bus;
         WorkerProcess worker;
         try {
-            bus = RuntimeUrls.events(events, "tandem-worker-" + spec.instanceId(), runtime);
+            bus = RuntimeUrls.events(events, "tandem-worker-" + spec.instanceId(), runtime, connectTimeoutMs);
             try {
                 worker = WorkerProcess.start(spec, runtime, reg, bus);
             } catch (RuntimeException e) {

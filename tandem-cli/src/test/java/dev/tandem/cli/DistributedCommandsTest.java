@@ -181,7 +181,7 @@ class DistributedCommandsTest {
         try {
             long t0 = System.nanoTime();
             String err = fails("worker", "--registry", "etcd://127.0.0.1:9", "--events", "memory://x",
-                    "--model", modelFile(), "--mock");
+                    "--model", modelFile(), "--mock", "--connect-timeout-ms", "2000");
             assertThat(err).startsWith("error: etcd at etcd://127.0.0.1:9: cannot reach etcd");
             assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(15));
         } finally {
