@@ -67,6 +67,7 @@ public final class Charts {
         style(chart.getStyler());
         chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideSE);
         chart.getStyler().setYAxisMin(0.0).setYAxisMax(1.0);
+        chart.getStyler().setYAxisDecimalPattern("0.0#").setYAxisTickMarkSpacingHint(60);
         int series = 0;
         for (RunRecord r : report.runs()) {
             double[] values = metric.apply(r.samples());

@@ -50,6 +50,11 @@ import java.util.concurrent.locks.LockSupport;
  * The dispatcher alone builds requests; request threads only record results and hand the session
  * back through the queue's lock. Results go to a concurrent queue and the listener, which must be
  * safe for concurrent use.
+ *
+ * <h2>References</h2>
+ * vLLM {@code benchmark_serving.py} (request rate with Poisson or gamma gaps, max concurrency)
+ * and its multi-turn benchmark (clients that send a conversation's next turn after the reply);
+ * SGLang {@code bench_serving.py}; the Mooncake trace format (FAST '25).
  */
 public final class LoadRunner {
     private static final System.Logger LOG = System.getLogger(LoadRunner.class.getName());

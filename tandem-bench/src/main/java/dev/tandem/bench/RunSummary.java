@@ -6,14 +6,32 @@ import java.util.TreeMap;
 /**
  * The aggregate of one run (one arrival setting against one server).
  *
- * <p>Aggregation rules: latency distributions use successful requests only (a failed request
- * has no meaningful TTFT); ITL pools every gap of every successful request (so long replies
- * weigh more, as in vLLM's benchmark), TPOT is one value per request with 2 or more output tokens.
- * Throughputs divide by the run's duration (start of the run to the end of its last request):
- * requests/s counts successful requests, tokens/s their usage's tokens. The cache hit rate is
- * sum(cached_tokens) / sum(prompt_tokens) over successful requests whose usage reports
- * {@code prompt_tokens_details.cached_tokens}; null when none does. Goodput is good requests
- * ({@link Slo#good}) per second; null when no limit is set.
+ * <h2>Design</h2>
+ * Aggregation is exact and happens once, after the run: every request's timestamps are kept
+ * ({@link RequestResult}), the samples are sorted and read with the percentile definition of
+ * {@link Distribution} (a few thousand requests sort in microseconds, so no histogram
+ * approximation is needed, and the figures can be checked by hand). The rules:
+ * <ul>
+ *   <li>latency distributions use successful requests only (a failed request has no meaningful
+ *       TTFT; failures are counted by type instead);</li>
+ *   <li>ITL pools every gap of every successful request, so long replies weigh more (as in vLLM's
+ *       and SGLang's benchmarks); TPOT is one value per request with 2 or more output tokens;</li>
+ *   <li>throughputs divide by the run's wall time, from its start to the end of its last request:
+ *       requests/s counts successful requests, tokens/s the tokens of their usage;</li>
+ *   <li>the cache hit rate is sum(cached_tokens) / sum(prompt_tokens) over successful requests
+ *       whose usage reports {@code prompt_tokens_details.cached_tokens} (token-weighted, like a
+ *       server's own counter); null when none does, never a guessed 0;</li>
+ *   <li>goodput is good requests ({@link Slo#good}) per second of the same wall time; null when
+ *       no limit is set.</li>
+ * </ul>
+ *
+ * <h2>Invariants</h2>
+ * {@code succeeded + sum(errors) == requests}; every distribution's count is at most the
+ * number of successful requests (ITL excepted: it counts gaps).
+ *
+ * <h2>References</h2>
+ * vLLM {@code benchmarks/benchmark_serving.py} (TTFT, TPOT, ITL, goodput definitions); DistServe
+ * (OSDI '24) for goodput under TTFT and TPOT limits.
  *
  * @param label            the run's arrival setting (c=8, rate=2.0/s, ...) or configuration
  * @param requests         requests sent
@@ -47,6 +65,20 @@ public record RunSummary(String label, int requests, int succeeded, int skippedT
 
     public int failed() {
         return requests - succeeded;
+    }
+
+    /** Checks the invariants of the design notes; throws IllegalStateException naming the first broken one. */
+    public void checkInvariants() {
+        int errorCount = errors.values().stream().mapToInt(Integer::intValue).sum();
+        if (succeeded + errorCount != requests) {
+            throw new IllegalStateException(succeeded + " succeeded + " + errorCount + " failed != " + requests + " sent");
+        }
+        for (Distribution d : java.util.List.of(ttftMs, tpotMs, e2eMs, dispatchLagMs)) {
+            if (d.count() > succeeded) {
+                throw new IllegalStateException("a distribution has " + d.count() + " samples but only " + succeeded
+                        + " requests succeeded");
+            }
+        }
     }
 
     public static RunSummary of(String label, LoadRunner.Outcome outcome, Slo slo) {

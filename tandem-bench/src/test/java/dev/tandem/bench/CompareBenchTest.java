@@ -85,7 +85,13 @@ class CompareBenchTest {
         assertThat(claims.get(1).measured()).isEqualTo("4.0%");    // 2 ms / (10 + 40) ms of TTFT
         assertThat(claims.get(2).measured()).isEqualTo("TTFT mean -50.0%, E2E mean -50.0%");
         assertThat(claims.get(3).measured()).isEqualTo("output tokens/s +100.0%, requests/s +100.0%");
-        assertThat(claims.get(0).basis()).contains("not multi-turn chat");
+        assertThat(claims.get(0).basis()).contains("not multi-turn chat").doesNotContain("one worker");
+        RunRecord single = record("single", 10, 1.0, 10, 10);
+        List<Claim> withBaseline = Claims.compute(Map.of(ServeConfiguration.KV, kv, ServeConfiguration.BASELINE, single),
+                Double.NaN, true);
+        assertThat(withBaseline.get(0).measured()).isEqualTo("50.0%");
+        assertThat(withBaseline.get(0).basis()).isEqualTo("cached / prompt tokens over the kv run; one worker, whose "
+                + "cache sees every turn, reached 50.0% on the same prompts");
     }
 
     /** A run of two requests with the given TTFTs (ms) and E2E = 2 x TTFT. */

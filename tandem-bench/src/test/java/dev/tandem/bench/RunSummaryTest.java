@@ -62,6 +62,7 @@ class RunSummaryTest {
         LoadRunner.Outcome outcome = new LoadRunner.Outcome(all, 0, 2_000 * MS, 1);
 
         RunSummary s = RunSummary.of("c=2", outcome, new Slo(30, 20));
+        s.checkInvariants();
 
         assertThat(s.requests()).isEqualTo(6);
         assertThat(s.succeeded()).isEqualTo(3);
@@ -87,6 +88,19 @@ class RunSummaryTest {
         // good: A (ttft 10 <= 30, tpot 10 <= 20) and C (ttft 20, one token); not B (ttft 50) nor failures
         assertThat(s.goodputRps()).isCloseTo(1.0, within(1e-12));     // 2 good / 2 s
         assertThat(s.goodFraction()).isCloseTo(2.0 / 6, within(1e-12));
+    }
+
+    @Test
+    void checkInvariants_errorsDoNotAddUp_throws() {
+        RunSummary s = RunSummary.of("x", new LoadRunner.Outcome(List.of(ok(0, 0, 10, 5, 2, 0, 3, 6)), 0, 10 * MS, 0),
+                Slo.NONE);
+        RunSummary broken = new RunSummary(s.label(), 2, s.succeeded(), 0, s.errors(), s.durationS(), s.requestsPerS(),
+                s.outputTokensPerS(), s.promptTokensPerS(), s.promptTokens(), s.outputTokens(), s.cachedTokens(),
+                s.cacheReported(), s.cacheHitRate(), s.ttftMs(), s.itlMs(), s.tpotMs(), s.e2eMs(), s.dispatchLagMs(),
+                s.slo(), s.goodputRps(), s.goodFraction());
+        s.checkInvariants();
+        org.assertj.core.api.Assertions.assertThatThrownBy(broken::checkInvariants)
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("!= 2 sent");
     }
 
     @Test

@@ -58,6 +58,11 @@ final class BenchEngineCommand implements Runnable {
     @Option(names = "--warmup", defaultValue = "1", description = "untimed warm-up repetitions (default: ${DEFAULT-VALUE})")
     int warmup;
 
+    @Option(names = "--warmup-seconds", defaultValue = "5",
+            description = "keep warming up (more untimed repetitions) until this long has passed, so that the JIT has "
+                    + "compiled the kernels even on tiny models; --warmup 0 skips warm-up (default: ${DEFAULT-VALUE})")
+    double warmupSeconds;
+
     @Option(names = "--kv-dtype", defaultValue = "f16",
             description = "KV-cache element type, f16 (as llama.cpp) or f32 (default: ${DEFAULT-VALUE})")
     String kvDtype;
@@ -175,10 +180,10 @@ final class BenchEngineCommand implements Runnable {
     }
 
     private void validate() {
-        if (promptTokens < 1 || genTokens < 1 || reps < 1 || warmup < 0 || blockSize < 1) {
+        if (promptTokens < 1 || genTokens < 1 || reps < 1 || warmup < 0 || blockSize < 1 || !(warmupSeconds >= 0)) {
             throw new ConfigException("--prompt-tokens, --gen-tokens, --reps and --block-size must be positive and "
-                    + "--warmup not negative (got " + promptTokens + ", " + genTokens + ", " + reps + ", " + blockSize
-                    + ", " + warmup + ")");
+                    + "--warmup and --warmup-seconds not negative (got " + promptTokens + ", " + genTokens + ", " + reps
+                    + ", " + blockSize + ", " + warmup + ", " + warmupSeconds + ")");
         }
         if (threads != null && threads < 1) {
             throw new ConfigException("--threads must be at least 1, got " + threads);
@@ -196,16 +201,22 @@ final class BenchEngineCommand implements Runnable {
         int[] prompt = ForwardTimer.promptTokens(promptTokens, c.vocabSize(), bos, 1234);
         double[] prefill = new double[reps];
         double[] decode = new double[reps];
-        for (int i = 0; i < warmup + reps; i++) {
-            boolean counted = i >= warmup;
-            String label = counted ? "rep " + (i - warmup + 1) + "/" + reps : "warm-up " + (i + 1) + "/" + warmup;
+        long warmupEndNs = System.nanoTime() + (long) (warmupSeconds * 1e9);
+        int warmups = 0;
+        while (warmups < warmup || (warmup > 0 && System.nanoTime() < warmupEndNs)) {
             double pp = promptTokens / timer.prefillSeconds(prompt);
             double tg = genTokens / timer.decodeSeconds(bos, genTokens);
-            err.printf("  %s: prefill %.1f tok/s, decode %.1f tok/s%n", label, pp, tg);
-            if (counted) {
-                prefill[i - warmup] = pp;
-                decode[i - warmup] = tg;
+            warmups++;
+            if (warmups <= warmup || warmups % 10 == 0) {
+                err.printf("  warm-up %d: prefill %.1f tok/s, decode %.1f tok/s%n", warmups, pp, tg);
             }
+        }
+        for (int i = 0; i < reps; i++) {
+            double pp = promptTokens / timer.prefillSeconds(prompt);
+            double tg = genTokens / timer.decodeSeconds(bos, genTokens);
+            err.printf("  rep %d/%d: prefill %.1f tok/s, decode %.1f tok/s%n", i + 1, reps, pp, tg);
+            prefill[i] = pp;
+            decode[i] = tg;
         }
         return new Run(1, Stats.of(prefill), Stats.of(decode));
     }

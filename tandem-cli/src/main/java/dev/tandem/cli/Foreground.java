@@ -19,9 +19,9 @@ final class Foreground {
         stop.countDown();
     }
 
-    /** True once {@link #stop()} was called or a stop signal arrived. */
+    /** True once {@link #stop()} was called or a stop signal arrived (also while the parts are closing). */
     boolean stopping() {
-        return stop.getCount() == 0;
+        return stop.getCount() == 0 || closed.get();
     }
 
     /**

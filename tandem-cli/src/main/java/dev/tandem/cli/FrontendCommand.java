@@ -82,6 +82,10 @@ final class FrontendCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     DispatchOptions disagg = new DispatchOptions();
 
+    @Option(names = "--connect-timeout-ms", defaultValue = "30000",
+            description = "how long to keep trying to reach etcd and NATS at startup (default: ${DEFAULT-VALUE})")
+    long connectTimeoutMs;
+
     /** Released to stop (tests); Ctrl-C and SIGTERM stop it too. */
     final Foreground foreground = new Foreground();
     /** Set once the frontend listens; read by tests. */
@@ -95,9 +99,9 @@ final class FrontendCommand implements Callable<Integer> {
         try {
             LocalModel localModel = LocalModel.open(ModelPaths.resolve(model), servedName);
             parts.addFirst(localModel);
-            Registry reg = RuntimeUrls.registry(registry, runtime);
+            Registry reg = RuntimeUrls.registry(registry, runtime, connectTimeoutMs);
             parts.addFirst(reg);
-            EventBus bus = RuntimeUrls.events(events, "tandem-frontend", runtime);
+            EventBus bus = RuntimeUrls.events(events, "tandem-frontend", runtime, connectTimeoutMs);
             parts.addFirst(bus);
             running = ClusterFrontend.start(spec, disagg.dispatch(), localModel, reg, bus, runtime);
             parts.addFirst(running);

@@ -14,6 +14,8 @@ import picocli.CommandLine.Command;
             ServeCommand.class,
             FrontendCommand.class,
             WorkerCommand.class,
+            UpCommand.class,
+            DownCommand.class,
             BenchCommand.class,
             TokenizeCommand.class,
             GenerateCommand.class,

@@ -38,6 +38,50 @@ final class RuntimeUrls {
     private RuntimeUrls() {
     }
 
+    /**
+     * Connects to the registry {@code url} names, trying again for up to {@code connectTimeoutMs}
+     * (parts of a deployment often start together, and etcd may come up last).
+     */
+    static Registry registry(String url, RuntimeConfig config, long connectTimeoutMs) {
+        return retrying("etcd at " + url, connectTimeoutMs, () -> registry(url, config));
+    }
+
+    /** Connects to the event bus {@code url} names, trying again for up to {@code connectTimeoutMs}. */
+    static EventBus events(String url, String connectionName, RuntimeConfig config, long connectTimeoutMs) {
+        return retrying("NATS at " + url, connectTimeoutMs, () -> events(url, connectionName, config));
+    }
+
+    /**
+     * Calls {@code connect} until it succeeds or {@code timeoutMs} has passed; a configuration
+     * error fails at once, the last connection error is thrown at the end.
+     */
+    static <T> T retrying(String what, long timeoutMs, java.util.function.Supplier<T> connect) {
+        long deadline = System.nanoTime() + timeoutMs * 1_000_000L;
+        long pauseMs = 200;
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return connect.get();
+            } catch (ConfigException e) {
+                throw e;
+            } catch (dev.tandem.core.TandemException e) {
+                if (System.nanoTime() + pauseMs * 1_000_000L - deadline > 0) {
+                    throw e;
+                }
+                if (attempt == 1) {
+                    System.getLogger(RuntimeUrls.class.getName()).log(System.Logger.Level.WARNING,
+                            "{0} not reachable yet ({1}); retrying for up to {2} ms", what, e.getMessage(), timeoutMs);
+                }
+                try {
+                    Thread.sleep(pauseMs);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+                pauseMs = Math.min(2_000, pauseMs * 2);
+            }
+        }
+    }
+
     /** Connects to the registry {@code url} names (etcd answers within the registry deadline or this fails). */
     static Registry registry(String url, RuntimeConfig config) {
         String u = require("--registry", url);

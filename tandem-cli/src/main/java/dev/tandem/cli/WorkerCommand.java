@@ -103,6 +103,10 @@ final class WorkerCommand implements Callable<Integer> {
             description = "serve GET /metrics (Prometheus) on this port, 0 for any free one (default: off)")
     int metricsPort;
 
+    @Option(names = "--connect-timeout-ms", defaultValue = "30000",
+            description = "how long to keep trying to reach etcd and NATS at startup (default: ${DEFAULT-VALUE})")
+    long connectTimeoutMs;
+
     /** Released to stop (tests); Ctrl-C and SIGTERM stop it too. */
     final Foreground foreground = new Foreground();
     /** Set once the worker is registered; read by tests. */
@@ -113,11 +117,11 @@ final class WorkerCommand implements Callable<Integer> {
         WorkerSpec spec = spec();
         RuntimeConfig runtime = runtimeConfig(namespace, leaseTtlMs);
         warnIfUnreachable(spec.advertiseHost(), registry);
-        Registry reg = RuntimeUrls.registry(registry, runtime);
+        Registry reg = RuntimeUrls.registry(registry, runtime, connectTimeoutMs);
         EventBus bus;
         WorkerProcess worker;
         try {
-            bus = RuntimeUrls.events(events, "tandem-worker-" + spec.instanceId(), runtime);
+            bus = RuntimeUrls.events(events, "tandem-worker-" + spec.instanceId(), runtime, connectTimeoutMs);
             try {
                 worker = WorkerProcess.start(spec, new DisaggOptions(transferTimeoutMs, metricsPort), runtime, reg, bus);
             } catch (RuntimeException e) {
@@ -147,11 +151,13 @@ final class WorkerCommand implements Callable<Integer> {
         if (engineOptions.kvBlocks == null && engineOptions.kvCacheMemory == null) {
             engineOptions.kvCacheMemory = ServeCommand.DEFAULT_KV_CACHE_MEMORY;
         }
+        // cheap checks first: resolving the model may download it
         WorkerRole r = WorkerRole.parse(role);
+        Set<TransferKind> kinds = transferKinds(transfer);
         return new WorkerSpec(instanceId != null ? instanceId : WorkerSpec.defaultInstanceId(r), r,
                 ModelPaths.resolve(model), servedName, mock, mockSpeedup,
                 DispatchOptions.withHandleTtl(engineOptions.config(0), kvHandleTtl),
-                engineOptions.threads(), rpcHost, rpcPort, advertise, transferKinds(transfer), drainTimeoutMs);
+                engineOptions.threads(), rpcHost, rpcPort, advertise, kinds, drainTimeoutMs);
     }
 
     /** The runtime configuration (system properties and environment) with the command's overrides. */

@@ -29,8 +29,15 @@ class OpenAiNodeClientTest {
 
     @Test
     void officialOpenAiNodeClient_chatStreamCompletionModelsAndError() throws Exception {
-        assumeTrue(Files.isDirectory(JS.resolve("node_modules/openai")),
-                "the openai npm package is not installed: run 'npm ci' in tandem-system-tests/js");
+        // CI installs the client (.ci/run sets TANDEM_REQUIRE_JS_CLIENT=1): there a missing install fails
+        // instead of skipping; on a developer machine without npm the test says why it skips.
+        boolean required = "1".equals(System.getenv("TANDEM_REQUIRE_JS_CLIENT"));
+        String missing = "the openai npm package is not installed: run 'npm ci' in tandem-system-tests/js";
+        if (required) {
+            assertThat(JS.resolve("node_modules/openai")).as(missing).isDirectory();
+            assertThat(nodeVersion()).as("node version on the PATH").isGreaterThanOrEqualTo(20);
+        }
+        assumeTrue(Files.isDirectory(JS.resolve("node_modules/openai")), missing);
         assumeTrue(nodeVersion() >= 20, "node 20 or newer is needed on the PATH");
         Path model = Path.of(System.getProperty("tandem.test.models"), "stories260K.gguf");
 

@@ -3,11 +3,12 @@ package dev.tandem.worker;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 import static java.lang.System.Logger.Level.INFO;
 import static java.lang.System.Logger.Level.WARNING;
@@ -20,9 +21,11 @@ import static java.lang.System.Logger.Level.WARNING;
  * Next to {@code tandem-kv-ID.pool} a worker keeps {@code tandem-kv-ID.pool.lock} and holds an
  * exclusive lock on it for its whole life. The kernel drops the lock when the process dies, however
  * it dies. A worker starting on the same host sweeps the directory: a lock file it can lock
- * belongs to a dead worker, whose pool, layout file and lock file it deletes. Lock files are
- * opened by nothing else in the owning process, so no unrelated close releases the lock early
- * (POSIX record locks are per process and per file).
+ * belongs to a dead worker, whose pool, layout file and lock file it deletes.
+ * <p>
+ * POSIX record locks belong to the process, and closing any descriptor of the file drops them.
+ * So a lock file is opened only once in its owner's JVM: the sweep skips the lock files this JVM
+ * holds ({@link #HELD}) without opening them, and a second acquire in the same JVM fails first.
  *
  * <h2>Concurrency</h2>
  * {@link #sweep} and {@link #acquire} may run in several processes at once: a sweep that locks a
@@ -33,6 +36,8 @@ import static java.lang.System.Logger.Level.WARNING;
 final class ShmPoolFiles {
     private static final System.Logger LOG = System.getLogger(ShmPoolFiles.class.getName());
     static final String LOCK_SUFFIX = ".lock";
+    /** Lock files this JVM holds (absolute paths); never opened again while held. */
+    private static final Set<Path> HELD = ConcurrentHashMap.newKeySet();
 
     private ShmPoolFiles() {
     }
@@ -47,20 +52,30 @@ final class ShmPoolFiles {
      * shutdown) or until the process dies.
      */
     static FileLock acquire(Path poolFile) {
+        Path lockFile = lockFile(poolFile).toAbsolutePath();
+        if (!HELD.add(lockFile)) {
+            throw inUse(poolFile);
+        }
         FileChannel ch = null;
         try {
-            ch = FileChannel.open(lockFile(poolFile), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
             FileLock lock = ch.tryLock();
             if (lock == null) {
                 ch.close();
-                throw new IllegalStateException("KV pool " + poolFile + " is in use by another running worker "
-                        + "(instance ids must be unique)");
+                HELD.remove(lockFile);
+                throw inUse(poolFile);
             }
             return lock;
         } catch (IOException e) {
             closeQuietly(ch);
-            throw new IllegalStateException("cannot lock " + lockFile(poolFile) + ": " + e.getMessage(), e);
+            HELD.remove(lockFile);
+            throw new IllegalStateException("cannot lock " + lockFile + ": " + e.getMessage(), e);
         }
+    }
+
+    private static IllegalStateException inUse(Path poolFile) {
+        return new IllegalStateException("KV pool " + poolFile + " is in use by another running worker "
+                + "(instance ids must be unique)");
     }
 
     /** Releases the lock and deletes the lock file (the engine deletes the pool file itself). */
@@ -68,12 +83,14 @@ final class ShmPoolFiles {
         if (lock == null) {
             return;
         }
+        Path lockFile = lockFile(poolFile).toAbsolutePath();
         try {
-            Files.deleteIfExists(lockFile(poolFile));
+            Files.deleteIfExists(lockFile);
         } catch (IOException e) {
-            LOG.log(WARNING, "cannot delete " + lockFile(poolFile) + ": " + e.getMessage());
+            LOG.log(WARNING, "cannot delete " + lockFile + ": " + e.getMessage());
         }
         closeQuietly(lock.channel());
+        HELD.remove(lockFile);
     }
 
     /** Deletes the pools in {@code dir} whose owners have died; returns how many were removed. */
@@ -92,15 +109,13 @@ final class ShmPoolFiles {
     }
 
     private static boolean removeIfOrphaned(Path lockFile) {
+        if (HELD.contains(lockFile.toAbsolutePath())) {
+            return false; // ours: opening it again would drop our own lock
+        }
         String name = lockFile.getFileName().toString();
         Path pool = lockFile.resolveSibling(name.substring(0, name.length() - LOCK_SUFFIX.length()));
         try (FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.WRITE)) {
-            FileLock lock;
-            try {
-                lock = ch.tryLock();
-            } catch (OverlappingFileLockException e) {
-                return false; // held by this very process
-            }
+            FileLock lock = ch.tryLock();
             if (lock == null) {
                 return false; // its worker is alive
             }
@@ -109,8 +124,8 @@ final class ShmPoolFiles {
             Files.deleteIfExists(lockFile);
             LOG.log(INFO, "removed the KV pool {0} of a worker that is no longer running", pool);
             return true;
-        } catch (IOException e) {
-            return false;
+        } catch (IOException | java.nio.channels.OverlappingFileLockException e) {
+            return false; // unreadable, or another thread of this JVM is sweeping it now
         }
     }
 

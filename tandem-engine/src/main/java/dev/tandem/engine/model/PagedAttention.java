@@ -31,8 +31,8 @@ import java.lang.foreign.MemorySegment;
  *   The caller has written this step's K and V rows before run() and validated the block
  *   tables (every id used is inside the pool). Items of one call write disjoint outputs.
  * Concurrency
- *   Worker w takes items w, w + workers, ... (interleaved, so long and short causal tiles
- *   spread evenly); each worker has its own scratch. The KV cache is only read here.
+ *   Items are the pool's chunks, claimed dynamically by its workers (long and short causal
+ *   tiles balance themselves); each worker has its own scratch. The KV cache is only read here.
  * References
  *   Paged KV blocks as in vLLM (Kwon et al. 2023, "Efficient Memory Management for Large
  *   Language Model Serving with PagedAttention"); GQA as in Ainslie et al. 2023.
@@ -157,18 +157,17 @@ final class PagedAttention implements KernelPool.Task {
         }
         this.itemCount = n;
         long work = (long) tokens * group * kvHeadCount * (maxPosition + 1) * headDim;
-        pool.run(this, work < (1 << 16) ? 1 : pool.threadCount());
+        pool.run(this, itemCount, work >= (1 << 16));
         this.batch = null;
         this.memory = null;
     }
 
+    /** One item (one chunk of the pool's job). */
     @Override
-    public void run(int worker, int workerCount) {
+    public void run(int worker, int item) {
         Scratch sc = scratch[worker];
         sc.fit(TILE_TOKENS * group, headDim, jPad);
-        for (int item = worker; item < itemCount; item += workerCount) {
-            attendTile(itemFirst[item], itemEnd[item], itemHead[item], sc);
-        }
+        attendTile(itemFirst[item], itemEnd[item], itemHead[item], sc);
     }
 
     /** Tokens first..end (one sequence) against kv head g. */

@@ -3,54 +3,67 @@ package dev.tandem.engine.ops;
 import dev.tandem.core.ConfigException;
 import dev.tandem.core.TandemException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * A fixed team of {@code threadCount} threads that run one {@link Task} at a time: the calling
- * thread is worker 0 and {@code threadCount - 1} pool threads are workers 1.. . Sized once (by
- * default to the cores) and reused for every kernel call, so a call costs a barrier, not a
- * thread hand-off through an executor queue.
+ * A fixed team of {@code threadCount} threads that runs one job at a time: a {@link Task} cut
+ * into chunks that the calling thread (worker 0) and {@code threadCount - 1} pool threads
+ * (workers 1..) claim one by one. Sized once (by default to the cores) and reused for every
+ * kernel call, so a call costs a few atomic operations, not a hand-off through an executor.
  *
  * <pre>
  * Design
- *   run(task): caller stores the task, sets pending = workers, bumps generation (volatile
- *   write = release), unparks sleepers, runs its own share, then spins until pending == 0.
- *   Worker loop: wait until generation changes (volatile read = acquire; spin for SPIN_NS,
- *   then park), run its share, decrement pending (release). The caller's read of pending == 0
- *   therefore sees every worker's writes to the task's outputs.
- *   A task splits its work by (worker, workerCount) itself: no queues, no allocation.
+ *   claim word (one AtomicLong): | generation 24 bits | chunk count 20 bits | next chunk 20 bits |
+ *   run(task, n): the caller stores the task, sets remaining = n, publishes the claim word
+ *   (generation + 1, n, 0), bumps the wake-up generation and unparks sleeping workers, then
+ *   claims chunks like any worker and finally spins until remaining == 0.
+ *   Claiming is a CAS of the claim word from (g, n, i) to (g, n, i + 1) with i &lt; n; the task is
+ *   read after a successful claim. Chunks are claimed dynamically, so a worker the operating
+ *   system has descheduled (this machine's 2 cores are shared) delays a job by at most the
+ *   chunk it holds, never by the chunks it has not started: the caller takes them.
  * Invariants
- *   At most one task runs at a time (run is called from the owning thread only).
- *   pending counts workers that have not finished the current generation; it is 0 between runs.
+ *   At most one job at a time (run is called from the owning thread only).
+ *   A chunk index is claimed at most once: claims only advance the word of the live generation,
+ *   and a job ends (remaining == 0) only after all n chunks were claimed and finished.
+ *   The task field changes only between jobs, when no claim of the old job can succeed
+ *   (its word is (g, n, n)), so a successful claim always reads its own job's task.
  * Concurrency
  *   Owned by one thread (the engine's step thread); that thread calls run() and close().
- *   Sleep/wake: a worker sets parked = true, then re-reads generation before parking; the
- *   caller bumps generation, then reads parked. Both are volatile, so one of them sees the
- *   other and no wake-up is lost.
+ *   Release/acquire: the caller's writes of task and outputs happen before the claim word's
+ *   volatile set; a worker's CAS (acquire) sees them. A worker's chunk outputs happen before
+ *   its decrement of remaining (release); the caller's read of remaining == 0 (acquire) sees
+ *   them. Sleep/wake: a worker sets parked = true, then re-reads the generation before parking;
+ *   the caller bumps the generation, then reads parked (both volatile), so no wake-up is lost.
  * References
- *   The spin-then-park barrier follows what OpenMP runtimes and ggml's thread pool do (spin on
- *   a shared counter for a short while before sleeping).
+ *   Dynamic chunk self-scheduling as in OpenMP's schedule(dynamic) and ggml's threadpool chunk
+ *   counter; spin-then-park waiting as ggml's threadpool does.
  * </pre>
  *
  * <p>Thread ownership: {@link #run} and {@link #close} from the owning thread only.
  */
 public final class KernelPool implements AutoCloseable {
-    /** Work split among the team: called once per worker, worker 0 on the caller's thread. */
+    /** One chunk of a job: called once per chunk, on whichever worker claimed it (0 = the caller). */
     public interface Task {
-        void run(int worker, int workerCount);
+        void run(int worker, int chunk);
     }
 
+    /** Most chunks per job (20 bits of the claim word). */
+    public static final int MAX_CHUNKS = (1 << 20) - 1;
     /** How long an idle worker spins before parking, ns (a decode step's gaps between kernels are shorter). */
     private static final long SPIN_NS = 200_000;
+    private static final long INDEX_MASK = (1L << 20) - 1;
+    private static final long GENERATION_MASK = (1L << 24) - 1;
 
     private final int threadCount;
     private final Worker[] workers;
-    private Task task;                                      // written before the generation bump
-    private volatile long generation;                       // bumped to start a run (release/acquire)
-    private final AtomicInteger pending = new AtomicInteger(); // workers still running this generation
-    private int activeCount;                                // workers taking part in this run, written before the bump
-    private volatile Throwable failure;                     // first worker failure of this run
-    private volatile boolean closed;                        // tells workers to exit
+    private final AtomicLong claim = new AtomicLong();        // | generation | count | next |, see Design
+    private final AtomicInteger remaining = new AtomicInteger(); // chunks of the live job not yet finished
+    private Task task;                                          // the live job, written before the claim word
+    private long jobGeneration;                                 // owner-thread copy of the live generation
+    private volatile long wakeGeneration;                       // bumped per job; parked workers wait on it
+    private volatile Throwable failure;                         // first failure of the live job
+    private volatile boolean closed;                            // tells workers to exit
 
     /** A team of {@code threadCount} threads (the caller included); 1 means no pool threads. */
     public KernelPool(int threadCount) {
@@ -61,8 +74,7 @@ public final class KernelPool implements AutoCloseable {
         this.workers = new Worker[threadCount - 1];
         for (int i = 0; i < workers.length; i++) {
             workers[i] = new Worker(i + 1);
-            Thread t = Thread.ofPlatform().daemon().name("tandem-kernel-" + (i + 1)).unstarted(workers[i]);
-            workers[i].thread = t;
+            workers[i].thread = Thread.ofPlatform().daemon().name("tandem-kernel-" + (i + 1)).unstarted(workers[i]);
         }
         for (Worker w : workers) {
             w.thread.start();
@@ -78,59 +90,74 @@ public final class KernelPool implements AutoCloseable {
         return threadCount;
     }
 
-    /** Runs {@code t} on every worker and returns when all are done; a worker's failure is rethrown. */
-    public void run(Task t) {
-        run(t, threadCount);
-    }
-
     /**
-     * Runs {@code t} on the first {@code count} workers only ({@code count} is clamped to
-     * 1..threadCount); with 1 the task runs on the caller with no synchronisation.
+     * Runs chunks 0..chunks-1 of {@code t} on the team and returns when all are done; a
+     * failure is rethrown. With {@code parallel} false (or one thread, or one chunk) the
+     * chunks run in order on the caller with no synchronisation.
      */
-    public void run(Task t, int count) {
-        int n = Math.max(1, Math.min(count, threadCount));
-        if (n == 1) {
-            t.run(0, 1);
+    public void run(Task t, int chunks, boolean parallel) {
+        if (chunks <= 0) {
+            return;
+        }
+        if (chunks > MAX_CHUNKS) {
+            throw new IllegalArgumentException("a job has at most " + MAX_CHUNKS + " chunks, got " + chunks);
+        }
+        if (!parallel || threadCount == 1 || chunks == 1) {
+            for (int c = 0; c < chunks; c++) {
+                t.run(0, c);
+            }
             return;
         }
         if (closed) {
             throw new IllegalStateException("kernel pool is closed");
         }
+        long g = (jobGeneration + 1) & GENERATION_MASK;
+        jobGeneration = g;
         task = t;
-        activeCount = n;
-        pending.set(n - 1);
-        generation = generation + 1; // single writer: the owning thread
-        for (int i = 0; i < n - 1; i++) {
-            Worker w = workers[i];
+        remaining.set(chunks);
+        claim.set(g << 40 | (long) chunks << 20);
+        wakeGeneration = wakeGeneration + 1; // single writer: the owning thread
+        for (Worker w : workers) {
             if (w.parked) {
                 LockSupport.unpark(w.thread);
             }
         }
-        Throwable own = null;
-        try {
-            t.run(0, n);
-        } catch (Throwable e) {
-            own = e;
-        }
-        awaitWorkers();
-        task = null;
-        Throwable workerFailure = failure;
-        failure = null;
-        if (own != null) {
-            throw rethrow(own);
-        }
-        if (workerFailure != null) {
-            throw rethrow(workerFailure);
-        }
-    }
-
-    private void awaitWorkers() {
+        work(0, g);
         int spins = 0;
-        while (pending.get() != 0) {
+        while (remaining.get() != 0) {
             if (++spins < 20_000) {
                 Thread.onSpinWait();
             } else {
-                Thread.yield(); // a worker may be descheduled on a busy machine: give it the core
+                Thread.yield(); // a worker holding a chunk may be descheduled: give it the core
+            }
+        }
+        task = null;
+        Throwable f = failure;
+        failure = null;
+        if (f != null) {
+            throw rethrow(f);
+        }
+    }
+
+    /** Claims and runs chunks of generation g until none is left. */
+    private void work(int worker, long g) {
+        while (true) {
+            long v = claim.get();
+            long next = v & INDEX_MASK;
+            if ((v >>> 40) != g || next >= ((v >>> 20) & INDEX_MASK)) {
+                return;
+            }
+            if (!claim.compareAndSet(v, v + 1)) {
+                continue;
+            }
+            try {
+                task.run(worker, (int) next);
+            } catch (Throwable e) {
+                if (failure == null) {
+                    failure = e;
+                }
+            } finally {
+                remaining.decrementAndGet();
             }
         }
     }
@@ -143,19 +170,6 @@ public final class KernelPool implements AutoCloseable {
             throw err;
         }
         return new TandemException("kernel worker failed: " + e, e);
-    }
-
-    /**
-     * The start of part {@code part} of {@code parts} of {@code [0, total)}, in multiples of
-     * {@code align} (the last part ends at {@code total}).
-     */
-    public static int split(int total, int part, int parts, int align) {
-        if (part >= parts) {
-            return total;
-        }
-        long units = (total + align - 1) / align;
-        long start = units * part / parts * align;
-        return (int) Math.min(total, start);
     }
 
     /** Stops the pool threads (they exit at their next wake-up). */
@@ -180,35 +194,25 @@ public final class KernelPool implements AutoCloseable {
         public void run() {
             long seen = 0;
             while (true) {
-                long g = awaitGeneration(seen);
+                seen = awaitWake(seen);
                 if (closed) {
                     return;
                 }
-                seen = g;
-                if (index < activeCount) {
-                    try {
-                        task.run(index, activeCount);
-                    } catch (Throwable e) {
-                        if (failure == null) {
-                            failure = e;
-                        }
-                    } finally {
-                        pending.decrementAndGet();
-                    }
-                }
+                long v = claim.get();
+                work(index, v >>> 40);
             }
         }
 
-        private long awaitGeneration(long seen) {
+        private long awaitWake(long seen) {
             long spinStart = System.nanoTime();
             int spins = 0;
             long g;
-            while ((g = generation) == seen && !closed) {
+            while ((g = wakeGeneration) == seen && !closed) {
                 if ((++spins & 255) != 0 || System.nanoTime() - spinStart < SPIN_NS) {
                     Thread.onSpinWait();
                 } else {
                     parked = true;
-                    if (generation == seen && !closed) {
+                    if (wakeGeneration == seen && !closed) {
                         LockSupport.park(this);
                     }
                     parked = false;

@@ -22,11 +22,11 @@ import static dev.tandem.engine.ops.GemmKernels.MR;
  *        (chosen so that the xt chunk, kc * tp floats, stays in L2) and each block of MR rows
  *        it dequantises the block's kc weights once into its panel ([MR][kc], in L1), then runs
  *        GemmKernels tiles over all token groups, accumulating into yt = [N][tp].
- *     3. Each worker transposes its rows of yt into out.
+ *     3. Each chunk transposes its rows of yt into out.
  *     Each weight is therefore read and dequantised once per call for all T tokens.
  *   Products smaller than PARALLEL_MIN_MACS run on the calling thread alone.
  * Invariants
- *   xt and yt are only read/written inside one call; workers write disjoint rows of yt and out.
+ *   xt and yt are only read/written inside one call; chunks write disjoint rows of yt and out.
  * Concurrency
  *   Owned by one thread (the engine's step thread); the pool runs {@link #run} on its workers.
  *   Call parameters are plain fields published by the pool's generation bump.
@@ -64,6 +64,7 @@ public final class MatMul implements KernelPool.Task {
     private boolean integer;
     private int tp;
     private int kc;
+    private int rowsPerChunk;
 
     public MatMul(KernelPool pool) {
         this.pool = pool;
@@ -107,26 +108,31 @@ public final class MatMul implements KernelPool.Task {
         if (integer) {
             xq.quantize(x, xOff, tokens, cols);
         }
-        long macs = (long) rows * cols * tokens;
-        pool.run(this, macs < PARALLEL_MIN_MACS ? 1 : pool.threadCount());
+        boolean parallel = (long) rows * cols * tokens >= PARALLEL_MIN_MACS && pool.threadCount() > 1;
+        int threads = pool.threadCount();
+        if (!parallel) {
+            rowsPerChunk = rows;
+        } else if (blocked) {
+            // about 4 chunks per thread, whole MR-row blocks: a descheduled worker costs one chunk
+            rowsPerChunk = Math.max(4 * MR, ((rows + 4 * threads - 1) / (4 * threads) + MR - 1) / MR * MR);
+        } else {
+            rowsPerChunk = Math.max(16, (rows + 8 * threads - 1) / (8 * threads));
+        }
+        pool.run(this, (rows + rowsPerChunk - 1) / rowsPerChunk, parallel);
         this.x = null;
         this.out = null;
         this.w = null;
     }
 
+    /** One chunk: rows chunk * rowsPerChunk .. of the current call. */
     @Override
-    public void run(int worker, int workerCount) {
-        int rows = w.rows();
+    public void run(int worker, int chunk) {
+        int r0 = chunk * rowsPerChunk;
+        int r1 = Math.min(w.rows(), r0 + rowsPerChunk);
         if (blocked) {
-            int r0 = KernelPool.split(rows, worker, workerCount, MR);
-            int r1 = KernelPool.split(rows, worker + 1, workerCount, MR);
-            if (r0 < r1) {
-                blockedRows(worker, r0, r1);
-                transposeOut(r0, r1);
-            }
+            blockedRows(worker, r0, r1);
+            transposeOut(r0, r1);
         } else {
-            int r0 = KernelPool.split(rows, worker, workerCount, 1);
-            int r1 = KernelPool.split(rows, worker + 1, workerCount, 1);
             dotRows(r0, r1);
         }
     }

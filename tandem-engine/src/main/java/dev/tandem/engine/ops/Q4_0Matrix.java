@@ -67,12 +67,13 @@ final class Q4_0Matrix extends WeightMatrix {
         int wi = si * QS_PER_BLOCK;
         FloatVector acc0 = FloatVector.zero(F);
         FloatVector acc1 = FloatVector.zero(F);
-        for (int b = 0; b < blocks; b++, wi += QS_PER_BLOCK) {
+        for (int b = 0; b < blocks; b++) {
             int xi = xOff + b * BLOCK;
+            int wb = wi + b * QS_PER_BLOCK;
             FloatVector low = FloatVector.zero(F);
             FloatVector high = FloatVector.zero(F);
             for (int j = 0; j < QS_PER_BLOCK; j += BYTE_LOAD) {
-                ByteVector q = ByteVector.fromArray(B, w, wi + j);
+                ByteVector q = ByteVector.fromArray(B, w, wb + j);
                 ByteVector ql = q.and((byte) 0x0F).sub((byte) 8);
                 ByteVector qh = q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8);
                 for (int p = 0; p < PARTS; p++) {
@@ -119,14 +120,16 @@ final class Q4_0Matrix extends WeightMatrix {
         FloatVector acc1 = FloatVector.zero(F);
         float offsets = 0f; // sum over blocks of d_w * d_x * sum q: the -8 offset's share, subtracted 8x at the end
         int b = 0;
-        for (; b + 1 < blocks; b += 2, wi += 2 * QS_PER_BLOCK) {
+        // Every index is an affine function of b alone, so C2 hoists the bounds checks.
+        for (; b + 1 < blocks; b += 2) {
             int qi = qOff + b * BLOCK;
+            int wb = wi + b * QS_PER_BLOCK;
             ShortVector p0 = ShortVector.zero(S2);
             ShortVector p1 = ShortVector.zero(S2);
             for (int j = 0; j < QS_PER_BLOCK; j += 2 * FL) {
-                ShortVector n0 = (ShortVector) ByteVector.fromArray(B2, w, wi + j)
+                ShortVector n0 = (ShortVector) ByteVector.fromArray(B2, w, wb + j)
                         .convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-                ShortVector n1 = (ShortVector) ByteVector.fromArray(B2, w, wi + QS_PER_BLOCK + j)
+                ShortVector n1 = (ShortVector) ByteVector.fromArray(B2, w, wb + QS_PER_BLOCK + j)
                         .convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
                 p0 = p0.add(n0.and((short) 0x0F).mul(ShortVector.fromArray(S2, q, qi + j)))
                         .add(n0.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S2, q, qi + QS_PER_BLOCK + j)));
@@ -148,9 +151,10 @@ final class Q4_0Matrix extends WeightMatrix {
         }
         if (b < blocks) {
             int qi = qOff + b * BLOCK;
+            int wb = wi + b * QS_PER_BLOCK;
             ShortVector p0 = ShortVector.zero(S2);
             for (int j = 0; j < QS_PER_BLOCK; j += 2 * FL) {
-                ShortVector n0 = (ShortVector) ByteVector.fromArray(B2, w, wi + j)
+                ShortVector n0 = (ShortVector) ByteVector.fromArray(B2, w, wb + j)
                         .convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
                 p0 = p0.add(n0.and((short) 0x0F).mul(ShortVector.fromArray(S2, q, qi + j)))
                         .add(n0.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S2, q, qi + QS_PER_BLOCK + j)));

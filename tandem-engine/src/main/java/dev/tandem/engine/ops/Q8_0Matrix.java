@@ -77,13 +77,14 @@ final class Q8_0Matrix extends WeightMatrix {
         FloatVector acc0 = FloatVector.zero(F);
         FloatVector acc1 = FloatVector.zero(F);
         int b = 0;
-        for (; b + 1 < blocks; b += 2, qi += 2 * BLOCK) {
+        for (; b + 1 < blocks; b += 2) {
             int xi = xOff + b * BLOCK;
+            int qb = qi + b * BLOCK;
             FloatVector s0 = FloatVector.zero(F);
             FloatVector s1 = FloatVector.zero(F);
             for (int j = 0; j < BLOCK; j += BYTE_LOAD) {
-                ByteVector q0 = ByteVector.fromArray(B, q, qi + j);
-                ByteVector q1 = ByteVector.fromArray(B, q, qi + BLOCK + j);
+                ByteVector q0 = ByteVector.fromArray(B, q, qb + j);
+                ByteVector q1 = ByteVector.fromArray(B, q, qb + BLOCK + j);
                 for (int p = 0; p < PARTS; p++) {
                     s0 = ((FloatVector) q0.convertShape(VectorOperators.B2F, F, p))
                             .fma(FloatVector.fromArray(F, x, xi + j + p * FL), s0);
@@ -96,9 +97,10 @@ final class Q8_0Matrix extends WeightMatrix {
         }
         if (b < blocks) {
             int xi = xOff + b * BLOCK;
+            int qb = qi + b * BLOCK;
             FloatVector s0 = FloatVector.zero(F);
             for (int j = 0; j < BLOCK; j += BYTE_LOAD) {
-                ByteVector q0 = ByteVector.fromArray(B, q, qi + j);
+                ByteVector q0 = ByteVector.fromArray(B, q, qb + j);
                 for (int p = 0; p < PARTS; p++) {
                     s0 = ((FloatVector) q0.convertShape(VectorOperators.B2F, F, p))
                             .fma(FloatVector.fromArray(F, x, xi + j + p * FL), s0);
@@ -136,18 +138,20 @@ final class Q8_0Matrix extends WeightMatrix {
         FloatVector acc0 = FloatVector.zero(F);
         FloatVector acc1 = FloatVector.zero(F);
         int b = 0;
-        for (; b + 1 < blocks; b += 2, wi += 2 * BLOCK) {
+        // Every index is an affine function of b alone, so C2 hoists the bounds checks.
+        for (; b + 1 < blocks; b += 2) {
             int qi = qOff + b * BLOCK;
+            int wb = wi + b * BLOCK;
             IntVector sum0 = IntVector.zero(I);
             IntVector sum1 = IntVector.zero(I);
             for (int j = 0; j < BLOCK; j += 4 * FL) {
-                ShortVector p0 = ((ShortVector) ByteVector.fromArray(B2, w, wi + j)
+                ShortVector p0 = ((ShortVector) ByteVector.fromArray(B2, w, wb + j)
                         .convertShape(VectorOperators.B2S, S2, 0)).mul(ShortVector.fromArray(S2, q, qi + j))
-                        .add(((ShortVector) ByteVector.fromArray(B2, w, wi + j + 2 * FL)
+                        .add(((ShortVector) ByteVector.fromArray(B2, w, wb + j + 2 * FL)
                                 .convertShape(VectorOperators.B2S, S2, 0)).mul(ShortVector.fromArray(S2, q, qi + j + 2 * FL)));
-                ShortVector p1 = ((ShortVector) ByteVector.fromArray(B2, w, wi + BLOCK + j)
+                ShortVector p1 = ((ShortVector) ByteVector.fromArray(B2, w, wb + BLOCK + j)
                         .convertShape(VectorOperators.B2S, S2, 0)).mul(ShortVector.fromArray(S2, q, qi + BLOCK + j))
-                        .add(((ShortVector) ByteVector.fromArray(B2, w, wi + BLOCK + j + 2 * FL)
+                        .add(((ShortVector) ByteVector.fromArray(B2, w, wb + BLOCK + j + 2 * FL)
                                 .convertShape(VectorOperators.B2S, S2, 0))
                                 .mul(ShortVector.fromArray(S2, q, qi + BLOCK + j + 2 * FL)));
                 IntVector i0 = p0.reinterpretAsInts();
@@ -164,11 +168,12 @@ final class Q8_0Matrix extends WeightMatrix {
         }
         if (b < blocks) {
             int qi = qOff + b * BLOCK;
+            int wb = wi + b * BLOCK;
             IntVector sum0 = IntVector.zero(I);
             for (int j = 0; j < BLOCK; j += 4 * FL) {
-                ShortVector p0 = ((ShortVector) ByteVector.fromArray(B2, w, wi + j)
+                ShortVector p0 = ((ShortVector) ByteVector.fromArray(B2, w, wb + j)
                         .convertShape(VectorOperators.B2S, S2, 0)).mul(ShortVector.fromArray(S2, q, qi + j))
-                        .add(((ShortVector) ByteVector.fromArray(B2, w, wi + j + 2 * FL)
+                        .add(((ShortVector) ByteVector.fromArray(B2, w, wb + j + 2 * FL)
                                 .convertShape(VectorOperators.B2S, S2, 0)).mul(ShortVector.fromArray(S2, q, qi + j + 2 * FL)));
                 IntVector i0 = p0.reinterpretAsInts();
                 sum0 = sum0.add(i0.lanewise(VectorOperators.ASHR, 16))

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -11,39 +12,65 @@ import org.junit.jupiter.params.provider.ValueSource;
 class KernelPoolTest {
     @ParameterizedTest
     @ValueSource(ints = {1, 2, 3})
-    void run_manyRounds_everyWorkerRunsOncePerRound(int threads) throws Exception {
+    void run_manyJobs_everyChunkRunsExactlyOnce(int threads) throws Exception {
         try (KernelPool pool = new KernelPool(threads)) {
-            AtomicIntegerArray calls = new AtomicIntegerArray(threads);
-            int[] seenCount = new int[1];
             for (int round = 0; round < 400; round++) {
-                pool.run((worker, count) -> {
-                    calls.incrementAndGet(worker);
-                    if (worker == 0) {
-                        seenCount[0] = count;
-                    }
-                });
+                int chunks = 1 + round % 37;
+                AtomicIntegerArray runs = new AtomicIntegerArray(chunks);
+                pool.run((worker, chunk) -> {
+                    assertThat(worker).isBetween(0, threads - 1);
+                    runs.incrementAndGet(chunk);
+                }, chunks, true);
+                for (int c = 0; c < chunks; c++) {
+                    assertThat(runs.get(c)).as("round %d chunk %d", round, c).isEqualTo(1);
+                }
                 if (round == 200) {
                     Thread.sleep(5); // lets the workers park, so the next round must wake them
                 }
             }
-            assertThat(seenCount[0]).isEqualTo(threads);
-            for (int w = 0; w < threads; w++) {
-                assertThat(calls.get(w)).as("worker %d", w).isEqualTo(400);
+        }
+    }
+
+    @Test
+    void run_workersShareTheChunks_whenTheyAreSlow() {
+        try (KernelPool pool = new KernelPool(2)) {
+            AtomicIntegerArray byWorker = new AtomicIntegerArray(2);
+            for (int round = 0; round < 20; round++) {
+                pool.run((worker, chunk) -> {
+                    byWorker.incrementAndGet(worker);
+                    LockSupport.parkNanos(200_000);
+                }, 8, true);
             }
+            assertThat(byWorker.get(0) + byWorker.get(1)).isEqualTo(160);
+            assertThat(byWorker.get(1)).as("chunks taken by the pool thread").isPositive();
+        }
+    }
+
+    @Test
+    void run_notParallel_runsInOrderOnTheCaller() {
+        try (KernelPool pool = new KernelPool(3)) {
+            StringBuilder order = new StringBuilder();
+            Thread caller = Thread.currentThread();
+            pool.run((worker, chunk) -> {
+                assertThat(Thread.currentThread()).isSameAs(caller);
+                assertThat(worker).isZero();
+                order.append(chunk);
+            }, 5, false);
+            assertThat(order).hasToString("01234");
         }
     }
 
     @Test
     void run_workerWritesPlainArray_visibleToCallerAfterRun() {
         try (KernelPool pool = new KernelPool(3)) {
-            long[] out = new long[3 * 1000];
+            long[] out = new long[64 * 100];
             for (int round = 1; round <= 50; round++) {
                 int r = round;
-                pool.run((worker, count) -> {
-                    for (int i = worker * 1000; i < (worker + 1) * 1000; i++) {
+                pool.run((worker, chunk) -> {
+                    for (int i = chunk * 100; i < (chunk + 1) * 100; i++) {
                         out[i] = (long) r * i;
                     }
-                });
+                }, 64, true);
                 for (int i = 0; i < out.length; i++) {
                     assertThat(out[i]).isEqualTo((long) r * i);
                 }
@@ -52,45 +79,16 @@ class KernelPoolTest {
     }
 
     @Test
-    void run_workerThrows_callerGetsTheFailureAndPoolStaysUsable() {
+    void run_chunkThrows_callerGetsTheFailureAndPoolStaysUsable() {
         try (KernelPool pool = new KernelPool(2)) {
-            assertThatThrownBy(() -> pool.run((worker, count) -> {
-                if (worker == 1) {
-                    throw new IllegalStateException("boom in worker 1");
+            assertThatThrownBy(() -> pool.run((worker, chunk) -> {
+                if (chunk == 3) {
+                    throw new IllegalStateException("boom in chunk 3");
                 }
-            })).isInstanceOf(IllegalStateException.class).hasMessage("boom in worker 1");
-            AtomicIntegerArray calls = new AtomicIntegerArray(2);
-            pool.run((worker, count) -> calls.incrementAndGet(worker));
-            assertThat(calls.get(0) + calls.get(1)).isEqualTo(2);
-        }
-    }
-
-    @Test
-    void run_fewerWorkersRequested_onlyThoseRun() {
-        try (KernelPool pool = new KernelPool(4)) {
-            AtomicIntegerArray calls = new AtomicIntegerArray(4);
-            pool.run((worker, count) -> calls.incrementAndGet(worker), 2);
-            assertThat(new int[] {calls.get(0), calls.get(1), calls.get(2), calls.get(3)}).containsExactly(1, 1, 0, 0);
-        }
-    }
-
-    @Test
-    void split_anyPartition_coversRangeInAlignedDisjointParts() {
-        for (int total : new int[] {0, 1, 5, 6, 7, 100, 2048}) {
-            for (int parts = 1; parts <= 5; parts++) {
-                int prevEnd = 0;
-                for (int p = 0; p < parts; p++) {
-                    int start = KernelPool.split(total, p, parts, 6);
-                    int end = KernelPool.split(total, p + 1, parts, 6);
-                    assertThat(start).isEqualTo(prevEnd);
-                    assertThat(end).isGreaterThanOrEqualTo(start);
-                    if (end < total) {
-                        assertThat(end % 6).isZero();
-                    }
-                    prevEnd = end;
-                }
-                assertThat(prevEnd).isEqualTo(total);
-            }
+            }, 6, true)).isInstanceOf(IllegalStateException.class).hasMessage("boom in chunk 3");
+            AtomicIntegerArray runs = new AtomicIntegerArray(4);
+            pool.run((worker, chunk) -> runs.incrementAndGet(chunk), 4, true);
+            assertThat(new int[] {runs.get(0), runs.get(1), runs.get(2), runs.get(3)}).containsExactly(1, 1, 1, 1);
         }
     }
 

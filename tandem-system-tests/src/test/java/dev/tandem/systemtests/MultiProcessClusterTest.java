@@ -1,0 +1,267 @@
+package dev.tandem.systemtests;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.tandem.cli.cluster.ChildProcess;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.Timeout;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * A frontend and worker processes (separate JVMs) serving OpenAI requests over real HTTP, finding
+ * each other through a real etcd and exchanging KV events and load through a real NATS server.
+ * One cluster is shared by the tests, which run in order: each leaves it serving for the next.
+ * <p>
+ * Workers w0..w2 run the real engine on stories260K; later workers join, die and come back.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@Timeout(240)
+class MultiProcessClusterTest {
+    /** Lease TTL of every worker, ms: a dead worker must vanish within it (plus etcd's expiry tick). */
+    static final long TTL_MS = 3_000;
+    static final List<String> WORKER_ARGS = List.of("--kv-blocks", "256", "--threads", "1", "--lease-ttl-ms",
+            Long.toString(TTL_MS), "--drain-timeout-ms", "2000");
+
+    static ClusterFixture cluster;
+
+    @BeforeAll
+    @Timeout(300)
+    static void startCluster() throws Exception {
+        cluster = new ClusterFixture("cluster");
+        cluster.startServices(List.of("127.0.0.1"), "127.0.0.1");
+        cluster.startFrontend(List.of("--router", "kv"));
+        List<ChildProcess> started = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            started.add(cluster.startWorker("w" + i, WORKER_ARGS));
+        }
+        cluster.awaitFrontend();
+        for (ChildProcess p : started) {
+            cluster.awaitWorker(p);
+        }
+        await().atMost(Duration.ofSeconds(60)).until(() -> cluster.listed().equals(Set.of("w0", "w1", "w2")));
+    }
+
+    @AfterAll
+    static void stopCluster() {
+        if (cluster != null) {
+            cluster.close();
+        }
+    }
+
+    private static String prompt(String topic) {
+        // the topic comes first, so that different prompts share no full KV block
+        return "The " + topic + " lived in a small house near the big forest. Every day the " + topic
+                + " went out to play with friends in the park, and at night it slept in a warm bed.";
+    }
+
+    /** Sends the prompts at once; returns the responses in order. */
+    private static List<HttpResponse<String>> concurrently(List<String> prompts, int maxTokens) throws Exception {
+        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            List<CompletableFuture<HttpResponse<String>>> futures = new ArrayList<>();
+            for (String p : prompts) {
+                futures.add(CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return cluster.complete(p, maxTokens);
+                    } catch (Exception e) {
+                        throw new IllegalStateException(e);
+                    }
+                }, pool));
+            }
+            List<HttpResponse<String>> out = new ArrayList<>();
+            for (CompletableFuture<HttpResponse<String>> f : futures) {
+                out.add(f.get());
+            }
+            return out;
+        }
+    }
+
+    @Test
+    @Order(1)
+    void openAiRequests_realEngineBehindThreeWorkerProcesses_answerAndSpreadOverEveryWorker() throws Exception {
+        assertThat(cluster.status("/ready")).isEqualTo(200);
+        HttpResponse<String> chat = cluster.post("/v1/chat/completions", """
+                {"model": "stories260K", "messages": [{"role": "user", "content": "Tell me a story about a cat."}],
+                 "max_tokens": 16, "temperature": 0}""");
+        assertThat(chat.statusCode()).as(chat.body()).isEqualTo(200);
+        JsonNode c = ClusterFixture.json(chat);
+        assertThat(c.at("/choices/0/message/content").asText()).isNotBlank();
+        assertThat(c.at("/usage/completion_tokens").asInt()).isEqualTo(16);
+
+        HttpResponse<String> stream = cluster.post("/v1/completions",
+                "{\"prompt\": \"Lily went\", \"max_tokens\": 8, \"stream\": true, \"temperature\": 0}");
+        assertThat(stream.statusCode()).isEqualTo(200);
+        assertThat(stream.body()).startsWith("data: {").contains("\"text\":").endsWith("data: [DONE]\n\n");
+
+        List<String> prompts = new ArrayList<>();
+        for (int i = 0; i < 12; i++) {
+            prompts.add(prompt("animal number " + i));
+        }
+        for (HttpResponse<String> r : concurrently(prompts, 24)) {
+            assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        }
+        for (String id : List.of("w0", "w1", "w2")) {
+            assertThat(cluster.load(cluster.worker(id)).promptTokens()).as("prompt tokens on " + id).isPositive();
+        }
+    }
+
+    @Test
+    @Order(2)
+    void kvRouting_repeatedPrompts_landWhereTheirPrefixIsCached() throws Exception {
+        for (String topic : List.of("dragon", "robot", "fish")) {
+            HttpResponse<String> first = cluster.complete(prompt(topic), 4);
+            assertThat(first.statusCode()).isEqualTo(200);
+            Thread.sleep(300); // the worker's KV events travel through NATS to the router
+
+            HttpResponse<String> again = cluster.complete(prompt(topic), 4);
+
+            int cached = ClusterFixture.json(again).at("/usage/prompt_tokens_details/cached_tokens").asInt();
+            assertThat(cached).as("cached prompt tokens for the repeated '" + topic + "' prompt").isGreaterThanOrEqualTo(32);
+        }
+    }
+
+    @Test
+    @Order(3)
+    void workerStartedAfterTheFrontend_isFoundAndUsed() throws Exception {
+        ClusterFixture.Worker w3 = cluster.awaitWorker(cluster.startWorker("w3", WORKER_ARGS));
+        await().atMost(Duration.ofSeconds(30)).until(() -> cluster.listed().contains("w3"));
+
+        for (int round = 0; round < 5 && cluster.load(w3).promptTokens() == 0; round++) {
+            List<String> prompts = new ArrayList<>();
+            for (int i = 0; i < 12; i++) {
+                prompts.add(prompt("bird " + round + "-" + i));
+            }
+            for (HttpResponse<String> r : concurrently(prompts, 24)) {
+                assertThat(r.statusCode()).isEqualTo(200);
+            }
+        }
+
+        assertThat(cluster.load(w3).promptTokens()).isPositive();
+    }
+
+    @Test
+    @Order(4)
+    void sigkill_workerDisappearsWithinTheTtlAndRequestsKeepSucceedingOnTheOthers() throws Exception {
+        ClusterFixture.Worker w0 = cluster.worker("w0");
+        Path pool = Path.of("/dev/shm/tandem-kv-w0.pool");
+        AtomicBoolean running = new AtomicBoolean(true);
+        List<Integer> statuses = new CopyOnWriteArrayList<>();
+        Thread traffic = Thread.ofVirtual().start(() -> {
+            for (int i = 0; running.get(); i++) {
+                try {
+                    statuses.add(cluster.complete(prompt("mouse " + i), 8).statusCode());
+                } catch (Exception e) {
+                    statuses.add(-1);
+                }
+            }
+        });
+        Thread.sleep(500);
+
+        long killedNs = System.nanoTime();
+        w0.process().kill();
+        await().atMost(Duration.ofMillis(TTL_MS + 5_000)).pollInterval(Duration.ofMillis(100))
+                .until(() -> !cluster.listed().contains("w0"));
+        long goneMs = (System.nanoTime() - killedNs) / 1_000_000;
+        int failuresUntilGone = (int) statuses.stream().filter(s -> s != 200).count();
+        int before = statuses.size();
+        Thread.sleep(2_000);
+        running.set(false);
+        traffic.join(Duration.ofSeconds(60));
+
+        System.out.printf("w0 killed: gone from the frontend after %d ms; %d requests failed meanwhile%n", goneMs,
+                failuresUntilGone);
+        assertThat(goneMs).isLessThanOrEqualTo(TTL_MS + 2_000);
+        List<Integer> after = statuses.subList(before, statuses.size());
+        assertThat(after).isNotEmpty().containsOnly(200);
+        for (int i = 0; i < 6; i++) {
+            assertThat(cluster.complete(prompt("cat " + i), 8).statusCode()).isEqualTo(200);
+        }
+        // a killed worker leaves its shared-memory pool behind; the next real worker on the host sweeps it
+        assertThat(pool).exists();
+    }
+
+    @Test
+    @Order(5)
+    void natsRestart_requestsKeepFlowingAndEventsResumeWithSnapshotRecovery() throws Exception {
+        double predictedBefore = cluster.counter("tandem_frontend_predicted_cached_tokens_total");
+        double actualBefore = cluster.counter("tandem_frontend_actual_cached_tokens_total");
+        cluster.nats.stop();
+
+        // the request plane does not need NATS; these prompts' KV events are lost with the bus
+        List<String> lost = List.of(prompt("penguin"), prompt("tiger"), prompt("snail"));
+        for (String p : lost) {
+            assertThat(cluster.complete(p, 4).statusCode()).isEqualTo(200);
+        }
+        cluster.frontend.awaitCondition("to notice the silent event plane", Duration.ofSeconds(30),
+                () -> cluster.frontend.output().contains("no events or load reports"));
+        cluster.nats.start();
+
+        // every worker's events come back and the router asks each for a snapshot
+        for (String id : List.of("w1", "w2", "w3")) {
+            cluster.frontend.awaitCondition("to resync " + id, Duration.ofSeconds(60), () -> cluster.frontend.output()
+                    .contains("[worker=" + id + "] events arrive again: KV snapshot requested"));
+        }
+        Thread.sleep(500);
+        // only the snapshots tell the router where these prompts' blocks are
+        for (String p : lost) {
+            HttpResponse<String> again = cluster.complete(p, 4);
+            int cached = ClusterFixture.json(again).at("/usage/prompt_tokens_details/cached_tokens").asInt();
+            assertThat(cached).as("cached tokens of a prompt whose events were lost").isGreaterThanOrEqualTo(32);
+        }
+        double predicted = cluster.counter("tandem_frontend_predicted_cached_tokens_total") - predictedBefore;
+        double actual = cluster.counter("tandem_frontend_actual_cached_tokens_total") - actualBefore;
+        assertThat(predicted).as("the router's prediction after recovery").isEqualTo(actual);
+    }
+
+    @Test
+    @Order(6)
+    void etcdRestart_servingContinuesRegistrationsSurviveAndTheWatchResumes() throws Exception {
+        Set<String> before = cluster.listed();
+        cluster.etcd.stop();
+
+        assertThat(cluster.complete(prompt("owl"), 4).statusCode()).isEqualTo(200);
+        cluster.etcd.start();
+
+        Thread.sleep(TTL_MS);
+        assertThat(cluster.listed()).isEqualTo(before);
+        // the watch works again: a new worker is found (and, being a real engine on this host,
+        // it sweeps the pool the killed w0 left in /dev/shm)
+        cluster.awaitWorker(cluster.startWorker("w4", WORKER_ARGS));
+        await().atMost(Duration.ofSeconds(30)).until(() -> cluster.listed().contains("w4"));
+        assertThat(Path.of("/dev/shm/tandem-kv-w0.pool")).doesNotExist();
+        assertThat(cluster.complete(prompt("fox"), 4).statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    @Order(7)
+    void etcdRestartedWithoutItsData_everyWorkerRegistersAgain() throws Exception {
+        Set<String> before = cluster.listed();
+        cluster.etcd.kill();
+        ClusterFixture.deleteTree(cluster.dir.resolve("etcd-data"));
+        cluster.etcd.start();
+
+        for (String id : before) {
+            ChildProcess p = cluster.worker(id).process();
+            p.awaitCondition("to register again", Duration.ofSeconds(60),
+                    () -> p.output().contains("registered again at"));
+        }
+        await().atMost(Duration.ofSeconds(30)).until(() -> cluster.listed().equals(before));
+        assertThat(cluster.complete(prompt("bear"), 4).statusCode()).isEqualTo(200);
+    }
+}
