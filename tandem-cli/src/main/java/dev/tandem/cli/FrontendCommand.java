@@ -79,6 +79,9 @@ final class FrontendCommand implements Callable<Integer> {
             description = "how often a registered but unreachable worker is probed (default: ${DEFAULT-VALUE})")
     long probeIntervalMs;
 
+    @picocli.CommandLine.Mixin
+    DispatchOptions disagg = new DispatchOptions();
+
     @Option(names = "--connect-timeout-ms", defaultValue = "30000",
             description = "how long to keep trying to reach etcd and NATS at startup (default: ${DEFAULT-VALUE})")
     long connectTimeoutMs;
@@ -100,7 +103,7 @@ final class FrontendCommand implements Callable<Integer> {
             parts.addFirst(reg);
             EventBus bus = RuntimeUrls.events(events, "tandem-frontend", runtime, connectTimeoutMs);
             parts.addFirst(bus);
-            running = ClusterFrontend.start(spec, localModel, reg, bus, runtime);
+            running = ClusterFrontend.start(spec, disagg.dispatch(), localModel, reg, bus, runtime);
             parts.addFirst(running);
         } catch (RuntimeException e) {
             for (AutoCloseable part : parts) {

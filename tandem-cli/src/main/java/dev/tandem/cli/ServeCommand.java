@@ -1,6 +1,10 @@
 package dev.tandem.cli;
 
+import dev.tandem.core.ConfigException;
+import dev.tandem.core.TransferKind;
 import dev.tandem.engine.EngineConfig;
+import dev.tandem.worker.DisaggEngine;
+import java.util.Set;
 import dev.tandem.frontend.EmbeddedDeployment;
 import dev.tandem.frontend.FrontendConfig;
 import dev.tandem.router.RouterConfig;
@@ -36,8 +40,31 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--port", defaultValue = "8000", description = "listen port, 0 for any free one (default: ${DEFAULT-VALUE})")
     int port;
 
-    @Option(names = "--workers", defaultValue = "1", description = "workers (engines) in this process (default: ${DEFAULT-VALUE})")
-    int workers;
+    @Option(names = "--workers", description = "aggregated workers (engines) in this process (default: 1)")
+    Integer workers;
+
+    @Option(names = "--prefill-workers", description = "prefill workers (with --decode-workers: disaggregated "
+            + "serving; instead of --workers)")
+    Integer prefillWorkers;
+
+    @Option(names = "--decode-workers", description = "decode workers (with --prefill-workers)")
+    Integer decodeWorkers;
+
+    @Option(names = "--transfer", defaultValue = "local",
+            description = "KV transports between prefill and decode workers: local, shm, tcp (default: ${DEFAULT-VALUE})")
+    String transfer;
+
+    @Option(names = "--transfer-timeout-ms", defaultValue = "" + DisaggEngine.DEFAULT_TRANSFER_TIMEOUT_MS,
+            description = "deadline of one KV pull (default: ${DEFAULT-VALUE})")
+    long transferTimeoutMs;
+
+    @Option(names = "--kv-handle-ttl", description = "how long a prefill worker keeps a prompt's blocks pinned for "
+            + "its decode worker if nobody releases them, e.g. 30s (default: "
+            + EngineConfig.DEFAULT_PIN_TTL_MS + " ms)")
+    String kvHandleTtl;
+
+    @Mixin
+    DispatchOptions disagg = new DispatchOptions();
 
     @Option(names = "--router", defaultValue = "kv", description = "routing policy: kv, round-robin, random,"
             + " least-loaded or session-affinity (default: ${DEFAULT-VALUE})")
@@ -85,7 +112,7 @@ final class ServeCommand implements Callable<Integer> {
     public Integer call() throws InterruptedException {
         EmbeddedDeployment.Spec spec = spec();
         PrintStream out = System.out;
-        EmbeddedDeployment deployment = EmbeddedDeployment.start(spec);
+        EmbeddedDeployment deployment = EmbeddedDeployment.start(spec, split());
         AtomicBoolean stopped = new AtomicBoolean();
         Runnable shutdown = () -> {
             if (stopped.compareAndSet(false, true)) {
@@ -100,9 +127,15 @@ final class ServeCommand implements Callable<Integer> {
         });
         Runtime.getRuntime().addShutdownHook(hook);
         running = deployment;
-        out.printf("Tandem is serving model '%s' with %d %s worker%s (router: %s)%n", deployment.modelName(),
-                deployment.workerCount(), spec.mock() ? "mock" : "real", deployment.workerCount() == 1 ? "" : "s",
-                deployment.routerName());
+        if (deployment.prefillWorkerCount() > 0) {
+            out.printf("Tandem is serving model '%s' with %d prefill + %d decode real workers (router: %s, KV transfer:"
+                    + " %s)%n", deployment.modelName(), deployment.prefillWorkerCount(), deployment.decodeWorkerCount(),
+                    deployment.routerName(), transfer);
+        } else {
+            out.printf("Tandem is serving model '%s' with %d %s worker%s (router: %s)%n", deployment.modelName(),
+                    deployment.workerCount(), spec.mock() ? "mock" : "real", deployment.workerCount() == 1 ? "" : "s",
+                    deployment.routerName());
+        }
         out.printf("OpenAI API at %s/v1  (Ctrl-C to stop)%n", deployment.url());
         out.flush();
         stop.await();
@@ -119,15 +152,44 @@ final class ServeCommand implements Callable<Integer> {
         if (engineOptions.kvBlocks == null && engineOptions.kvCacheMemory == null) {
             engineOptions.kvCacheMemory = DEFAULT_KV_CACHE_MEMORY;
         }
-        EngineConfig engine = engineOptions.config(0);
+        EngineConfig engine = DispatchOptions.withHandleTtl(engineOptions.config(0), kvHandleTtl);
+        int total = totalWorkers();
         int perWorker = engineOptions.threads != null ? engineOptions.threads()
-                : Math.max(1, Runtime.getRuntime().availableProcessors() / Math.max(1, workers));
+                : Math.max(1, Runtime.getRuntime().availableProcessors() / Math.max(1, total));
         FrontendConfig frontend = FrontendConfig.defaults().withHost(host).withPort(port).withApiKey(
                 apiKey == null || apiKey.isBlank() ? null : apiKey)
                 .withAdmission(maxRunning != null ? maxRunning : FrontendConfig.DEFAULT_MAX_RUNNING, maxQueued)
                 .withMaxBodyBytes(maxBodyBytes)
                 .withShutdownGraceMs(shutdownGraceMs);
-        return new EmbeddedDeployment.Spec(ModelPaths.resolve(model), servedName, workers,
+        return new EmbeddedDeployment.Spec(ModelPaths.resolve(model), servedName, workers == null ? 1 : workers,
                 RouterConfig.PolicyKind.parse(router), mock, mockSpeedup, engine, perWorker, frontend, maxRunning == null);
+    }
+
+    /** Prefill and decode workers, or none (aggregated), with the dispatch settings. */
+    EmbeddedDeployment.Split split() {
+        boolean disaggregated = prefillWorkers != null || decodeWorkers != null;
+        if (disaggregated && workers != null) {
+            throw new ConfigException("give either --workers (aggregated) or --prefill-workers and --decode-workers "
+                    + "(disaggregated), not both");
+        }
+        if (disaggregated && (prefillWorkers == null || decodeWorkers == null || prefillWorkers < 1
+                || decodeWorkers < 1)) {
+            throw new ConfigException("--prefill-workers and --decode-workers go together, each at least 1, got "
+                    + prefillWorkers + " and " + decodeWorkers);
+        }
+        Set<TransferKind> kinds = WorkerCommand.transferKinds(transfer);
+        if (kinds.contains(TransferKind.UCX)) {
+            throw new ConfigException("--transfer ucx is for workers on RDMA hosts ('tandem worker'); in one JVM use "
+                    + "local, shm or tcp");
+        }
+        return new EmbeddedDeployment.Split(disaggregated ? prefillWorkers : 0, disaggregated ? decodeWorkers : 0,
+                kinds, disagg.dispatch(), transferTimeoutMs);
+    }
+
+    private int totalWorkers() {
+        if (prefillWorkers != null || decodeWorkers != null) {
+            return (prefillWorkers == null ? 0 : prefillWorkers) + (decodeWorkers == null ? 0 : decodeWorkers);
+        }
+        return workers == null ? 1 : workers;
     }
 }

@@ -6,6 +6,8 @@ import dev.tandem.core.WorkerRole;
 import dev.tandem.runtime.RuntimeConfig;
 import dev.tandem.runtime.events.EventBus;
 import dev.tandem.runtime.registry.Registry;
+import dev.tandem.worker.DisaggEngine;
+import dev.tandem.worker.DisaggOptions;
 import dev.tandem.worker.WorkerProcess;
 import dev.tandem.worker.WorkerSpec;
 import java.io.PrintStream;
@@ -88,6 +90,19 @@ final class WorkerCommand implements Callable<Integer> {
     @Mixin
     EngineOptions engineOptions = new EngineOptions();
 
+    @Option(names = "--kv-handle-ttl", description = "prefill workers: how long a prompt's blocks stay pinned for "
+            + "the decode worker if it never releases them, e.g. 30s (default: "
+            + dev.tandem.engine.EngineConfig.DEFAULT_PIN_TTL_MS + " ms)")
+    String kvHandleTtl;
+
+    @Option(names = "--transfer-timeout-ms", defaultValue = "" + DisaggEngine.DEFAULT_TRANSFER_TIMEOUT_MS,
+            description = "decode workers: deadline of one KV pull from a prefill worker (default: ${DEFAULT-VALUE})")
+    long transferTimeoutMs;
+
+    @Option(names = "--metrics-port", defaultValue = "-1",
+            description = "serve GET /metrics (Prometheus) on this port, 0 for any free one (default: off)")
+    int metricsPort;
+
     @Option(names = "--connect-timeout-ms", defaultValue = "30000",
             description = "how long to keep trying to reach etcd and NATS at startup (default: ${DEFAULT-VALUE})")
     long connectTimeoutMs;
@@ -108,7 +123,7 @@ final class WorkerCommand implements Callable<Integer> {
         try {
             bus = RuntimeUrls.events(events, "tandem-worker-" + spec.instanceId(), runtime, connectTimeoutMs);
             try {
-                worker = WorkerProcess.start(spec, runtime, reg, bus);
+                worker = WorkerProcess.start(spec, new DisaggOptions(transferTimeoutMs, metricsPort), runtime, reg, bus);
             } catch (RuntimeException e) {
                 bus.close();
                 throw e;
@@ -124,6 +139,9 @@ final class WorkerCommand implements Callable<Integer> {
                 worker.engine().info().simulated() ? "SIMULATED (mock)" : "real", worker.record().rpcAddress());
         out.printf("Registered in %s (namespace %s, lease %d ms); events on %s  (Ctrl-C to stop)%n", registry,
                 runtime.namespace(), runtime.leaseTtlMs(), events);
+        if (worker.metricsPort() >= 0) {
+            out.printf("Metrics at http://%s:%d/metrics%n", spec.advertiseHost(), worker.metricsPort());
+        }
         out.flush();
         foreground.run("worker", List.of(worker, bus, reg), "Tandem worker " + spec.instanceId() + " stopped");
         return 0;
@@ -137,7 +155,8 @@ final class WorkerCommand implements Callable<Integer> {
         WorkerRole r = WorkerRole.parse(role);
         Set<TransferKind> kinds = transferKinds(transfer);
         return new WorkerSpec(instanceId != null ? instanceId : WorkerSpec.defaultInstanceId(r), r,
-                ModelPaths.resolve(model), servedName, mock, mockSpeedup, engineOptions.config(0),
+                ModelPaths.resolve(model), servedName, mock, mockSpeedup,
+                DispatchOptions.withHandleTtl(engineOptions.config(0), kvHandleTtl),
                 engineOptions.threads(), rpcHost, rpcPort, advertise, kinds, drainTimeoutMs);
     }
 

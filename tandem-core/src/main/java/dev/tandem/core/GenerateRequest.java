@@ -17,6 +17,7 @@ public final class GenerateRequest {
     private final int[] stopTokenIds;
     private final boolean ignoreEos;
     private final int topLogprobs;
+    private final RemotePrefill remotePrefill;
 
     /**
      * @param requestId    caller's id, used in logs and events
@@ -31,6 +32,12 @@ public final class GenerateRequest {
      */
     public GenerateRequest(String requestId, int[] promptTokens, SamplingParams sampling, int maxTokens,
                            int[] stopTokenIds, boolean ignoreEos, int topLogprobs) {
+        this(requestId, promptTokens, sampling, maxTokens, stopTokenIds, ignoreEos, topLogprobs, null);
+    }
+
+    private GenerateRequest(String requestId, int[] promptTokens, SamplingParams sampling, int maxTokens,
+                            int[] stopTokenIds, boolean ignoreEos, int topLogprobs, RemotePrefill remotePrefill) {
+        this.remotePrefill = remotePrefill;
         this.requestId = Objects.requireNonNull(requestId, "requestId");
         this.promptTokens = promptTokens.clone();
         this.sampling = Objects.requireNonNull(sampling, "sampling");
@@ -48,6 +55,11 @@ public final class GenerateRequest {
         if (topLogprobs < -1 || topLogprobs > 20) {
             throw new RequestException(RequestException.Kind.INVALID,
                     "top_logprobs must be in [0, 20], got " + topLogprobs, "top_logprobs", null);
+        }
+        if (remotePrefill != null && remotePrefill.handle().promptTokens() != this.promptTokens.length) {
+            throw new RequestException(RequestException.Kind.INVALID, "KV handle " + remotePrefill.handle().handleId()
+                    + " covers " + remotePrefill.handle().promptTokens() + " prompt tokens, the prompt has "
+                    + this.promptTokens.length, "prompt", null);
         }
     }
 
@@ -104,15 +116,45 @@ public final class GenerateRequest {
         return topLogprobs;
     }
 
-    /** Same request under another id and token budget (used to re-issue after a lost worker). */
+    /**
+     * Same request under another id and token budget (used to re-issue after a lost worker); a
+     * remote prefill does not carry over.
+     */
     public GenerateRequest continueWith(String newId, int[] newPrompt, int newMaxTokens) {
         return new GenerateRequest(newId, newPrompt, sampling, newMaxTokens, stopTokenIds, ignoreEos, topLogprobs);
+    }
+
+    /**
+     * The decode half of a disaggregated request: this request whose prompt another worker has
+     * prefilled (see {@link RemotePrefill}). The handle must cover exactly this prompt.
+     */
+    public GenerateRequest withRemotePrefill(RemotePrefill prefill) {
+        return new GenerateRequest(requestId, promptTokens, sampling, maxTokens, stopTokenIds, ignoreEos, topLogprobs,
+                Objects.requireNonNull(prefill, "prefill"));
+    }
+
+    /** The same request without a remote prefill (the decode worker computes the prompt itself). */
+    public GenerateRequest withoutRemotePrefill() {
+        return remotePrefill == null ? this
+                : new GenerateRequest(requestId, promptTokens, sampling, maxTokens, stopTokenIds, ignoreEos, topLogprobs);
+    }
+
+    /** The same request under another token budget (the prefill half asks for one token). */
+    public GenerateRequest withMaxTokens(int newMaxTokens) {
+        return new GenerateRequest(requestId, promptTokens, sampling, newMaxTokens, stopTokenIds, ignoreEos,
+                topLogprobs, remotePrefill);
+    }
+
+    /** The prompt's KV computed elsewhere, or null when the serving worker computes it. */
+    public RemotePrefill remotePrefill() {
+        return remotePrefill;
     }
 
     @Override
     public String toString() {
         return "GenerateRequest[" + requestId + ", prompt=" + promptTokens.length + " tokens, maxTokens="
-                + maxTokens + ", " + sampling + "]";
+                + maxTokens + ", " + sampling + (remotePrefill != null ? ", prefilled by " + remotePrefill.handle().workerId() : "")
+                + "]";
     }
 
     @Override
@@ -120,7 +162,8 @@ public final class GenerateRequest {
         return o instanceof GenerateRequest r && requestId.equals(r.requestId)
                 && Arrays.equals(promptTokens, r.promptTokens) && sampling.equals(r.sampling)
                 && maxTokens == r.maxTokens && Arrays.equals(stopTokenIds, r.stopTokenIds)
-                && ignoreEos == r.ignoreEos && topLogprobs == r.topLogprobs;
+                && ignoreEos == r.ignoreEos && topLogprobs == r.topLogprobs
+                && Objects.equals(remotePrefill, r.remotePrefill);
     }
 
     @Override

@@ -13,10 +13,13 @@ import java.util.Objects;
  * @param handleId         unique per issuing worker; names the pin in release calls and transfer requests
  * @param workerId         the issuing worker's instance id
  * @param endpoints        how the pool can be reached, in the worker's order of preference
- * @param blockIds         the prompt's full blocks in the issuing worker's pool, in prompt order
- *                         (entry i holds tokens {@code [i*blockSize, (i+1)*blockSize)})
+ * @param blockIds         the prompt's blocks in the issuing worker's pool, in prompt order
+ *                         (entry i holds tokens {@code [i*blockSize, (i+1)*blockSize)}); when the
+ *                         prompt is not a whole number of blocks the last entry is the partial
+ *                         block holding its tail
  * @param sequenceHashes   the blocks' sequence hashes, same length as {@code blockIds}, so the
- *                         decode worker can skip blocks it already holds
+ *                         decode worker can skip blocks it already holds; a partial last block has
+ *                         no sequence hash and carries 0
  * @param promptTokens     prompt tokens whose KV the handle describes
  * @param layout           the issuing pool's block layout; a puller with another layout must not pull
  * @param expiresAtEpochMs wall-clock expiry in milliseconds since the epoch; after it the

@@ -8,6 +8,7 @@ import dev.tandem.runtime.events.WorkerEventSubscriber;
 import dev.tandem.runtime.registry.Registry;
 import dev.tandem.runtime.registry.RegistryWatch;
 import dev.tandem.runtime.registry.WorkerSetTracker;
+import dev.tandem.worker.DisaggMetrics;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -88,7 +89,10 @@ public final class ClusterFrontend implements AutoCloseable {
     private final FrontendServer server;
     private boolean closed;
 
-    private ClusterFrontend(Spec spec, LocalModel model, Registry registry, EventBus bus, RuntimeConfig runtime) {
+    private final DisaggMetrics disaggMetrics = new DisaggMetrics();
+
+    private ClusterFrontend(Spec spec, DispatchConfig dispatch, LocalModel model, Registry registry, EventBus bus,
+                            RuntimeConfig runtime) {
         this.model = model;
         this.selector = new RouterSelector(spec.router(), new Random());
         this.remote = new RemoteWorkers(workerSet, Set.of(model.name()), runtime, bus, spec.probeIntervalMs());
@@ -106,7 +110,8 @@ public final class ClusterFrontend implements AutoCloseable {
             WorkerSetTracker tracker = new WorkerSetTracker(Map.of(model.name(), spec.router().blockSizeTokens()),
                     remote);
             w = registry.watchInstances(tracker);
-            s = FrontendServer.start(spec.frontend(), List.of(model.served()), workerSet, selector);
+            s = FrontendServer.start(spec.frontend(), List.of(model.served()), workerSet, selector, dispatch,
+                    disaggMetrics, null);
         } catch (RuntimeException e) {
             closeAll(s, w, sub);
             throw e;
@@ -127,7 +132,21 @@ public final class ClusterFrontend implements AutoCloseable {
      */
     public static ClusterFrontend start(Spec spec, LocalModel model, Registry registry, EventBus bus,
                                         RuntimeConfig runtime) {
-        return new ClusterFrontend(spec, model, registry, bus, runtime);
+        return new ClusterFrontend(spec, DispatchConfig.defaults(), model, registry, bus, runtime);
+    }
+
+    /**
+     * As {@link #start(Spec, LocalModel, Registry, EventBus, RuntimeConfig)}, splitting requests
+     * between prefill and decode workers (registered with those roles) as {@code dispatch} says.
+     */
+    public static ClusterFrontend start(Spec spec, DispatchConfig dispatch, LocalModel model, Registry registry,
+                                        EventBus bus, RuntimeConfig runtime) {
+        return new ClusterFrontend(spec, dispatch, model, registry, bus, runtime);
+    }
+
+    /** The frontend's disaggregation counters (its decisions, prefill fallbacks, migrations). */
+    public DisaggMetrics disaggMetrics() {
+        return disaggMetrics;
     }
 
     private void check() {

@@ -68,9 +68,19 @@ final class CompletionHandler {
                 first.blockSizeTokens());
         try (Permit permit = server.admit(spec.choiceCount())) {
             String requestId = server.newRequestId(endpoint);
-            List<Selection> selections = route(requestId, spec, prepared, candidates);
-            Generation g = Generation.start(requestId, spec, prepared.prompts(), selections, prepared.maxTokens(),
-                    model.text(), !spec.stream());
+            List<Selection> selections = new ArrayList<>(prepared.prompts().size());
+            List<Dispatcher.Plan> plans = new ArrayList<>(prepared.prompts().size());
+            Generation g;
+            try {
+                route(requestId, spec, prepared, candidates, model.name(), selections, plans);
+                g = Generation.start(requestId, spec, prepared.prompts(), selections, plans, prepared.maxTokens(),
+                        model.text(), !spec.stream(), server.dispatcher(), model.name(), first.blockSizeTokens());
+            } catch (RuntimeException e) {
+                for (Selection s : selections) {
+                    server.selector().finished(s);
+                }
+                throw e;
+            }
             server.track(g);
             try {
                 ResponseWriter writer = new ResponseWriter(endpoint, requestId,
@@ -80,20 +90,22 @@ final class CompletionHandler {
             } finally {
                 g.cancelAll();
                 server.untrack(g);
-                for (Selection s : selections) {
+                for (Selection s : g.routingDecisions()) {
                     server.selector().finished(s);
                 }
             }
         }
     }
 
-    private List<Selection> route(String requestId, CompletionSpec spec, Preprocessor.Prepared prepared,
-                                  List<Worker> candidates) {
-        List<Selection> out = new ArrayList<>(prepared.prompts().size());
+    /** Routes every prompt to a decode (or aggregated) worker and plans its prefill (see {@link Dispatcher}). */
+    private void route(String requestId, CompletionSpec spec, Preprocessor.Prepared prepared, List<Worker> candidates,
+                       String model, List<Selection> selections, List<Dispatcher.Plan> plans) {
         for (PreparedPrompt p : prepared.prompts()) {
-            out.add(server.selector().select(p.routingRequest(requestId, spec.user()), candidates));
+            RoutingRequest routing = p.routingRequest(requestId, spec.user());
+            Selection s = server.selector().select(routing, candidates);
+            selections.add(s);
+            plans.add(server.dispatcher().plan(routing, s, prepared.maxTokens(), model));
         }
-        return out;
     }
 
     /** Server-sent events; see the class notes. */

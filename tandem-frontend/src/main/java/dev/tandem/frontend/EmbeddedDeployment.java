@@ -20,12 +20,20 @@ import dev.tandem.runtime.registry.EmbeddedRegistryStore;
 import dev.tandem.runtime.registry.Registration;
 import dev.tandem.runtime.registry.RegistryWatch;
 import dev.tandem.runtime.registry.WorkerSetTracker;
+import dev.tandem.core.TransferEndpoint;
+import dev.tandem.core.TransferKind;
 import dev.tandem.runtime.transfer.HostIdentity;
+import dev.tandem.runtime.transfer.LocalPools;
+import dev.tandem.runtime.transfer.TransferConfig;
+import dev.tandem.worker.DisaggEngine;
+import dev.tandem.worker.DisaggMetrics;
+import dev.tandem.worker.PinReleaser;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
@@ -49,6 +57,8 @@ import java.util.concurrent.TimeUnit;
  */
 public final class EmbeddedDeployment implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(EmbeddedDeployment.class.getName());
+    /** Where file-backed (shared-memory) pools live when the shm transport is chosen. */
+    private static final Path SHM_DIR = Path.of("/dev/shm");
     /** Longest wait for the registry watch to deliver the workers at startup, ms. */
     private static final long JOIN_TIMEOUT_MS = 10_000;
 
@@ -83,8 +93,53 @@ public final class EmbeddedDeployment implements AutoCloseable {
         }
     }
 
+    /**
+     * Prefill and decode workers instead of aggregated ones (disaggregated serving in one JVM).
+     *
+     * @param prefillWorkers    prefill workers, 0 for an aggregated deployment
+     * @param decodeWorkers     decode workers, 0 for an aggregated deployment; both or neither
+     * @param transfer          KV transports between them (default local: a copy between pools;
+     *                          shm and tcp work in one JVM too, for tests and measurements)
+     * @param dispatch          when to prefill remotely, timeouts, migration limit
+     * @param transferTimeoutMs deadline of one KV pull, ms
+     */
+    public record Split(int prefillWorkers, int decodeWorkers, Set<TransferKind> transfer, DispatchConfig dispatch,
+                        long transferTimeoutMs) {
+        /** Aggregated workers only (the {@link Spec}'s count), with the default dispatch settings. */
+        public static final Split NONE = new Split(0, 0, Set.of(TransferKind.LOCAL), DispatchConfig.defaults(),
+                DisaggEngine.DEFAULT_TRANSFER_TIMEOUT_MS);
+
+        public Split {
+            if (prefillWorkers < 0 || decodeWorkers < 0 || (prefillWorkers == 0) != (decodeWorkers == 0)) {
+                throw new ConfigException("--prefill-workers and --decode-workers must both be at least 1 (or both "
+                        + "absent), got " + prefillWorkers + " and " + decodeWorkers);
+            }
+            if (transfer == null || transfer.isEmpty()) {
+                throw new ConfigException("at least one KV transport is needed (local, shm, tcp)");
+            }
+            transfer = Set.copyOf(transfer);
+            if (dispatch == null) {
+                throw new ConfigException("dispatch settings are missing");
+            }
+            if (transferTimeoutMs < 1) {
+                throw new ConfigException("transfer timeout must be at least 1 ms, got " + transferTimeoutMs);
+            }
+        }
+
+        public boolean disaggregated() {
+            return prefillWorkers > 0;
+        }
+    }
+
     private final Spec spec;
+    private final Split split;
     private final RuntimeConfig runtime = RuntimeConfig.defaults();
+    private final DisaggMetrics disaggMetrics = new DisaggMetrics();
+    private final PinReleaser releaser = new PinReleaser(runtime);
+    private final Map<String, DisaggEngine> disaggEngines = new ConcurrentHashMap<>();
+    /** Names this deployment's shared-memory pool files apart from other processes' (and other deployments'). */
+    private final String poolPrefix = "tandem-kv-serve-" + ProcessHandle.current().pid() + "-"
+            + Long.toString(System.nanoTime() & 0xffffff, 36) + "-";
     private LocalModel model;
     private final RouterSelector selector;
     private final EmbeddedRegistryStore store;
@@ -98,8 +153,13 @@ public final class EmbeddedDeployment implements AutoCloseable {
     private FrontendServer frontend;
     private boolean closed;
 
-    private EmbeddedDeployment(Spec spec) {
+    private EmbeddedDeployment(Spec spec, Split split) {
         this.spec = spec;
+        this.split = split;
+        if (split.disaggregated() && spec.mock()) {
+            throw new ConfigException("prefill and decode workers need real engines: mock engines hold no KV memory "
+                    + "to transfer (drop --mock, or use --workers)");
+        }
         this.selector = new RouterSelector(RouterConfig.defaults().withBlockSizeTokens(spec.engine().blockSizeTokens())
                 .withPolicy(spec.routerPolicy()), new Random());
         this.store = EmbeddedRegistryStore.started(100);
@@ -108,15 +168,25 @@ public final class EmbeddedDeployment implements AutoCloseable {
         try {
             this.model = LocalModel.open(spec.modelFile(), spec.servedName());
             startFrontendSide();
-            for (int i = 0; i < spec.workers(); i++) {
-                startWorker("worker-" + i);
+            if (split.disaggregated()) {
+                for (int i = 0; i < split.prefillWorkers(); i++) {
+                    startWorker("prefill-" + i, WorkerRole.PREFILL);
+                }
+                for (int i = 0; i < split.decodeWorkers(); i++) {
+                    startWorker("decode-" + i, WorkerRole.DECODE);
+                }
+            } else {
+                for (int i = 0; i < spec.workers(); i++) {
+                    startWorker("worker-" + i, WorkerRole.AGGREGATED);
+                }
             }
             awaitWorkers();
             FrontendConfig fc = spec.frontend();
             if (spec.derivedMaxRunning()) {
-                fc = fc.withAdmission(spec.workers() * spec.engine().maxSequences(), fc.maxQueued());
+                fc = fc.withAdmission(servingWorkers() * spec.engine().maxSequences(), fc.maxQueued());
             }
-            this.frontend = FrontendServer.start(fc, List.of(model.served()), workerSet, selector);
+            this.frontend = FrontendServer.start(fc, List.of(model.served()), workerSet, selector, split.dispatch(),
+                    disaggMetrics, split.disaggregated() ? this::activePins : null);
         } catch (RuntimeException e) {
             close();
             throw e;
@@ -125,7 +195,12 @@ public final class EmbeddedDeployment implements AutoCloseable {
 
     /** Starts everything; returns once the frontend listens with every worker joined. */
     public static EmbeddedDeployment start(Spec spec) {
-        return new EmbeddedDeployment(spec);
+        return new EmbeddedDeployment(spec, Split.NONE);
+    }
+
+    /** As {@link #start(Spec)}, with prefill and decode workers when {@code split} asks for them. */
+    public static EmbeddedDeployment start(Spec spec, Split split) {
+        return new EmbeddedDeployment(spec, split);
     }
 
     private void startFrontendSide() {
@@ -136,8 +211,22 @@ public final class EmbeddedDeployment implements AutoCloseable {
         watch = registry.watchInstances(tracker);
     }
 
-    private void startWorker(String id) {
-        Engine engine = spec.mock() ? startMock() : model.startEngine(spec.engine(), spec.threadsPerWorker());
+    private void startWorker(String id, WorkerRole role) {
+        Engine engine;
+        List<TransferEndpoint> endpoints = List.of();
+        if (spec.mock()) {
+            engine = startMock();
+        } else if (split.disaggregated()) {
+            Path poolFile = split.transfer().contains(TransferKind.SHM) ? SHM_DIR.resolve(poolPrefix + id + ".pool")
+                    : null;
+            DisaggEngine d = DisaggEngine.start(id, model.startEngine(spec.engine(), threadsPerWorker(), poolFile),
+                    transferConfig(), LocalPools.shared(), releaser, disaggMetrics, split.transferTimeoutMs());
+            disaggEngines.put(id, d);
+            endpoints = d.endpoints();
+            engine = d;
+        } else {
+            engine = model.startEngine(spec.engine(), threadsPerWorker());
+        }
         localEngines.put(id, engine);
         workerParts.add(engine);
         KvEventPublisher events = new KvEventPublisher(bus, id, runtime);
@@ -145,9 +234,32 @@ public final class EmbeddedDeployment implements AutoCloseable {
         workerParts.add(engine.subscribe(events));
         workerParts.add(new LoadPublisher(bus, id, engine::load, runtime));
         EngineInfo info = engine.info();
-        Registration registration = registry.register(new WorkerRecord(id, WorkerRole.AGGREGATED, info.modelName(),
-                "in-process:1", info.layout(), info.totalBlocks(), info.maxBatchTokens(), List.of(), HostIdentity.local()));
+        Registration registration = registry.register(new WorkerRecord(id, role, info.modelName(),
+                "in-process:1", info.layout(), info.totalBlocks(), info.maxBatchTokens(), endpoints,
+                HostIdentity.local()));
         workerParts.add(registration);
+    }
+
+    private int threadsPerWorker() {
+        return spec.threadsPerWorker();
+    }
+
+    /** Transfer between the workers of this JVM: listeners on loopback only. */
+    private TransferConfig transferConfig() {
+        return new TransferConfig(split.transfer(), "127.0.0.1", 0, 0, "127.0.0.1", HostIdentity.local());
+    }
+
+    /** Workers that take whole requests: aggregated ones, or the decode ones. */
+    private int servingWorkers() {
+        return split.disaggregated() ? split.decodeWorkers() : spec.workers();
+    }
+
+    private int activePins() {
+        int n = 0;
+        for (DisaggEngine d : disaggEngines.values()) {
+            n += d.activePins();
+        }
+        return n;
     }
 
     private Engine startMock() {
@@ -162,10 +274,11 @@ public final class EmbeddedDeployment implements AutoCloseable {
 
     private void awaitWorkers() {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(JOIN_TIMEOUT_MS);
-        while (workerSet.servingModel(model.name()).size() < spec.workers()) {
+        int expected = split.disaggregated() ? split.prefillWorkers() + split.decodeWorkers() : spec.workers();
+        while (workerSet.all().size() < expected) {
             if (System.nanoTime() > deadline) {
-                throw new ConfigException("only " + workerSet.servingModel(model.name()).size() + " of "
-                        + spec.workers() + " workers joined within " + JOIN_TIMEOUT_MS + " ms");
+                throw new ConfigException("only " + workerSet.all().size() + " of " + expected
+                        + " workers joined within " + JOIN_TIMEOUT_MS + " ms");
             }
             try {
                 Thread.sleep(5);
@@ -209,6 +322,31 @@ public final class EmbeddedDeployment implements AutoCloseable {
         return localEngines.get("worker-" + i);
     }
 
+    /** The engine of worker {@code id} ({@code worker-i}, {@code prefill-i} or {@code decode-i}), or null. */
+    public Engine engine(String id) {
+        return localEngines.get(id);
+    }
+
+    /** Prefill or decode worker {@code id} with its disaggregation sides, or null. */
+    public DisaggEngine disaggEngine(String id) {
+        return disaggEngines.get(id);
+    }
+
+    /** Disaggregation counters of the whole deployment (frontend and workers). */
+    public DisaggMetrics disaggMetrics() {
+        return disaggMetrics;
+    }
+
+    /** Prefill workers, 0 when aggregated. */
+    public int prefillWorkerCount() {
+        return split.prefillWorkers();
+    }
+
+    /** Decode workers, 0 when aggregated. */
+    public int decodeWorkerCount() {
+        return split.decodeWorkers();
+    }
+
     @Override
     public synchronized void close() {
         if (closed) {
@@ -223,6 +361,7 @@ public final class EmbeddedDeployment implements AutoCloseable {
         for (int i = workerParts.size() - 1; i >= 0; i--) {
             closeQuietly(workerParts.get(i));
         }
+        closeQuietly(releaser);
         closeQuietly(selector);
         closeQuietly(bus);
         closeQuietly(registry);

@@ -116,6 +116,11 @@ final class FrontendMetrics {
         actualCached.inc(cached);
     }
 
+    /** The registry behind {@code /metrics}, for metrics other parts register (disaggregation). */
+    PrometheusRegistry registry() {
+        return registry;
+    }
+
     /** The Prometheus text exposition of every metric. */
     byte[] scrape() {
         ByteArrayOutputStream out = new ByteArrayOutputStream(8192);

@@ -5,6 +5,7 @@ import dev.tandem.frontend.AdmissionQueue.Permit;
 import dev.tandem.frontend.openai.ApiException;
 import dev.tandem.frontend.openai.Endpoint;
 import dev.tandem.frontend.openai.ResponseWriter;
+import dev.tandem.worker.DisaggMetrics;
 import io.helidon.http.DirectHandler;
 import io.helidon.http.HeaderNames;
 import io.helidon.http.Status;
@@ -30,6 +31,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.IntSupplier;
 
 /**
  * Tandem's OpenAI-compatible HTTP server: {@code /v1/chat/completions}, {@code /v1/completions},
@@ -60,6 +62,7 @@ public final class FrontendServer implements AutoCloseable {
     private final WorkerSelector selector;
     private final AdmissionQueue admission;
     private final FrontendMetrics metrics;
+    private final Dispatcher dispatcher;
     private final CompletionHandler completions = new CompletionHandler(this);
     /** Requests inside a handler; read by metrics and shutdown. */
     private final AtomicInteger inFlight = new AtomicInteger();
@@ -77,7 +80,8 @@ public final class FrontendServer implements AutoCloseable {
     private volatile boolean closing;
 
     private FrontendServer(FrontendConfig config, List<ServedModel> models, WorkerSet workers,
-                           WorkerSelector selector) {
+                           WorkerSelector selector, DispatchConfig dispatch, DisaggMetrics disagg,
+                           IntSupplier activePins) {
         if (models.isEmpty()) {
             throw new ConfigException("the frontend needs at least one model");
         }
@@ -87,6 +91,8 @@ public final class FrontendServer implements AutoCloseable {
         this.selector = selector;
         this.admission = new AdmissionQueue(config.maxRunning(), config.maxQueued());
         this.metrics = new FrontendMetrics(inFlight::get, admission::queued, workers);
+        disagg.register(metrics.registry(), activePins);
+        this.dispatcher = new Dispatcher(dispatch, selector, workers, disagg);
         this.server = WebServer.builder()
                 .host(config.host())
                 .port(config.port())
@@ -103,7 +109,21 @@ public final class FrontendServer implements AutoCloseable {
     /** Starts a frontend; returns once it listens. */
     public static FrontendServer start(FrontendConfig config, List<ServedModel> models, WorkerSet workers,
                                        WorkerSelector selector) {
-        FrontendServer f = new FrontendServer(config, models, workers, selector);
+        return start(config, models, workers, selector, DispatchConfig.defaults(), new DisaggMetrics(), null);
+    }
+
+    /**
+     * Starts a frontend that splits requests between prefill and decode workers as
+     * {@code dispatch} says; returns once it listens.
+     *
+     * @param disagg     where disaggregation counters go; exported on {@code /metrics} (in one JVM
+     *                   the workers count into the same object, so their transfers show there too)
+     * @param activePins pins held by prefill workers in this process, or null when they live elsewhere
+     */
+    public static FrontendServer start(FrontendConfig config, List<ServedModel> models, WorkerSet workers,
+                                       WorkerSelector selector, DispatchConfig dispatch, DisaggMetrics disagg,
+                                       IntSupplier activePins) {
+        FrontendServer f = new FrontendServer(config, models, workers, selector, dispatch, disagg, activePins);
         f.server.start();
         LOG.log(System.Logger.Level.INFO, "frontend listening on {0}, models {1}", f.url(),
                 f.models.stream().map(ServedModel::name).toList());
@@ -293,6 +313,10 @@ public final class FrontendServer implements AutoCloseable {
 
     FrontendMetrics metrics() {
         return metrics;
+    }
+
+    Dispatcher dispatcher() {
+        return dispatcher;
     }
 
     String newRequestId(Endpoint endpoint) {

@@ -13,6 +13,9 @@ import dev.tandem.frontend.WorkerSelector.Selection;
 import dev.tandem.frontend.openai.ApiException;
 import dev.tandem.frontend.openai.CompletionSpec;
 import dev.tandem.frontend.text.TextModel;
+import dev.tandem.worker.DisaggMetrics;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -33,6 +36,8 @@ import java.util.concurrent.TimeUnit;
  * thread.
  */
 final class Generation {
+    private static final System.Logger LOG = System.getLogger(Generation.class.getName());
+
     /** Something an engine reported for one choice; {@code atNs} is when it was reported. */
     sealed interface Event permits TokenEvent, FinishEvent, ErrorEvent {
         int choice();
@@ -53,34 +58,59 @@ final class Generation {
     private final CompletionSpec spec;
     private final List<PreparedPrompt> prompts;
     private final List<Selection> selections;
+    private final Dispatcher dispatcher;
+    private final String model;
+    private final int blockSize;
     private final ChoiceState[] choices;
     private final RequestHandle[] handles;
+    /** Per choice: the request as first issued (migration extends its prompt). */
+    private final GenerateRequest[] requests;
+    /** Per choice: token ids received so far, {@code receivedCount[c]} of them. */
+    private final int[][] received;
+    private final int[] receivedCount;
+    /** Per choice: the worker streaming it now (a migration moves it). */
+    private final String[] workerOf;
+    private final int[] migrations;
+    /** Routing decisions of migrated streams, finished with the request. */
+    private final List<Selection> migratedSelections = new ArrayList<>();
     private final LinkedBlockingQueue<Event> events = new LinkedBlockingQueue<>();
     private ApiException failure;
 
     private Generation(String requestId, CompletionSpec spec, List<PreparedPrompt> prompts, List<Selection> selections,
-                       TextModel text, boolean keepText) {
+                       TextModel text, boolean keepText, Dispatcher dispatcher, String model, int blockSize) {
         this.requestId = requestId;
         this.spec = spec;
         this.prompts = prompts;
         this.selections = selections;
+        this.dispatcher = dispatcher;
+        this.model = model;
+        this.blockSize = blockSize;
         this.choices = new ChoiceState[spec.choiceCount()];
         this.handles = new RequestHandle[choices.length];
+        this.requests = new GenerateRequest[choices.length];
+        this.received = new int[choices.length][];
+        this.receivedCount = new int[choices.length];
+        this.workerOf = new String[choices.length];
+        this.migrations = new int[choices.length];
         for (int c = 0; c < choices.length; c++) {
             choices[c] = new ChoiceState(c, text, spec.stop(), spec.logprobs(), keepText);
+            received[c] = new int[16];
         }
     }
 
     /**
-     * Submits every choice: prompt {@code p}'s {@code n} choices go to {@code selections.get(p)}'s
-     * worker (so they share its prefix cache). With a seed, choice {@code i} of a prompt uses
+     * Submits every choice: prompt {@code p}'s {@code n} choices go to {@code plans.get(p)}'s
+     * decode worker (so they share its prefix cache), each prefilled there or by the plan's
+     * prefill worker ({@link Dispatcher#launch}). With a seed, choice {@code i} of a prompt uses
      * {@code seed + i}, so n=1 and the first of n=4 agree.
      *
      * @throws ApiException if an engine refuses a sequence (every submitted one is cancelled)
      */
     static Generation start(String requestId, CompletionSpec spec, List<PreparedPrompt> prompts,
-                            List<Selection> selections, int maxTokens, TextModel text, boolean keepText) {
-        Generation g = new Generation(requestId, spec, prompts, selections, text, keepText);
+                            List<Selection> selections, List<Dispatcher.Plan> plans, int maxTokens, TextModel text,
+                            boolean keepText, Dispatcher dispatcher, String model, int blockSize) {
+        Generation g = new Generation(requestId, spec, prompts, selections, text, keepText, dispatcher, model,
+                blockSize);
         int n = spec.n();
         try {
             for (int p = 0; p < prompts.size(); p++) {
@@ -90,7 +120,9 @@ final class Generation {
                             : spec.sampling().withSeed(spec.sampling().seed() + i);
                     GenerateRequest request = new GenerateRequest(requestId + "-" + c, prompts.get(p).tokens(),
                             sampling, maxTokens, spec.stopTokenIdArray(), spec.ignoreEos(), spec.topLogprobs());
-                    g.handles[c] = selections.get(p).worker().engine().submit(request, g.sink(c));
+                    g.requests[c] = request;
+                    g.workerOf[c] = plans.get(p).decode().worker().id();
+                    g.handles[c] = dispatcher.launch(plans.get(p), request, g.sink(c));
                 }
             }
         } catch (RequestException e) {
@@ -141,6 +173,7 @@ final class Generation {
         ChoiceState choice = choices[event.choice()];
         return switch (event) {
             case TokenEvent t -> {
+                record(event.choice(), t.token().tokenId());
                 ChoiceState.Delta d = choice.onToken(t.token());
                 if (d != null && choice.stoppedByString() && !choice.engineDone()) {
                     handles[choice.index()].cancel();
@@ -155,6 +188,10 @@ final class Generation {
                 yield choice.onEngineFinish(f.reason(), f.usage());
             }
             case ErrorEvent e -> {
+                if (!choice.outputDone() && failure == null && e.error() instanceof RequestException re
+                        && re.kind() == RequestException.Kind.WORKER_LOST && migrate(event.choice(), re)) {
+                    yield null;
+                }
                 choice.onEngineError();
                 if (failure == null) {
                     failure = e.error() instanceof RequestException re ? ApiException.from(re)
@@ -164,6 +201,64 @@ final class Generation {
                 yield null;
             }
         };
+    }
+
+    private void record(int c, int tokenId) {
+        if (receivedCount[c] == received[c].length) {
+            received[c] = Arrays.copyOf(received[c], received[c].length * 2);
+        }
+        received[c][receivedCount[c]++] = tokenId;
+    }
+
+    /**
+     * Moves choice {@code c}, whose worker was lost, to another decode worker: its prompt plus the
+     * tokens already received, with the rest of its token budget, so the client's stream goes on
+     * with neither a repeat nor a gap. False when the migration limit is reached or no worker can
+     * take it (the request then fails as before).
+     */
+    private boolean migrate(int c, RequestException lost) {
+        DisaggMetrics metrics = dispatcher.metrics();
+        if (migrations[c] >= dispatcher.config().migrationLimit()) {
+            metrics.migration("limit_reached");
+            return false;
+        }
+        GenerateRequest original = requests[c];
+        int k = receivedCount[c];
+        int remaining = original.maxTokens() - k;
+        if (remaining < 1) {
+            // every token arrived, only the finish was lost
+            events.offer(new FinishEvent(c, FinishReason.LENGTH, new Usage(original.promptLength(), 0, 0, k),
+                    System.nanoTime()));
+            return true;
+        }
+        int[] prompt = Arrays.copyOf(original.promptTokens(), original.promptLength() + k);
+        System.arraycopy(received[c], 0, prompt, original.promptLength(), k);
+        GenerateRequest next = original.continueWith(original.requestId() + "-m" + (migrations[c] + 1), prompt,
+                remaining);
+        Dispatcher.Relaunch r;
+        try {
+            r = dispatcher.migrate(next, workerOf[c], model, blockSize, spec.user(), sink(c));
+        } catch (ApiException | RequestException e) {
+            metrics.migration("no_worker");
+            LOG.log(System.Logger.Level.WARNING, "[req={0}] worker {1} was lost and the stream cannot move: {2}",
+                    requestId, workerOf[c], e.getMessage());
+            return false;
+        }
+        migrations[c]++;
+        metrics.migration("migrated");
+        LOG.log(System.Logger.Level.WARNING, "[req={0}] choice {1}: worker {2} lost after {3} tokens ({4}); "
+                + "continuing on worker {5}", requestId, c, workerOf[c], k, lost.getMessage(), r.decode().worker().id());
+        migratedSelections.add(r.decode());
+        handles[c] = r.handle();
+        workerOf[c] = r.decode().worker().id();
+        return true;
+    }
+
+    /** Every routing decision of this request (the first ones and those of migrated streams). */
+    List<Selection> routingDecisions() {
+        List<Selection> all = new ArrayList<>(selections);
+        all.addAll(migratedSelections);
+        return all;
     }
 
     /** Fails the request (if it has not failed already) and cancels every sequence. */

@@ -1,8 +1,10 @@
 package dev.tandem.frontend;
 
+import dev.tandem.core.KvLayout;
 import dev.tandem.engine.EngineConfig;
 import dev.tandem.engine.LlmEngine;
 import dev.tandem.engine.gguf.GgufFile;
+import dev.tandem.engine.kvcache.KvPool;
 import dev.tandem.engine.model.ModelConfig;
 import dev.tandem.engine.model.Transformer;
 import dev.tandem.engine.tokenizer.Tokenizer;
@@ -67,13 +69,27 @@ public final class LocalModel implements AutoCloseable {
      * @param threads kernel threads for its forward passes (the scheduler thread included)
      */
     public LlmEngine startEngine(EngineConfig config, int threads) {
+        return startEngine(config, threads, null);
+    }
+
+    /**
+     * As {@link #startEngine(EngineConfig, int)}, with the KV pool in {@code poolFile} (under
+     * /dev/shm, so peers can map it), or in anonymous memory when it is null. The engine deletes
+     * the file when it closes.
+     */
+    public LlmEngine startEngine(EngineConfig config, int threads, Path poolFile) {
         Transformer runner = new Transformer(gguf, config.maxBatchTokens(), threads);
         ModelConfig mc = runner.config();
-        return LlmEngine.builder(name, runner)
+        LlmEngine.Builder b = LlmEngine.builder(name, runner)
                 .config(config)
                 .kvShape(mc.layerCount(), mc.kvHeadCount(), mc.headDim())
-                .eosTokenIds(endOfGenerationIds)
-                .build();
+                .eosTokenIds(endOfGenerationIds);
+        if (poolFile != null) {
+            KvLayout layout = new KvLayout(config.blockSizeTokens(), mc.layerCount(), mc.kvHeadCount(), mc.headDim(),
+                    config.kvDtype());
+            b.pool(KvPool.mapFile(layout, config.resolveBlockCount(layout), poolFile));
+        }
+        return b.build();
     }
 
     @Override

@@ -13,7 +13,10 @@ import dev.tandem.core.RequestHandle;
 import dev.tandem.core.TandemException;
 import dev.tandem.core.TokenSink;
 import dev.tandem.core.Usage;
+import dev.tandem.runtime.rpc.PrefillService;
 import dev.tandem.runtime.rpc.RemoteEngine;
+import dev.tandem.core.PrefillResult;
+import java.util.concurrent.CompletableFuture;
 import java.util.Objects;
 
 /**
@@ -32,7 +35,7 @@ import java.util.Objects;
  * <p>Safe for concurrent use. Does not own the client: {@link #close()} is a no-op, the
  * {@link RemoteWorkers} that made it closes the client when the worker leaves the registry.
  */
-final class RemoteWorkerEngine implements Engine {
+final class RemoteWorkerEngine implements Engine, PrefillService {
     private final RemoteEngine client;
     private final EngineInfo info;
     private final Runnable onLost;
@@ -81,6 +84,25 @@ final class RemoteWorkerEngine implements Engine {
                 sink.onError(error);
             }
         });
+    }
+
+    /** A prefill on the worker; a lost connection takes the worker out of the set, as for generate. */
+    @Override
+    public CompletableFuture<PrefillResult> prefill(GenerateRequest request) {
+        CompletableFuture<PrefillResult> f = client.prefill(request);
+        f.whenComplete((r, error) -> {
+            Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null
+                    ? error.getCause() : error;
+            if (cause instanceof RequestException re && re.kind() == RequestException.Kind.WORKER_LOST) {
+                onLost.run();
+            }
+        });
+        return f;
+    }
+
+    @Override
+    public boolean release(long handleId) {
+        return client.release(handleId);
     }
 
     @Override

@@ -3,6 +3,7 @@ package dev.tandem.frontend;
 import dev.tandem.core.KvEvent;
 import dev.tandem.core.LoadReport;
 import dev.tandem.core.RequestException;
+import dev.tandem.core.WorkerRole;
 import dev.tandem.frontend.openai.ApiException;
 import dev.tandem.router.Decision;
 import dev.tandem.router.RouteRequest;
@@ -64,8 +65,16 @@ public final class RouterSelector implements WorkerSelector, WorkerSet.Listener,
 
     @Override
     public Selection select(RoutingRequest request, List<Worker> candidates) {
+        // decode workers take whole requests when the deployment has them; aggregated ones otherwise
+        WorkerRole pool = WorkerRole.AGGREGATED;
+        for (Worker w : candidates) {
+            if (w.role() == WorkerRole.DECODE) {
+                pool = WorkerRole.DECODE;
+                break;
+            }
+        }
         RouteRequest r = new RouteRequest(request.requestId(), request.blockHashes(), request.promptTokens(),
-                dev.tandem.core.WorkerRole.AGGREGATED, request.user(), null, null, null);
+                pool, request.user(), null, null, null);
         Decision d;
         try {
             d = router.route(r);
@@ -84,6 +93,26 @@ public final class RouterSelector implements WorkerSelector, WorkerSet.Listener,
             }
             case Decision.Rejected rejected -> throw ApiException.unavailable(rejected.message());
         };
+    }
+
+    @Override
+    public Selection selectPrefill(RoutingRequest request, List<Worker> prefillWorkers, long busyQueuedPrefillTokens) {
+        RouteRequest r = new RouteRequest(request.requestId(), request.blockHashes(), request.promptTokens(),
+                WorkerRole.PREFILL, request.user(), null, null, null);
+        Decision d;
+        try {
+            d = router.route(r, router.config().busyKvUsage(), busyQueuedPrefillTokens);
+        } catch (RequestException e) {
+            throw ApiException.from(e);
+        }
+        if (d instanceof Decision.Routed routed) {
+            Worker w = workers.get(routed.workerId());
+            if (w != null && prefillWorkers.contains(w)) {
+                return new Selection(w, routed.overlapTokens(), routed);
+            }
+            router.finished(routed);
+        }
+        return null;
     }
 
     @Override

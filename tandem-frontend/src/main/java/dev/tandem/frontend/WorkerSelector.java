@@ -17,6 +17,20 @@ public interface WorkerSelector {
      */
     Selection select(RoutingRequest request, List<Worker> candidates);
 
+    /**
+     * Picks a prefill worker for the prompt (the prefill half of a disaggregated request) among
+     * {@code prefillWorkers}, never one whose queued prefill tokens reach
+     * {@code busyQueuedPrefillTokens}. The caller calls {@link #firstToken} and {@link #finished}
+     * with the result when the prefill ends.
+     *
+     * @return the choice, or null when every prefill worker is busy (or this selector does not
+     *         split requests): the decode worker then prefills locally
+     */
+    default Selection selectPrefill(RoutingRequest request, List<Worker> prefillWorkers,
+                                    long busyQueuedPrefillTokens) {
+        return null;
+    }
+
     /** The selected worker produced the request's first token (its prefill is done). */
     default void firstToken(Selection selection) {
     }

@@ -78,6 +78,13 @@ public final class WorkerSet {
                 .toList();
     }
 
+    /** Prefill workers of {@code model}: they compute prompts for decode workers. */
+    public List<Worker> prefillingModel(String model) {
+        return workers.stream()
+                .filter(w -> w.modelName().equals(model) && w.role() == WorkerRole.PREFILL)
+                .toList();
+    }
+
     /** Every worker, in join order. */
     public List<Worker> all() {
         return List.copyOf(workers);

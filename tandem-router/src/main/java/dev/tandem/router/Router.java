@@ -195,15 +195,24 @@ public final class Router {
      *                          direct policy gets a request without a target
      */
     public Decision route(RouteRequest request) {
-        return decide(request, true);
+        return decide(request, true, config.busyKvUsage(), config.busyQueuedPrefillTokens());
+    }
+
+    /**
+     * As {@link #route(RouteRequest)}, but a candidate counts as busy by these thresholds instead
+     * of the configured ones (for example a prefill pool that must not queue more than so many
+     * prompt tokens per worker); all busy gives {@link Decision.Reason#ALL_BUSY}.
+     */
+    public Decision route(RouteRequest request, double busyKvUsage, long busyQueuedPrefillTokens) {
+        return decide(request, true, busyKvUsage, busyQueuedPrefillTokens);
     }
 
     /** Chooses as {@link #route} would, without changing any state (a query). */
     public Decision preview(RouteRequest request) {
-        return decide(request, false);
+        return decide(request, false, config.busyKvUsage(), config.busyQueuedPrefillTokens());
     }
 
-    private Decision decide(RouteRequest r, boolean commit) {
+    private Decision decide(RouteRequest r, boolean commit, double busyKvUsage, long busyQueuedPrefillTokens) {
         int blockSize = config.blockSizeTokens();
         long[] hashes = r.blockHashes();
         if ((long) hashes.length * blockSize > r.promptTokens()) {
@@ -234,7 +243,7 @@ public final class Router {
                                         + r.pool() + " worker");
             }
             indexer.match(hashes, hashes.length, c.scratch.candidates, c.scratch);
-            c.score(hashes.length, r.promptTokens(), config.busyKvUsage(), config.busyQueuedPrefillTokens());
+            c.score(hashes.length, r.promptTokens(), busyKvUsage, busyQueuedPrefillTokens);
             int pick = c.available() == 0 ? -1 : target != null ? 0 : policy.select(c, r);
             if (pick < 0) {
                 rejectedBusy.increment();

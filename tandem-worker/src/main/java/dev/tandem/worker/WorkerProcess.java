@@ -4,7 +4,6 @@ import dev.tandem.core.EngineInfo;
 import dev.tandem.core.TransferEndpoint;
 import dev.tandem.core.WorkerRecord;
 import dev.tandem.engine.LlmEngine;
-import dev.tandem.engine.kvcache.KvPool;
 import dev.tandem.runtime.RuntimeConfig;
 import dev.tandem.runtime.events.EventBus;
 import dev.tandem.runtime.events.KvEventPublisher;
@@ -12,11 +11,9 @@ import dev.tandem.runtime.events.LoadPublisher;
 import dev.tandem.runtime.registry.Registration;
 import dev.tandem.runtime.registry.Registry;
 import dev.tandem.runtime.rpc.WorkerRpcServer;
-import dev.tandem.runtime.transfer.KvMemory;
 import dev.tandem.runtime.transfer.LocalPools;
-import dev.tandem.runtime.transfer.ReadGuard;
 import dev.tandem.runtime.transfer.TransferMetrics;
-import dev.tandem.runtime.transfer.TransferPlane;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.nio.channels.FileLock;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -32,10 +29,10 @@ import static java.lang.System.Logger.Level.WARNING;
  *
  * <pre>
  *               ┌──────────── WorkerProcess ─────────────┐
- * frontend ─gRPC─▶ WorkerRpcServer ─▶ engine (LlmEngine) │  generate, prefill, kvSnapshot, health, load
+ * frontend ─gRPC─▶ WorkerRpcServer ─▶ DisaggEngine(LlmEngine) generate, prefill, release, kvSnapshot, health, load
  *                │  engine ─KV events─▶ KvEventPublisher ─┼─▶ event bus  tandem.{ns}.kv.{id}
  *                │  engine.load() ───▶ LoadPublisher ─────┼─▶ event bus  tandem.{ns}.load.{id}
- *                │  engine.pool() ───▶ TransferPlane ─────┼─▶ KV pulls by peers (local, shm, tcp)
+ *                │  DisaggEngine: prefill for peers (pins) and imports ───▶ TransferPlane ─▶ KV pulls (local, shm, tcp)
  *                │  WorkerRecord ────▶ Registration ──────┼─▶ registry   tandem/v1/instances/{ns}/{role}/{id}
  *                └────────────────────────────────────────┘
  * </pre>
@@ -63,19 +60,17 @@ public final class WorkerProcess implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(WorkerProcess.class.getName());
     /** After deregistering, how long calls are still accepted while the removal reaches frontends, ms. */
     static final long DEREGISTER_PAUSE_MS = 300;
-    /**
-     * This worker hands out no KV handles yet (prefill for peers arrives with disaggregation), so
-     * no peer may read its pool.
-     */
-    private static final ReadGuard NO_PINS = (handleId, firstBlock, blockCount) -> false;
 
     private final WorkerSpec spec;
+    private final DisaggOptions options;
     private final List<AutoCloseable> parts = new ArrayList<>();
-    private final TransferMetrics transferMetrics = new TransferMetrics();
+    private final DisaggMetrics metrics = new DisaggMetrics();
     private LlmEngine engine;
+    private DisaggEngine disagg;
+    private PinReleaser releaser;
+    private MetricsServer metricsServer;
     private Path poolFile;
     private FileLock poolLock;
-    private TransferPlane transfer;
     private WorkerRpcServer rpc;
     private KvEventPublisher kvEvents;
     private LoadPublisher loadPublisher;
@@ -83,8 +78,9 @@ public final class WorkerProcess implements AutoCloseable {
     private WorkerRecord record;
     private boolean closed;
 
-    private WorkerProcess(WorkerSpec spec) {
+    private WorkerProcess(WorkerSpec spec, DisaggOptions options) {
         this.spec = spec;
+        this.options = options;
     }
 
     /**
@@ -94,7 +90,13 @@ public final class WorkerProcess implements AutoCloseable {
      *                                         are stopped again)
      */
     public static WorkerProcess start(WorkerSpec spec, RuntimeConfig runtime, Registry registry, EventBus bus) {
-        WorkerProcess w = new WorkerProcess(spec);
+        return start(spec, DisaggOptions.DEFAULT, runtime, registry, bus);
+    }
+
+    /** As {@link #start(WorkerSpec, RuntimeConfig, Registry, EventBus)} with disaggregation and metrics settings. */
+    public static WorkerProcess start(WorkerSpec spec, DisaggOptions options, RuntimeConfig runtime, Registry registry,
+                                      EventBus bus) {
+        WorkerProcess w = new WorkerProcess(spec, options);
         try {
             w.startParts(runtime, registry, bus);
         } catch (RuntimeException e) {
@@ -117,14 +119,19 @@ public final class WorkerProcess implements AutoCloseable {
             LOG.log(WARNING, "[worker={0}] SIMULATED engine (mock timing model): tokens are not computed by model {1}",
                     id, info.modelName());
         }
-        List<TransferEndpoint> endpoints = List.of();
-        KvPool pool = engine.pool();
-        if (pool != null) {
-            transfer = new TransferPlane(spec.transferConfig(), LocalPools.shared(), transferMetrics);
-            endpoints = transfer.serve(id, new KvMemory(pool.layout(), pool.blockCount(), pool.memory(),
-                    pool.backingFile()), NO_PINS);
+        releaser = new PinReleaser(runtime);
+        LlmEngine owned = engine;
+        engine = null; // the DisaggEngine owns it from here (and closes it if it cannot start)
+        disagg = DisaggEngine.start(id, owned, spec.transferConfig(), LocalPools.shared(), releaser, metrics,
+                options.transferTimeoutMs());
+        engine = owned;
+        List<TransferEndpoint> endpoints = disagg.endpoints();
+        if (options.metricsPort() >= 0) {
+            PrometheusRegistry metricsRegistry = new PrometheusRegistry();
+            metrics.register(metricsRegistry, disagg::activePins);
+            metricsServer = MetricsServer.start(spec.rpcBindHost(), options.metricsPort(), metricsRegistry);
         }
-        rpc = WorkerRpcServer.start(spec.rpcBindHost(), spec.rpcPort(), engine, null, runtime);
+        rpc = WorkerRpcServer.start(spec.rpcBindHost(), spec.rpcPort(), disagg, disagg, runtime);
         kvEvents = new KvEventPublisher(bus, id, runtime);
         parts.add(engine.subscribe(kvEvents));
         loadPublisher = new LoadPublisher(bus, id, engine::load, runtime);
@@ -177,7 +184,22 @@ public final class WorkerProcess implements AutoCloseable {
 
     /** Bytes and blocks served to peers, per transport. */
     public TransferMetrics transferMetrics() {
-        return transferMetrics;
+        return metrics.transfer();
+    }
+
+    /** Disaggregation counters of this worker (prefills served, imports, fallbacks, transfers). */
+    public DisaggMetrics disaggMetrics() {
+        return metrics;
+    }
+
+    /** The engine as served: with the prefill and import sides of disaggregation. */
+    public DisaggEngine disaggEngine() {
+        return disagg;
+    }
+
+    /** The port of {@code GET /metrics}, or -1 when it is off. */
+    public int metricsPort() {
+        return metricsServer == null ? -1 : metricsServer.port();
     }
 
     /** Deregisters, drains (see the class notes) and stops everything. Idempotent. */
@@ -203,8 +225,9 @@ public final class WorkerProcess implements AutoCloseable {
             closeQuietly(parts.get(i));
         }
         closeQuietly(kvEvents);
-        closeQuietly(engine);
-        closeQuietly(transfer);
+        closeQuietly(disagg != null ? disagg : engine);
+        closeQuietly(releaser);
+        closeQuietly(metricsServer);
         ShmPoolFiles.release(poolLock, poolFile);
         LOG.log(INFO, "[worker={0}] stopped", id);
     }

@@ -12,6 +12,8 @@ import dev.tandem.core.KvSnapshot;
 import dev.tandem.core.LoadReport;
 import dev.tandem.core.PrefillResult;
 import dev.tandem.core.ProtocolException;
+import dev.tandem.core.RemotePrefill;
+import dev.tandem.core.RequestException;
 import dev.tandem.core.SamplingParams;
 import dev.tandem.core.TransferEndpoint;
 import dev.tandem.core.TransferKind;
@@ -60,6 +62,11 @@ final class ProtoConvert {
         for (int id : r.stopTokenIds()) {
             b.addStopTokenIds(id);
         }
+        RemotePrefill rp = r.remotePrefill();
+        if (rp != null) {
+            b.setFirstToken(toProto(rp.firstToken())).setHandle(toProto(rp.handle()))
+                    .setPrefillAddress(rp.prefillAddress()).setRemotePrefillRequired(rp.required());
+        }
         return b.build();
     }
 
@@ -71,8 +78,18 @@ final class ProtoConvert {
                         s.hasSeed() ? s.getSeed() : null, s.getRepetitionPenalty(), s.getPresencePenalty(),
                         s.getFrequencyPenalty())
                 : SamplingParams.GREEDY;
-        return new GenerateRequest(m.getRequestId(), toInts(m.getPromptTokensList()), sampling, m.getMaxTokens(),
-                toInts(m.getStopTokenIdsList()), m.getIgnoreEos(), m.getTopLogprobs());
+        GenerateRequest r = new GenerateRequest(m.getRequestId(), toInts(m.getPromptTokensList()), sampling,
+                m.getMaxTokens(), toInts(m.getStopTokenIdsList()), m.getIgnoreEos(), m.getTopLogprobs());
+        if (!m.hasHandle()) {
+            return r;
+        }
+        try {
+            return r.withRemotePrefill(new RemotePrefill(fromProto(m.getFirstToken()), fromProto(m.getHandle()),
+                    m.getPrefillAddress(), m.getRemotePrefillRequired()));
+        } catch (ProtocolException e) {
+            throw new RequestException(RequestException.Kind.INVALID, "[req=" + m.getRequestId() + "] " + e.getMessage(),
+                    "kv_handle", e);
+        }
     }
 
     static TokenMsg toProto(GeneratedToken t) {

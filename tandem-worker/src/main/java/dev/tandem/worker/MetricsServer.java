@@ -1,0 +1,74 @@
+package dev.tandem.worker;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import dev.tandem.core.ConfigException;
+import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+/**
+ * A worker's {@code GET /metrics} (Prometheus text format) on its own small HTTP listener: the
+ * JDK's server on a virtual-thread executor, since a scrape every few seconds needs nothing more.
+ * Any other path is 404. Safe for concurrent use; {@link #close()} stops it.
+ */
+public final class MetricsServer implements AutoCloseable {
+    private final HttpServer server;
+    private final ExecutorService executor;
+
+    private MetricsServer(HttpServer server, ExecutorService executor) {
+        this.server = server;
+        this.executor = executor;
+    }
+
+    /**
+     * Listens on {@code host:port} (0 for any free port).
+     *
+     * @throws ConfigException if the port cannot be bound
+     */
+    public static MetricsServer start(String host, int port, PrometheusRegistry registry) {
+        HttpServer server;
+        try {
+            server = HttpServer.create(new InetSocketAddress(host, port), 16);
+        } catch (IOException e) {
+            throw new ConfigException("cannot listen for metrics on " + host + ":" + port + ": " + e.getMessage(), e);
+        }
+        ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
+        server.setExecutor(executor);
+        server.createContext("/", exchange -> serve(exchange, registry));
+        server.start();
+        return new MetricsServer(server, executor);
+    }
+
+    private static void serve(HttpExchange exchange, PrometheusRegistry registry) throws IOException {
+        try (exchange) {
+            if (!exchange.getRequestURI().getPath().equals("/metrics") || !exchange.getRequestMethod().equals("GET")) {
+                exchange.sendResponseHeaders(404, -1);
+                return;
+            }
+            ByteArrayOutputStream body = new ByteArrayOutputStream(8192);
+            PrometheusTextFormatWriter.create().write(body, registry.scrape());
+            exchange.getResponseHeaders().set("Content-Type", PrometheusTextFormatWriter.CONTENT_TYPE);
+            exchange.sendResponseHeaders(200, body.size());
+            try (OutputStream out = exchange.getResponseBody()) {
+                body.writeTo(out);
+            }
+        }
+    }
+
+    /** The bound port. */
+    public int port() {
+        return server.getAddress().getPort();
+    }
+
+    @Override
+    public void close() {
+        server.stop(0);
+        executor.shutdownNow();
+    }
+}
