@@ -1,6 +1,7 @@
 package dev.tandem.cli.cluster;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.core.exc.StreamReadException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -132,6 +133,9 @@ public record ClusterFile(String name, String namespace, String model, String se
                 .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
                 .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
                 .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
+        if (yaml.isBlank()) {
+            throw new ConfigException(source + " is empty");
+        }
         Raw raw;
         try {
             raw = mapper.readValue(yaml, Raw.class);
@@ -144,15 +148,24 @@ public record ClusterFile(String name, String namespace, String model, String se
             if (e.getCause() instanceof ConfigException ce) {
                 throw new ConfigException(source + ": " + ce.getMessage());
             }
-            throw new ConfigException(source + ": " + e.getOriginalMessage() + where(e));
+            for (Throwable c = e; c != null; c = c.getCause()) {
+                if (c instanceof StreamReadException syntax) {
+                    throw notYaml(source, syntax);
+                }
+            }
+            throw new ConfigException(source + ": " + e.getOriginalMessage().lines().findFirst().orElse("") + where(e));
         } catch (IOException e) {
-            throw new ConfigException(source + ": not valid YAML: " + e.getMessage().lines().findFirst().orElse(""));
+            throw notYaml(source, e);
         }
         if (raw == null) {
             throw new ConfigException(source + " is empty");
         }
         return new ClusterFile(raw.name != null ? raw.name : defaultName, raw.namespace, raw.model,
                 raw.servedModelName, raw.leaseTtlMs, raw.frontend, raw.workers, raw.jvmOptions);
+    }
+
+    private static ConfigException notYaml(String source, Exception e) {
+        return new ConfigException(source + ": not valid YAML: " + e.getMessage().lines().findFirst().orElse("").strip());
     }
 
     private static String where(JsonMappingException e) {
