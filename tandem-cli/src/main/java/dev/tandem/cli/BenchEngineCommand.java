@@ -84,8 +84,8 @@ final class BenchEngineCommand implements Runnable {
     int sharedPrefixTokens;
 
     @Option(names = "--calibrate-mock",
-            description = "also fit the mock engine's timing profile to this model: prefill steps of 16..512 tokens, "
-                    + "decode steps of 1..16 sequences of 256 positions")
+            description = "also fit the mock engine's timing profile to this model: prefill steps of 16..256 tokens, "
+                    + "decode steps of 1..16 sequences of 128 positions")
     boolean calibrateMock;
 
     @Option(names = "--max-batch-tokens", defaultValue = "512",
@@ -168,14 +168,14 @@ final class BenchEngineCommand implements Runnable {
     }
 
     private ProfileCalibrator.Result calibrate(GgufFile gguf, int threadCount, KvDtype dtype, PrintStream err) {
-        int[] prefill = {16, 32, 64, 128, 256, 512};
+        int[] prefill = {16, 32, 64, 128, 256};
         int[] decode = {1, 2, 4, 8, 16};
         err.println("calibrating the mock profile: prefill " + Arrays.toString(prefill) + " tokens, decode "
-                + Arrays.toString(decode) + " sequences of 256 positions");
-        try (Transformer t = new Transformer(gguf, 512, threadCount)) {
+                + Arrays.toString(decode) + " sequences of 128 positions");
+        try (Transformer t = new Transformer(gguf, 256, threadCount)) {
             String name = model.getFileName().toString().replaceFirst("\\.gguf$", "") + "-" + threadCount + "t";
             return new ProfileCalibrator(t, t.kvLayout(blockSize, dtype), Math.max(3, reps))
-                    .calibrate(name, prefill, decode, 256, 512);
+                    .calibrate(name, prefill, decode, 128, 256);
         }
     }
 
