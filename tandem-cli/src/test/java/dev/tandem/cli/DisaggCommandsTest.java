@@ -114,7 +114,7 @@ class DisaggCommandsTest {
     void serve_prefillAndDecodeWorkers_shm_requestIsPrefilledRemotely() throws Exception {
         ServeCommand serve = new ServeCommand();
         Running<ServeCommand> r = run(serve, new Foreground(), "--model", modelFile(), "--port", "0",
-                "--prefill-workers", "1", "--decode-workers", "1", "--transfer", "shm", "--kv-blocks", "128",
+                "--prefill-workers", "1", "--decode-workers", "1", "--kv-transport", "shm", "--kv-blocks", "128",
                 "--threads", "1", "--disagg-min-tokens", "16", "--kv-handle-ttl", "5s");
         await().atMost(Duration.ofSeconds(60)).until(() -> serve.running != null || !r.thread().isAlive());
         assertThat(serve.running).isNotNull();
