@@ -72,14 +72,14 @@ class DisaggEngineTest {
 
     @Test
     void prefill_handleNeverReleased_pinExpiresAfterTtlAndBlocksReturn() throws Exception {
-        DisaggEngine p = start("p-ttl", 300);
+        DisaggEngine p = start("p-ttl", 3_000);
 
         PrefillResult r = p.prefill(GenerateRequest.greedy("ttl-1", PROMPT, 8)).get(10, TimeUnit.SECONDS);
 
         assertThat(r.handle().blockIds()).hasSize((PROMPT.length + 15) / 16);
         assertThat(p.activePins()).isEqualTo(1);
         assertThat(activeBlocks(p)).isEqualTo(r.handle().blockCount());
-        await().atMost(Duration.ofSeconds(5)).until(() -> p.activePins() == 0 && activeBlocks(p) == 0);
+        await().atMost(Duration.ofSeconds(10)).until(() -> p.activePins() == 0 && activeBlocks(p) == 0);
         assertThat(p.release(r.handle().handleId())).isFalse();
     }
 
