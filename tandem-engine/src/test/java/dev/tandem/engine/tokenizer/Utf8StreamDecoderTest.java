@@ -1,4 +1,4 @@
-package dev.tandem.frontend.text;
+package dev.tandem.engine.tokenizer;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -88,8 +88,21 @@ class Utf8StreamDecoderTest {
                 out.append(d.push(piece));
             }
             out.append(d.finish());
-            assertThat(out.toString()).as("seed %d", seed).isEqualTo(new String(bytes, StandardCharsets.UTF_8));
+            assertThat(out.toString()).as("seed %d", seed).isEqualTo(Utf8.text(bytes, 0, bytes.length));
         }
+    }
+
+    /**
+     * Java's decoder gives one U+FFFD for an encoded surrogate; Tandem, as browsers, gives one per
+     * maximal subpart (ED cannot be followed by A0), which is what makes split decoding equal whole.
+     */
+    @Test
+    void push_encodedSurrogate_oneReplacementPerMaximalSubpart() {
+        Utf8StreamDecoder d = new Utf8StreamDecoder();
+
+        assertThat(d.push(new byte[] {(byte) 0xED})).isEmpty();
+        assertThat(d.push(new byte[] {(byte) 0xA0, (byte) 0x80, 'x'})).isEqualTo("\uFFFD\uFFFD\uFFFDx");
+        assertThat(d.finish()).isEmpty();
     }
 
     static String randomText(SplittableRandom random, int codePoints) {
