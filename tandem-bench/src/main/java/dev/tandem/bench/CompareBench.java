@@ -17,9 +17,6 @@ import java.util.Map;
  * a note carrying the server's own message.
  */
 public final class CompareBench {
-    /** KV transfer time counters, in the order they are looked for in {@code /metrics}. */
-    static final String[] TRANSFER_SECONDS = {"tandem_kv_transfer_seconds_total", "tandem_kv_transfer_seconds_sum",
-        "tandem_kv_transfer_seconds"};
     private static final Duration METRICS_TIMEOUT = Duration.ofSeconds(10);
 
     /**
@@ -60,8 +57,8 @@ public final class CompareBench {
         Map<ServeConfiguration, RunRecord> done = new EnumMap<>(ServeConfiguration.class);
         List<RunRecord> runs = new ArrayList<>();
         List<String> notes = new ArrayList<>();
+        Map<ServeConfiguration, DisaggCounters> disagg = new EnumMap<>(ServeConfiguration.class);
         String model = null;
-        double transferSeconds = Double.NaN;
         for (ServeConfiguration c : s.configurations()) {
             String label = c.label(s.workers(), s.prefillWorkers(), s.decodeWorkers());
             List<String> args = new ArrayList<>(s.serverArgs());
@@ -79,8 +76,10 @@ public final class CompareBench {
                 RunRecord run = ServeBench.runOnce(client, s.load(), served, s.workload(), s.arrival(), label,
                         "tandem serve " + String.join(" ", args), err);
                 String after = client.text("/metrics", METRICS_TIMEOUT);
-                if (c == ServeConfiguration.DISAGG) {
-                    transferSeconds = PrometheusText.delta(before, after, TRANSFER_SECONDS);
+                if (c.disaggregated()) {
+                    DisaggCounters counters = DisaggCounters.between(before, after);
+                    disagg.put(c, counters);
+                    notes.add(counters.describe(label));
                 }
                 runs.add(run);
                 done.put(c, run);
@@ -103,7 +102,7 @@ public final class CompareBench {
         if (s.simulated()) {
             notes.add(BenchReport.SIMULATION_BANNER);
         }
-        List<Claim> claims = Claims.compute(done, transferSeconds, s.workload() instanceof ConversationWorkload);
+        List<Claim> claims = Claims.compute(done, disagg, s.workload() instanceof ConversationWorkload);
         String target = "tandem serve " + String.join(" ", s.serverArgs()) + " (one JVM per configuration)";
         return new BenchReport("Tandem serving comparison", info, target,
                 s.modelLabel() != null ? s.modelLabel() : model, s.workload().describe() + "; arrival "
