@@ -108,6 +108,29 @@ final class Claims {
                 basis);
     }
 
+    /**
+     * One list of claims from several rounds' lists (same topics, same order): with one round it is
+     * that round's list; otherwise each claim's measured value lists every round ("round 1: ...;
+     * round 2: ...") and its basis is the first round's.
+     */
+    static List<Claim> byRound(List<List<Claim>> rounds) {
+        if (rounds.size() == 1) {
+            return rounds.getFirst();
+        }
+        List<Claim> out = new ArrayList<>();
+        List<Claim> first = rounds.getFirst();
+        for (int i = 0; i < first.size(); i++) {
+            StringBuilder measured = new StringBuilder();
+            for (int r = 0; r < rounds.size(); r++) {
+                measured.append(r > 0 ? "; " : "").append("round ").append(r + 1).append(": ")
+                        .append(rounds.get(r).get(i).measured());
+            }
+            Claim c = first.get(i);
+            out.add(new Claim(c.topic(), c.claimed(), measured.toString(), c.basis() + " (round 1; later rounds alike)"));
+        }
+        return out;
+    }
+
     /** "+12.3%" for measured / reference - 1. */
     static String change(double measured, double reference) {
         if (Double.isNaN(measured) || Double.isNaN(reference) || reference == 0) {

@@ -27,10 +27,44 @@ class CompareBenchTest {
     }
 
     private static CompareBench.Settings settings(List<ServeConfiguration> configs, Path logs) {
+        return settings(configs, 1, 0, logs);
+    }
+
+    private static CompareBench.Settings settings(List<ServeConfiguration> configs, int rounds, int warmup, Path logs) {
         return new CompareBench.Settings(fakeServe(), List.of("--model", "x"), true, "x (mock engines: simulation)",
-                4, 1, 1, configs, new ConversationWorkload(3, 3, 5, 0, 4, 0), new ArrivalMode.Concurrency(3),
-                new LoadSettings(0, 0, false, Slo.NONE, Duration.ofSeconds(10), null, true, 0), Duration.ofSeconds(60),
-                logs, "tandem bench compare --mock");
+                4, 1, 1, configs, rounds, new ConversationWorkload(3, 3, 5, 0, 4, 0), new ArrivalMode.Concurrency(3),
+                new LoadSettings(0, 0, false, Slo.NONE, Duration.ofSeconds(10), null, true, warmup),
+                Duration.ofSeconds(60), logs, "tandem bench compare --mock");
+    }
+
+    @Test
+    void run_twoRoundsWithWarmup_interleavedRunsClaimsPerRoundAndCountersWithoutTheWarmup(@TempDir Path dir) {
+        CompareBench.Settings s = settings(List.of(ServeConfiguration.KV, ServeConfiguration.DISAGG), 2, 3,
+                dir.resolve("logs"));
+
+        BenchReport report = CompareBench.run(s, new PrintStream(new ByteArrayOutputStream()));
+
+        assertThat(report.runs()).extracting(RunRecord::label)
+                .containsExactly("kv x4", "1P+1D kv", "kv x4 #2", "1P+1D kv #2");
+        assertThat(report.runs()).allSatisfy(r -> assertThat(r.summary().requests()).isEqualTo(9));
+        // 3 warm-up requests reached each server before its counters were first read: 9, not 12
+        assertThat(report.notes()).filteredOn(n -> n.contains("prompts prefilled")).containsExactly(
+                "1P+1D kv: 9 prompts prefilled on a prefill worker, 0 by the decode worker; 9 KV pulls, 0.0 MB in "
+                        + "0.009 s (server /metrics, before and after the run)",
+                "1P+1D kv #2: 9 prompts prefilled on a prefill worker, 0 by the decode worker; 9 KV pulls, 0.0 MB in "
+                        + "0.009 s (server /metrics, before and after the run)");
+        assertThat(report.claims().get(1).measured()).matches("round 1: [0-9.]+% \\(1P\\+1D kv, 9 of 9 prompts "
+                + "remote\\); round 2: [0-9.]+% \\(1P\\+1D kv #2, 9 of 9 prompts remote\\)");
+        assertThat(Files.exists(dir.resolve("logs/disagg-2.log"))).isTrue();
+    }
+
+    @Test
+    void claimsByRound_twoRounds_measuredListsEachRound() {
+        List<Claim> one = List.of(new Claim("t", "c", "1%", "b"));
+        List<Claim> two = List.of(new Claim("t", "c", "2%", "b2"));
+        assertThat(Claims.byRound(List.of(one))).isEqualTo(one);
+        assertThat(Claims.byRound(List.of(one, two))).containsExactly(
+                new Claim("t", "c", "round 1: 1%; round 2: 2%", "b (round 1; later rounds alike)"));
     }
 
     @Test
