@@ -98,6 +98,7 @@ public final class CompareBench {
                         DisaggCounters counters = DisaggCounters.between(before, after);
                         disagg.put(c, counters);
                         notes.add(counters.describe(label));
+                        run = run.withDisagg(counters);
                     }
                     runs.add(run);
                     done.put(c, run);

@@ -55,6 +55,16 @@ public final class JsonReport {
                 run.put("concurrency", c.clients());
             }
             summary(run, r.summary());
+            if (r.disagg() != null) {
+                DisaggCounters d = r.disagg();
+                ObjectNode o = run.putObject("disagg");
+                count(o, "remote_prefills", d.remote());
+                count(o, "local_prefills", d.local());
+                count(o, "fallbacks", d.fallbacks());
+                count(o, "kv_pulls", d.pulls());
+                count(o, "kv_bytes", d.bytes());
+                number(o, "kv_transfer_s", d.transferSeconds());
+            }
         }
         var notes = root.putArray("notes");
         report.notes().forEach(notes::add);
@@ -108,6 +118,14 @@ public final class JsonReport {
         number(o, "p95", d.p95());
         number(o, "p99", d.p99());
         number(o, "max", d.max());
+    }
+
+    private static void count(ObjectNode o, String field, double v) {
+        if (Double.isNaN(v) || Double.isInfinite(v)) {
+            o.putNull(field);
+        } else {
+            o.put(field, Math.round(v));
+        }
     }
 
     private static void number(ObjectNode o, String field, double v) {

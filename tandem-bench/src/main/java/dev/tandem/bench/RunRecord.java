@@ -8,9 +8,10 @@ import java.util.List;
  * @param label       what distinguishes it from the report's other runs (c=8, or a configuration name)
  * @param description longer text (a configuration's server command), or null
  * @param startNs     the run's start ({@link System#nanoTime()} scale), for per-request offsets
+ * @param disagg      what a disaggregated server reported during the run, or null
  */
 public record RunRecord(String label, String description, ArrivalMode arrival, RunSummary summary, Samples samples,
-                        List<RequestResult> results, long startNs) {
+                        List<RequestResult> results, long startNs, DisaggCounters disagg) {
     public RunRecord {
         results = List.copyOf(results);
     }
@@ -19,6 +20,11 @@ public record RunRecord(String label, String description, ArrivalMode arrival, R
     public static RunRecord of(String label, String description, ArrivalMode arrival, LoadRunner.Outcome outcome,
                                Slo slo) {
         return new RunRecord(label, description, arrival, RunSummary.of(label, outcome, slo),
-                Samples.of(outcome.results()), outcome.results(), outcome.startNs());
+                Samples.of(outcome.results()), outcome.results(), outcome.startNs(), null);
+    }
+
+    /** This run with the server's disaggregation counters. */
+    public RunRecord withDisagg(DisaggCounters counters) {
+        return new RunRecord(label, description, arrival, summary, samples, results, startNs, counters);
     }
 }

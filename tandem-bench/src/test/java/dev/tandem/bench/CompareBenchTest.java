@@ -47,6 +47,14 @@ class CompareBenchTest {
         assertThat(report.runs()).extracting(RunRecord::label)
                 .containsExactly("kv x4", "1P+1D kv", "kv x4 #2", "1P+1D kv #2");
         assertThat(report.runs()).allSatisfy(r -> assertThat(r.summary().requests()).isEqualTo(9));
+        assertThat(report.runs().get(0).disagg()).isNull();
+        assertThat(report.runs().get(1).disagg().remote()).isEqualTo(9);
+        com.fasterxml.jackson.databind.JsonNode json = JsonReport.tree(report).path("runs");
+        assertThat(json.path(0).has("disagg")).isFalse();
+        assertThat(json.path(1).path("disagg").path("remote_prefills").asLong()).isEqualTo(9);
+        assertThat(json.path(1).path("disagg").path("local_prefills").asLong()).isZero();
+        assertThat(json.path(1).path("disagg").path("kv_pulls").asLong()).isEqualTo(9);
+        assertThat(json.path(1).path("disagg").path("kv_transfer_s").asDouble()).isEqualTo(0.009);
         // 3 warm-up requests reached each server before its counters were first read: 9, not 12
         assertThat(report.notes()).filteredOn(n -> n.contains("prompts prefilled")).containsExactly(
                 "1P+1D kv: 9 prompts prefilled on a prefill worker, 0 by the decode worker; 9 KV pulls, 0.0 MB in "
@@ -153,7 +161,7 @@ class CompareBenchTest {
                 s.durationS(), s.requestsPerS(), outputPerS, s.promptTokensPerS(), s.promptTokens(), s.outputTokens(),
                 s.cachedTokens(), s.cacheReported(), s.cacheHitRate(), s.ttftMs(), s.itlMs(), s.tpotMs(), s.e2eMs(),
                 s.dispatchLagMs(), s.slo(), s.goodputRps(), s.goodFraction());
-        return new RunRecord(label, null, r.arrival(), adjusted, r.samples(), r.results(), r.startNs());
+        return new RunRecord(label, null, r.arrival(), adjusted, r.samples(), r.results(), r.startNs(), null);
     }
 
     @Test
