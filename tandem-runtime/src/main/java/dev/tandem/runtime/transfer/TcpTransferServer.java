@@ -230,15 +230,15 @@ public final class TcpTransferServer implements AutoCloseable {
         long handleId = body.getLong(TcpFrame.READ_HANDLE_OFFSET);
         int first = body.getInt(TcpFrame.READ_FIRST_BLOCK_OFFSET);
         int count = body.getInt(TcpFrame.READ_BLOCK_COUNT_OFFSET);
-        long bytes = count * pool.blockBytes();
-        if (first < 0 || count <= 0 || (long) first + count > pool.blockCount() || bytes > Integer.MAX_VALUE) {
-            refuseAndContinue(ch, out, requestId, TcpFrame.ERR_OUT_OF_RANGE, "blocks " + first + "+" + count
-                    + " outside pool of " + pool.blockCount() + " blocks (or over 2 GiB in one READ)");
+        ServedRange.Refusal refusal = ServedRange.check(pool, guard, handleId, first, count);
+        if (refusal != null) {
+            refuseAndContinue(ch, out, requestId, refusal.code(), refusal.message());
             return;
         }
-        if (!guard.mayRead(handleId, first, count)) {
-            refuseAndContinue(ch, out, requestId, TcpFrame.ERR_NOT_PINNED, "blocks " + first + "+" + count
-                    + " are not pinned by handle " + handleId);
+        long bytes = count * pool.blockBytes();
+        if (bytes > Integer.MAX_VALUE) {
+            refuseAndContinue(ch, out, requestId, TcpFrame.ERR_OUT_OF_RANGE, "blocks " + first + "+" + count
+                    + " are over 2 GiB in one READ");
             return;
         }
         out.clear();
@@ -251,11 +251,7 @@ public final class TcpTransferServer implements AutoCloseable {
         } else {
             writeTimed(ch, new ByteBuffer[] {out, pool.memory().asSlice(offset, bytes).asByteBuffer()});
         }
-        try {
-            listener.onServed(TransferKind.TCP, bytes, count);
-        } catch (RuntimeException e) {
-            LOG.log(System.Logger.Level.WARNING, "transfer listener failed: " + e, e);
-        }
+        TransferListener.served(listener, TransferKind.TCP, bytes, count);
     }
 
     private void refuseAndContinue(SocketChannel ch, ByteBuffer out, int requestId, short code, String message)
