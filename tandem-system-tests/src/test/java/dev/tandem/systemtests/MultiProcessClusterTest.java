@@ -195,14 +195,13 @@ class MultiProcessClusterTest {
         ClusterFixture.Worker w3 = cluster.awaitWorker(cluster.startWorker("w3", WORKER_ARGS));
         await().atMost(Duration.ofSeconds(30)).until(() -> cluster.listed().contains("w3"));
 
-        for (int round = 0; round < 5 && cluster.load(w3).promptTokens() == 0; round++) {
-            List<String> prompts = new ArrayList<>();
-            for (int i = 0; i < 12; i++) {
-                prompts.add(prompt("bird " + round + "-" + i));
-            }
-            for (HttpResponse<String> r : concurrently(prompts, 24)) {
-                assertThat(r.statusCode()).isEqualTo(200);
-            }
+        // the first batch after it joined already uses it (the idle newcomer is the cheapest choice)
+        List<String> prompts = new ArrayList<>();
+        for (int i = 0; i < 12; i++) {
+            prompts.add(prompt("bird " + i));
+        }
+        for (HttpResponse<String> r : concurrently(prompts, 24)) {
+            assertThat(r.statusCode()).isEqualTo(200);
         }
 
         assertThat(cluster.load(w3).promptTokens()).isPositive();
@@ -210,6 +209,29 @@ class MultiProcessClusterTest {
 
     @Test
     @Order(5)
+    void workerWithAnotherBlockSize_isRefusedWithALogLineAndNeverUsed() throws Exception {
+        ChildProcess wide = cluster.startWorker("wide", List.of("--mock", "--mock-speedup", "20", "--kv-blocks", "256",
+                "--block-size", "32", "--lease-ttl-ms", Long.toString(TTL_MS)));
+        cluster.awaitWorker(wide);
+        await().atMost(Duration.ofSeconds(30)).until(() -> cluster.registered().contains("wide"));
+        cluster.frontend.awaitCondition("to refuse the worker", Duration.ofSeconds(30),
+                () -> cluster.frontend.output().contains("[worker=wide] refused"));
+
+        String line = cluster.frontend.output().lines().filter(l -> l.contains("[worker=wide] refused")).findFirst()
+                .orElseThrow();
+        assertThat(line).contains("block size 16").contains("has 32");
+        for (int i = 0; i < 6; i++) {
+            assertThat(cluster.complete(prompt("crab " + i), 4).statusCode()).isEqualTo(200);
+        }
+        assertThat(cluster.listed()).doesNotContain("wide");
+        assertThat(cluster.load(cluster.worker("wide")).promptTokens()).as("prompts on the refused worker").isZero();
+
+        wide.stop(Duration.ofSeconds(10));
+        await().atMost(Duration.ofSeconds(10)).until(() -> !cluster.registered().contains("wide"));
+    }
+
+    @Test
+    @Order(6)
     void sigkill_workerDisappearsWithinTheTtlAndRequestsKeepSucceedingOnTheOthers() throws Exception {
         ClusterFixture.Worker w0 = cluster.worker("w0");
         Path pool = Path.of("/dev/shm/tandem-kv-w0.pool");
@@ -257,7 +279,7 @@ class MultiProcessClusterTest {
     }
 
     @Test
-    @Order(6)
+    @Order(7)
     void natsRestart_requestsKeepFlowingAndEventsResumeWithSnapshotRecovery() throws Exception {
         double predictedBefore = cluster.counter("tandem_frontend_predicted_cached_tokens_total");
         double actualBefore = cluster.counter("tandem_frontend_actual_cached_tokens_total");
@@ -300,7 +322,7 @@ class MultiProcessClusterTest {
     }
 
     @Test
-    @Order(7)
+    @Order(8)
     void etcdRestart_servingContinuesRegistrationsSurviveAndTheWatchResumes() throws Exception {
         Set<String> before = cluster.listed();
         cluster.etcd.stop();
@@ -319,7 +341,7 @@ class MultiProcessClusterTest {
     }
 
     @Test
-    @Order(8)
+    @Order(9)
     void etcdRestartedWithoutItsData_everyWorkerRegistersAgain() throws Exception {
         Set<String> before = cluster.listed();
         cluster.etcd.kill();
