@@ -6,6 +6,7 @@ import dev.tandem.frontend.openai.ApiException;
 import dev.tandem.frontend.openai.Endpoint;
 import dev.tandem.frontend.openai.ResponseWriter;
 import dev.tandem.worker.DisaggMetrics;
+import io.helidon.common.buffers.DataReader;
 import io.helidon.http.DirectHandler;
 import io.helidon.http.HeaderNames;
 import io.helidon.http.Status;
@@ -234,6 +235,9 @@ public final class FrontendServer implements AutoCloseable {
         } catch (ApiException e) {
             status = e.status();
             error(res, e);
+        } catch (BodyAbandoned e) {
+            status = CompletionHandler.CLIENT_CLOSED;
+            throw e;
         } catch (CloseConnectionException e) {
             status = 408;
             throw e;
@@ -370,16 +374,30 @@ public final class FrontendServer implements AutoCloseable {
             }
             throw slowClient();
         } catch (IOException | RuntimeException e) {
-            if (e instanceof ApiException api) {
-                throw api;
+            if (e instanceof ApiException || e instanceof CloseConnectionException) {
+                throw (RuntimeException) e;
             }
             if (read.state.get() == BODY_TIMED_OUT) {
                 throw slowClient();
             }
-            throw e instanceof RuntimeException re ? re : new UncheckedIOException((IOException) e);
+            if (e instanceof RuntimeException re && !(re instanceof UncheckedIOException)
+                    && !(re instanceof DataReader.InsufficientDataAvailableException)) {
+                throw re;
+            }
+            // the client closed (or reset) the connection before its body was complete
+            LOG.log(System.Logger.Level.INFO, "client closed the connection before sending its whole body (499): {0}",
+                    e.toString());
+            throw new BodyAbandoned(e);
         } finally {
             read.state.compareAndSet(BODY_READING, BODY_DONE);
             bodyReads.remove(read);
+        }
+    }
+
+    /** The client went away while sending its body: counted as 499, the connection is closed, nothing is answered. */
+    private static final class BodyAbandoned extends CloseConnectionException {
+        BodyAbandoned(Exception cause) {
+            super("client closed the connection before sending its whole body", cause);
         }
     }
 
