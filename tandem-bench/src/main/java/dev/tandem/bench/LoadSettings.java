@@ -27,4 +27,9 @@ public record LoadSettings(double temperature, long seed, boolean ignoreEos, Slo
             throw new ConfigException("--request-timeout-s must be positive, got " + requestTimeout.toMillis() / 1e3);
         }
     }
+
+    /** The same settings with another number of warm-up requests. */
+    public LoadSettings withWarmupRequests(int n) {
+        return new LoadSettings(temperature, seed, ignoreEos, slo, requestTimeout, apiKey, quiet, n);
+    }
 }

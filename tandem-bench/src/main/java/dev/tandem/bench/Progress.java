@@ -43,10 +43,15 @@ public final class Progress implements LoadRunner.Listener, AutoCloseable {
 
     /** A progress line on {@code err}; null when quiet. */
     public static Progress start(PrintStream err, boolean quiet, String label, int total) {
+        return start(err, quiet, label, total, !quiet && stderrIsTerminal());
+    }
+
+    /** As above, with the terminal check decided by the caller. */
+    static Progress start(PrintStream err, boolean quiet, String label, int total, boolean tty) {
         if (quiet) {
             return null;
         }
-        Progress p = new Progress(err, stderrIsTerminal(), label, total);
+        Progress p = new Progress(err, tty, label, total);
         p.printer.start();
         return p;
     }

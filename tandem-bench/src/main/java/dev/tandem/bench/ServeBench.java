@@ -83,6 +83,10 @@ public final class ServeBench {
      * share no cached prefix with the workload beyond a chat template's first tokens) and
      * discards their results.
      */
+    static void warmUp(StreamingClient client, String model, LoadSettings s, String label, PrintStream err) {
+        warmUp(client, new RequestOptions(model, s.temperature(), s.seed(), s.ignoreEos()), s, label, err);
+    }
+
     private static void warmUp(StreamingClient client, RequestOptions options, LoadSettings s, String label,
                                PrintStream err) {
         ConversationWorkload warmup = new ConversationWorkload(s.warmupRequests(), 1, 16, 0, 16,

@@ -12,8 +12,11 @@ import java.util.Locale;
  *   <li>{@code baseline}: one aggregated worker;</li>
  *   <li>{@code round-robin}: N aggregated workers, requests spread in turn;</li>
  *   <li>{@code kv}: N aggregated workers behind the KV-aware router;</li>
- *   <li>{@code disagg}: P prefill + D decode workers behind the KV-aware router;</li>
- *   <li>{@code disagg-rr}: P prefill + D decode workers routed round-robin ("naive disaggregation").</li>
+ *   <li>{@code disagg}: P prefill + D decode workers behind the KV-aware router, with the
+ *       server's default conditional dispatch (a decode worker that already holds most of a prompt
+ *       prefills the rest itself);</li>
+ *   <li>{@code disagg-rr}: "naive disaggregation": P prefill + D decode workers routed round-robin,
+ *       every prompt prefilled on a prefill worker ({@code --enforce-disagg}) and its KV pulled.</li>
  * </ul>
  */
 public enum ServeConfiguration {
@@ -36,7 +39,7 @@ public enum ServeConfiguration {
             case ROUND_ROBIN -> "round-robin x" + workers;
             case KV -> "kv x" + workers;
             case DISAGG -> prefill + "P+" + decode + "D kv";
-            case DISAGG_ROUND_ROBIN -> prefill + "P+" + decode + "D round-robin";
+            case DISAGG_ROUND_ROBIN -> prefill + "P+" + decode + "D naive";
         };
     }
 
@@ -49,8 +52,13 @@ public enum ServeConfiguration {
             case DISAGG -> List.of("--prefill-workers", Integer.toString(prefill), "--decode-workers",
                     Integer.toString(decode), "--router", "kv");
             case DISAGG_ROUND_ROBIN -> List.of("--prefill-workers", Integer.toString(prefill), "--decode-workers",
-                    Integer.toString(decode), "--router", "round-robin");
+                    Integer.toString(decode), "--router", "round-robin", "--enforce-disagg");
         };
+    }
+
+    /** True for the prefill + decode deployments. */
+    public boolean disaggregated() {
+        return this == DISAGG || this == DISAGG_ROUND_ROBIN;
     }
 
     /** Parses a comma-separated list of ids. */

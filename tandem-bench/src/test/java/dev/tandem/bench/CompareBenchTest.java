@@ -27,35 +27,74 @@ class CompareBenchTest {
     }
 
     private static CompareBench.Settings settings(List<ServeConfiguration> configs, Path logs) {
+        return settings(configs, 1, 0, logs);
+    }
+
+    private static CompareBench.Settings settings(List<ServeConfiguration> configs, int rounds, int warmup, Path logs) {
         return new CompareBench.Settings(fakeServe(), List.of("--model", "x"), true, "x (mock engines: simulation)",
-                4, 1, 1, configs, new ConversationWorkload(3, 3, 5, 0, 4, 0), new ArrivalMode.Concurrency(3),
-                new LoadSettings(0, 0, false, Slo.NONE, Duration.ofSeconds(10), null, true, 0), Duration.ofSeconds(60),
-                logs, "tandem bench compare --mock");
+                4, 1, 1, configs, rounds, new ConversationWorkload(3, 3, 5, 0, 4, 0), new ArrivalMode.Concurrency(3),
+                new LoadSettings(0, 0, false, Slo.NONE, Duration.ofSeconds(10), null, true, warmup),
+                Duration.ofSeconds(60), logs, "tandem bench compare --mock");
     }
 
     @Test
-    void run_threeConfigurationsOneUnsupported_sideBySideReportWithSkipNoteAndClaims(@TempDir Path dir) {
+    void run_twoRoundsWithWarmup_interleavedRunsClaimsPerRoundAndCountersWithoutTheWarmup(@TempDir Path dir) {
+        CompareBench.Settings s = settings(List.of(ServeConfiguration.KV, ServeConfiguration.DISAGG), 2, 3,
+                dir.resolve("logs"));
+
+        BenchReport report = CompareBench.run(s, new PrintStream(new ByteArrayOutputStream()));
+
+        assertThat(report.runs()).extracting(RunRecord::label)
+                .containsExactly("kv x4", "1P+1D kv", "kv x4 #2", "1P+1D kv #2");
+        assertThat(report.runs()).allSatisfy(r -> assertThat(r.summary().requests()).isEqualTo(9));
+        // 3 warm-up requests reached each server before its counters were first read: 9, not 12
+        assertThat(report.notes()).filteredOn(n -> n.contains("prompts prefilled")).containsExactly(
+                "1P+1D kv: 9 prompts prefilled on a prefill worker, 0 by the decode worker; 9 KV pulls, 0.0 MB in "
+                        + "0.009 s (server /metrics, before and after the run)",
+                "1P+1D kv #2: 9 prompts prefilled on a prefill worker, 0 by the decode worker; 9 KV pulls, 0.0 MB in "
+                        + "0.009 s (server /metrics, before and after the run)");
+        assertThat(report.claims().get(1).measured()).matches("round 1: [0-9.]+% \\(1P\\+1D kv, 9 of 9 prompts "
+                + "remote\\); round 2: [0-9.]+% \\(1P\\+1D kv #2, 9 of 9 prompts remote\\)");
+        assertThat(Files.exists(dir.resolve("logs/disagg-2.log"))).isTrue();
+    }
+
+    @Test
+    void claimsByRound_twoRounds_measuredListsEachRound() {
+        List<Claim> one = List.of(new Claim("t", "c", "1%", "b"));
+        List<Claim> two = List.of(new Claim("t", "c", "2%", "b2"));
+        assertThat(Claims.byRound(List.of(one))).isEqualTo(one);
+        assertThat(Claims.byRound(List.of(one, two))).containsExactly(
+                new Claim("t", "c", "round 1: 1%; round 2: 2%", "b (round 1; later rounds alike)"));
+    }
+
+    @Test
+    void run_fourConfigurationsOneUnsupported_sideBySideReportWithSkipNoteAndClaims(@TempDir Path dir) {
         long childrenBefore = ProcessHandle.current().children().count();
         CompareBench.Settings s = settings(List.of(ServeConfiguration.ROUND_ROBIN, ServeConfiguration.KV,
-                ServeConfiguration.DISAGG), dir.resolve("logs"));
+                ServeConfiguration.DISAGG, ServeConfiguration.DISAGG_ROUND_ROBIN), dir.resolve("logs"));
 
         BenchReport report = CompareBench.run(s, new PrintStream(new ByteArrayOutputStream()));
 
         assertThat(report.simulated()).isTrue();
-        assertThat(report.runs()).extracting(RunRecord::label).containsExactly("round-robin x4", "kv x4");
+        assertThat(report.runs()).extracting(RunRecord::label).containsExactly("round-robin x4", "kv x4", "1P+1D kv");
         for (RunRecord r : report.runs()) {
             assertThat(r.summary().succeeded()).isEqualTo(9);
             assertThat(r.summary().cacheHitRate()).isPositive();
-            assertThat(r.description()).contains("--model x").contains("--workers 4");
+            assertThat(r.description()).contains("--model x");
         }
-        assertThat(report.notes()).anySatisfy(n -> assertThat(n).contains("1P+1D kv (disagg) skipped")
-                .endsWith("exited with status 2: Unknown option: '--prefill-workers'"));
+        assertThat(report.runs().get(1).description()).contains("--workers 4 --router kv");
+        assertThat(report.runs().get(2).description()).contains("--prefill-workers 1 --decode-workers 1 --router kv");
+        assertThat(report.notes()).anySatisfy(n -> assertThat(n).contains("1P+1D naive (disagg-rr) skipped")
+                .endsWith("exited with status 2: Unknown option: '--enforce-disagg'"));
+        assertThat(report.notes()).contains("1P+1D kv: 9 prompts prefilled on a prefill worker, 0 by the decode worker; "
+                + "9 KV pulls, 0.0 MB in 0.009 s (server /metrics, before and after the run)");
         Map<String, Claim> claims = new java.util.HashMap<>();
         report.claims().forEach(c -> claims.put(c.topic(), c));
         // the sign depends on timing on a shared machine: check the shape, not the outcome
         assertThat(claims.get("throughput vs round-robin").measured()).matches("output tokens/s [+-][0-9.]+%.*");
         assertThat(claims.get("prefix cache hit rate, multi-turn chat").measured()).endsWith("%");
-        assertThat(claims.get("KV transfer overhead").measured()).isEqualTo(Claims.NOT_MEASURED);
+        assertThat(claims.get("KV transfer overhead").measured()).matches("[0-9.]+% \\(1P\\+1D kv, 9 of 9 prompts remote\\)");
+        assertThat(claims.get("KV transfer overhead").basis()).startsWith("1P+1D kv: 0.009 s of KV pulls");
         assertThat(claims.get("latency vs naive disaggregation").measured()).isEqualTo(Claims.NOT_MEASURED);
         assertThat(Files.exists(dir.resolve("logs/kv.log"))).isTrue();
         assertThat(ProcessHandle.current().children().count()).as("every server stopped").isEqualTo(childrenBefore);
@@ -68,7 +107,7 @@ class CompareBenchTest {
 
     @Test
     void run_noConfigurationStarts_clearError(@TempDir Path dir) {
-        CompareBench.Settings s = settings(List.of(ServeConfiguration.DISAGG), dir);
+        CompareBench.Settings s = settings(List.of(ServeConfiguration.DISAGG_ROUND_ROBIN), dir);
         assertThatThrownBy(() -> CompareBench.run(s, new PrintStream(new ByteArrayOutputStream())))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("no configuration could be run")
                 .hasMessageContaining("Unknown option");
@@ -81,14 +120,19 @@ class CompareBenchTest {
         Map<ServeConfiguration, RunRecord> runs = Map.of(ServeConfiguration.DISAGG, kv,
                 ServeConfiguration.DISAGG_ROUND_ROBIN, naive, ServeConfiguration.KV, kv, ServeConfiguration.ROUND_ROBIN,
                 naive);
-        List<Claim> claims = Claims.compute(runs, 0.002, false);
-        assertThat(claims.get(1).measured()).isEqualTo("4.0%");    // 2 ms / (10 + 40) ms of TTFT
+        List<Claim> claims = Claims.compute(runs, Map.of(ServeConfiguration.DISAGG,
+                new DisaggCounters(1, 1, 0, 1, 1e6, 0.002), ServeConfiguration.DISAGG_ROUND_ROBIN,
+                new DisaggCounters(2, 0, 0, 2, 2e6, 0.008)), false);
+        // naive first: 8 ms / (30 + 70) ms of TTFT; then kv: 2 ms / (10 + 40) ms
+        assertThat(claims.get(1).measured()).isEqualTo("8.0% (naive, 2 of 2 prompts remote); 4.0% (kv, 1 of 2 prompts "
+                + "remote)");
         assertThat(claims.get(2).measured()).isEqualTo("TTFT mean -50.0%, E2E mean -50.0%");
         assertThat(claims.get(3).measured()).isEqualTo("output tokens/s +100.0%, requests/s +100.0%");
         assertThat(claims.get(0).basis()).contains("not multi-turn chat").doesNotContain("one worker");
         RunRecord single = record("single", 10, 1.0, 10, 10);
         List<Claim> withBaseline = Claims.compute(Map.of(ServeConfiguration.KV, kv, ServeConfiguration.BASELINE, single),
-                Double.NaN, true);
+                Map.of(), true);
+        assertThat(withBaseline.get(1).measured()).isEqualTo(Claims.NOT_MEASURED);
         assertThat(withBaseline.get(0).measured()).isEqualTo("50.0%");
         assertThat(withBaseline.get(0).basis()).isEqualTo("cached / prompt tokens over the kv run; one worker, whose "
                 + "cache sees every turn, reached 50.0% on the same prompts");
@@ -126,7 +170,33 @@ class CompareBenchTest {
         assertThat(PrometheusText.sum(text, "tandem_kv_transfer_seconds")).isEqualTo(7);
         assertThat(PrometheusText.sum(text, "missing")).isNaN();
         assertThat(PrometheusText.delta("tandem_kv_transfer_seconds_total 1", text,
-                CompareBench.TRANSFER_SECONDS)).isEqualTo(0.75);
+                DisaggCounters.TRANSFER_SECONDS)).isEqualTo(0.75);
+        assertThat(PrometheusText.sum(text, "tandem_kv_transfer_seconds_total", "transport=\"tcp\"")).isEqualTo(0.25);
+        assertThat(PrometheusText.sum(text, "tandem_kv_transfer_seconds_total", "transport=\"shm\"")).isNaN();
+    }
+
+    @Test
+    void disaggCounters_between_differencesPerPathAndMissingCountersAreNaN() {
+        String before = """
+                tandem_disagg_requests_total{path="remote",reason="remote"} 3
+                tandem_disagg_requests_total{path="local",reason="short_prompt"} 5
+                tandem_kv_transfer_seconds_total{transport="local"} 0.5
+                """;
+        String after = """
+                tandem_disagg_requests_total{path="remote",reason="remote"} 10
+                tandem_disagg_requests_total{path="local",reason="short_prompt"} 6
+                tandem_disagg_requests_total{path="local",reason="prefill_busy"} 2
+                tandem_kv_transfer_seconds_total{transport="local"} 0.75
+                """;
+        DisaggCounters d = DisaggCounters.between(before, after);
+        assertThat(d.remote()).isEqualTo(7);
+        assertThat(d.local()).isEqualTo(3);
+        assertThat(d.transferSeconds()).isEqualTo(0.25);
+        assertThat(d.pulls()).isNaN();
+        assertThat(d.describe("x")).startsWith("x: 7 prompts prefilled on a prefill worker, 3 by the decode worker; 0 "
+                + "KV pulls, 0.0 MB in 0.250 s");
+        assertThat(DisaggCounters.between(null, "# nothing\n").describe("y"))
+                .startsWith("y: the server reported no disaggregation counters");
     }
 
     @Test

@@ -12,9 +12,11 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A stand-in for {@code tandem serve} in its own JVM, for comparison tests: takes
- * {@code --workers N --router R --host H --port P}, refuses {@code --prefill-workers} the way an
- * older build would (exit 2, "Unknown option"), serves /ready, /v1/models, /metrics and a chat
- * endpoint that streams two chunks and reports cached characters like a one-worker prefix cache.
+ * {@code --workers N --router R --host H --port P} and {@code --prefill-workers P --decode-workers D},
+ * refuses {@code --enforce-disagg} the way an older build would (exit 2, "Unknown option"), serves
+ * /ready, /v1/models, /metrics and a chat endpoint that streams two chunks and reports cached
+ * characters like a one-worker prefix cache. Disaggregated, it counts every request as prefilled
+ * remotely with one 1 ms KV pull of 1,000 bytes, on /metrics as {@code tandem serve} names them.
  * With {@code --router kv} it answers 4 ms faster per request, so the comparison has a difference to
  * measure.
  */
@@ -26,11 +28,16 @@ public final class FakeServeMain {
         System.setProperty("sun.net.httpserver.nodelay", "true");
         int port = 0;
         String router = "round-robin";
+        boolean disaggregated = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--port" -> port = Integer.parseInt(args[++i]);
                 case "--router" -> router = args[++i];
                 case "--workers", "--host", "--model" -> i++;
+                case "--prefill-workers", "--decode-workers" -> {
+                    disaggregated = true;
+                    i++;
+                }
                 default -> {
                     System.err.println("Unknown option: '" + args[i] + "'");
                     System.exit(2);
@@ -39,15 +46,20 @@ public final class FakeServeMain {
         }
         long delayMs = router.equals("kv") ? 2 : 6;
         Set<String> seen = ConcurrentHashMap.newKeySet();
-        AtomicLong transferNanos = new AtomicLong();
+        AtomicLong remote = new AtomicLong();
+        boolean split = disaggregated;
         HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 64);
         server.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
         server.createContext("/ready", ex -> reply(ex, 200, "{\"status\":\"ready\"}", "application/json"));
         server.createContext("/v1/models", ex -> reply(ex, 200, "{\"data\":[{\"id\":\"fake-serve\"}]}",
                 "application/json"));
-        server.createContext("/metrics", ex -> reply(ex, 200, "# TYPE tandem_kv_transfer_seconds_total counter\n"
-                + "tandem_kv_transfer_seconds_total{transport=\"local\"} " + transferNanos.get() / 1e9 + "\n",
-                "text/plain"));
+        server.createContext("/metrics", ex -> reply(ex, 200, !split ? "# no disaggregation\n"
+                : "# TYPE tandem_kv_transfer_seconds_total counter\n"
+                + "tandem_kv_transfer_seconds_total{transport=\"local\"} " + remote.get() / 1e3 + "\n"
+                + "tandem_kv_transfer_pulls_total{transport=\"local\"} " + remote.get() + "\n"
+                + "tandem_kv_transfer_bytes_total{transport=\"local\"} " + remote.get() * 1000 + "\n"
+                + "tandem_disagg_requests_total{path=\"remote\",reason=\"remote\"} " + remote.get() + "\n"
+                + "tandem_disagg_requests_total{path=\"local\",reason=\"short_prompt\"} 0\n", "text/plain"));
         server.createContext("/v1/chat/completions", ex -> {
             String body = new String(ex.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
             int cached = 0;
@@ -60,7 +72,7 @@ public final class FakeServeMain {
             for (int end = 8; end <= body.length(); end += 8) {
                 seen.add(body.substring(0, end));
             }
-            transferNanos.addAndGet(1_000_000);
+            remote.incrementAndGet();
             ex.getResponseHeaders().set("Content-Type", "text/event-stream");
             ex.sendResponseHeaders(200, 0);
             try (OutputStream out = ex.getResponseBody()) {

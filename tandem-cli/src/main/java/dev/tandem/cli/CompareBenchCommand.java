@@ -55,6 +55,10 @@ final class CompareBenchCommand implements Runnable {
             description = "which configurations, in order (default: ${DEFAULT-VALUE})")
     List<String> configs;
 
+    @Option(names = "--rounds", defaultValue = "1", description = "run the whole list of configurations this many "
+            + "times in the same order (A, B, A, B), each with a fresh server (default: ${DEFAULT-VALUE})")
+    int rounds;
+
     @Option(names = "--serve-arg", description = "extra argument for every tandem serve (repeatable), e.g. "
             + "--serve-arg=--kv-blocks --serve-arg=4096")
     List<String> serveArgs = new ArrayList<>();
@@ -100,7 +104,7 @@ final class CompareBenchCommand implements Runnable {
         String modelLabel = (model != null ? model : "tandem serve's default model")
                 + (mock ? " (mock engines: simulation)" : " (real engine)");
         CompareBench.Settings settings = new CompareBench.Settings(launcher(), serverArgs, mock, modelLabel, workers,
-                prefillWorkers, decodeWorkers, ServeConfiguration.parseList(configs), w, arrivals.getFirst(),
+                prefillWorkers, decodeWorkers, ServeConfiguration.parseList(configs), rounds, w, arrivals.getFirst(),
                 load.settings(workload.seed, DEFAULT_WARMUP_REQUESTS), Duration.ofSeconds(readyTimeoutS), logDir(), CommandLines.typed(spec));
         BenchReport report = CompareBench.run(settings, System.err);
         load.emit(report, spec.commandLine().getOut());
