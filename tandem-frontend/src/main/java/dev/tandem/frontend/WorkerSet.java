@@ -86,9 +86,13 @@ public final class WorkerSet {
 
     /** Prefill workers of {@code model}: they compute prompts for decode workers. */
     public List<Worker> prefillingModel(String model) {
-        return workers.stream()
-                .filter(w -> w.modelName().equals(model) && w.role() == WorkerRole.PREFILL)
-                .toList();
+        List<Worker> out = new ArrayList<>(2);
+        for (Worker w : workers) {
+            if (w.modelName().equals(model) && w.role() == WorkerRole.PREFILL) {
+                out.add(w);
+            }
+        }
+        return out;
     }
 
     /** Every worker, in join order. */
