@@ -400,6 +400,18 @@ public final class PrefixIndex {
         return total;
     }
 
+    /**
+     * Blocks indexed for worker {@code slot}, read without locks (a tie-break for routing, where a
+     * count that is a few events stale does no harm; {@link #blocksOf} is exact).
+     */
+    long approximateBlocksOf(int slot) {
+        long total = 0;
+        for (Shard s : shards) {
+            total += s.table.slotCount(slot);
+        }
+        return total;
+    }
+
     /** Entries dropped by pruning since creation. */
     public long prunedEntries() {
         long total = 0;

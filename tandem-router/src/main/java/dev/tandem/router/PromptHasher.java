@@ -22,8 +22,8 @@ import net.openhft.hashing.LongHashFunction;
  *   Not thread-safe: the pair scratch belongs to the owning thread (one hasher per thread).
  *
  * References
- *   RouterBenchmark.decide hashes with this class (docs/benchmarks.md, Router): about 2.5 times
- *   faster than BlockHasher's copy into bytes, and no allocation.
+ *   RouterBenchmark.decide hashes with this class; hashPrompt and hashPromptCopying compare it
+ *   with BlockHasher (docs/benchmarks.md, Router).
  * </pre>
  */
 public final class PromptHasher {
