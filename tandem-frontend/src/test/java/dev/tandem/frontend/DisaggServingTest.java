@@ -8,11 +8,13 @@ import dev.tandem.core.Engine;
 import dev.tandem.core.FinishReason;
 import dev.tandem.core.GenerateRequest;
 import dev.tandem.core.GeneratedToken;
+import dev.tandem.core.KvHandle;
 import dev.tandem.core.PrefillResult;
 import dev.tandem.core.RequestException;
 import dev.tandem.core.RequestHandle;
 import dev.tandem.core.TandemException;
 import dev.tandem.core.TokenSink;
+import dev.tandem.core.TransferEndpoint;
 import dev.tandem.core.TransferKind;
 import dev.tandem.core.Usage;
 import dev.tandem.core.WorkerRole;
@@ -211,6 +213,23 @@ class DisaggServingTest {
     }
 
     @Test
+    void prefillWorkerDiesDuringThePull_tcp_decodeWorkerPrefillsLocally() throws Exception {
+        try (DisaggFixture f = new DisaggFixture(Set.of(TransferKind.TCP))) {
+            f.worker("prefill-0", WorkerRole.PREFILL, DiesMidTransfer::new);
+            f.worker("decode-0", WorkerRole.DECODE);
+            f.start(DISPATCH);
+
+            JsonNode r = f.completion(body(STORY, 16, false));
+
+            assertThat(text(r)).isEqualTo(storyReference);
+            assertThat(r.get("usage").get("prompt_tokens_details").has("transferred_tokens")).isFalse();
+            assertThat(f.metrics.fallbacks()).containsOnlyKeys("transfer_peer_failed");
+            assertThat(f.metrics.transfer().snapshot(TransferKind.TCP).pulls()).isZero();
+            await().atMost(Duration.ofSeconds(10)).until(() -> f.activeBlocks("decode-0") == 0);
+        }
+    }
+
+    @Test
     void shmTransport_remotePrefill_outputMatchesAggregated() throws Exception {
         try (DisaggFixture f = new DisaggFixture(Set.of(TransferKind.SHM))) {
             f.worker("prefill-0", WorkerRole.PREFILL);
@@ -370,6 +389,90 @@ class DisaggServingTest {
                 }
             }));
             return answer;
+        }
+    }
+
+    /**
+     * A prefill worker that dies in the middle of the decode worker's pull: its handle points at
+     * a relay in front of its TCP transfer server that passes the greeting and the first
+     * {@value #CUT_AFTER_BYTES} bytes of block data, then cuts both connections and closes the
+     * worker (as the kernel does to a killed process's sockets).
+     */
+    static final class DiesMidTransfer extends DisaggFixture.Forwarding {
+        /** HELLO_OK (16-byte header + 24-byte body), a DATA header, then this many bytes of blocks. */
+        static final int CUT_AFTER_BYTES = 1_000;
+        private final ServerSocket relay;
+
+        DiesMidTransfer(Engine target) {
+            super(target);
+            try {
+                relay = new ServerSocket(0, 8, java.net.InetAddress.getLoopbackAddress());
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+            String upstream = this.target.endpoints().stream().filter(e -> e.kind() == TransferKind.TCP)
+                    .findFirst().orElseThrow().address();
+            Thread.ofVirtual().start(() -> relayLoop(upstream));
+        }
+
+        @Override
+        public CompletableFuture<PrefillResult> prefill(GenerateRequest request) {
+            return target.prefill(request).thenApply(r -> {
+                KvHandle h = r.handle();
+                List<TransferEndpoint> viaRelay = h.endpoints().stream().map(e -> e.kind() != TransferKind.TCP ? e
+                        : new TransferEndpoint(e.kind(), e.scopeId(), "127.0.0.1:" + relay.getLocalPort())).toList();
+                return new PrefillResult(r.firstToken(), new KvHandle(h.handleId(), h.workerId(), viaRelay,
+                        h.blockIds(), h.sequenceHashes(), h.promptTokens(), h.layout(), h.expiresAtEpochMs()),
+                        r.usage());
+            });
+        }
+
+        private void relayLoop(String upstream) {
+            String[] hostPort = upstream.split(":");
+            while (!relay.isClosed()) {
+                try {
+                    Socket in = relay.accept();
+                    Socket out = new Socket(hostPort[0], Integer.parseInt(hostPort[1]));
+                    Thread.ofVirtual().start(() -> pump(in, out, Long.MAX_VALUE));
+                    Thread.ofVirtual().start(() -> {
+                        pump(out, in, 40 + 16 + CUT_AFTER_BYTES);
+                        closeQuietly(in);
+                        closeQuietly(out);
+                        target.close(); // the worker is gone
+                        closeQuietly(relay);
+                    });
+                } catch (java.io.IOException e) {
+                    return;
+                }
+            }
+        }
+
+        private static void pump(Socket from, Socket to, long limitBytes) {
+            byte[] buf = new byte[512];
+            long sent = 0;
+            try {
+                InputStream in = from.getInputStream();
+                OutputStream out = to.getOutputStream();
+                while (sent < limitBytes) {
+                    int n = in.read(buf, 0, (int) Math.min(buf.length, limitBytes - sent));
+                    if (n < 0) {
+                        return;
+                    }
+                    out.write(buf, 0, n);
+                    out.flush();
+                    sent += n;
+                }
+            } catch (java.io.IOException e) {
+                // the other direction closed the sockets
+            }
+        }
+
+        private static void closeQuietly(java.io.Closeable c) {
+            try {
+                c.close();
+            } catch (java.io.IOException e) {
+                // closing anyway
+            }
         }
     }
 
