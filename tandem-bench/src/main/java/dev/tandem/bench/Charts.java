@@ -25,6 +25,7 @@ public final class Charts {
     private static final int WIDTH = 720;
     private static final int HEIGHT = 440;
     private static final int MAX_CDF_POINTS = 1000;
+    static final int ROTATE_LABELS_ABOVE = 4;
 
     /** A chart written to disk. */
     public record ChartFile(String fileName, String caption) {
@@ -124,6 +125,9 @@ public final class Charts {
         chart.getStyler().setLegendVisible(false);
         chart.getStyler().setLabelsVisible(true);
         chart.getStyler().setDecimalPattern("#,##0.#");
+        if (runs.size() > ROTATE_LABELS_ABOVE) {
+            chart.getStyler().setXAxisLabelRotation(30); // long labels side by side would overlap
+        }
         chart.addSeries(yTitle, runs.stream().map(RunRecord::label).toList(),
                 runs.stream().map(r -> (Number) value.applyAsDouble(r)).toList());
         save(chart, dir.resolve(file));

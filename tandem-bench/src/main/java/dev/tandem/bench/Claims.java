@@ -87,7 +87,7 @@ final class Claims {
         }
         return new Claim(topic, "30-40% lower",
                 "TTFT mean " + change(kv.summary().ttftMs().mean(), naive.summary().ttftMs().mean()) + ", E2E mean "
-                        + change(kv.summary().e2eMs().mean(), naive.summary().e2eMs().mean()),
+                        + change(kv.summary().e2eMs().mean(), naive.summary().e2eMs().mean()) + failures(kv, naive),
                 kv.label() + " (KV router, remote prefill only for what the decode worker lacks) against "
                         + naive.label() + " (round-robin, every prompt prefilled remotely); negative = lower latency");
     }
@@ -104,7 +104,8 @@ final class Claims {
         }
         return new Claim(topic, "40-60% higher",
                 "output tokens/s " + change(kv.summary().outputTokensPerS(), roundRobin.summary().outputTokensPerS())
-                        + ", requests/s " + change(kv.summary().requestsPerS(), roundRobin.summary().requestsPerS()),
+                        + ", requests/s " + change(kv.summary().requestsPerS(), roundRobin.summary().requestsPerS())
+                        + failures(kv, roundRobin),
                 basis);
     }
 
@@ -129,6 +130,24 @@ final class Claims {
             out.add(new Claim(c.topic(), c.claimed(), measured.toString(), c.basis() + " (round 1; later rounds alike)"));
         }
         return out;
+    }
+
+    /**
+     * A warning when a compared run lost requests: its latencies cover the successful requests
+     * only and its throughput the requests that were sent, so the ratio is not like for like.
+     */
+    static String failures(RunRecord... runs) {
+        StringBuilder sb = new StringBuilder();
+        for (RunRecord r : runs) {
+            RunSummary s = r.summary();
+            if (s.failed() > 0 || s.skippedTurns() > 0) {
+                sb.append(sb.isEmpty() ? " (NOT like for like: " : "; ").append(r.label()).append(" lost ")
+                        .append(s.failed()).append(" of ").append(s.requests()).append(" requests ")
+                        .append(s.errors()).append(s.skippedTurns() > 0 ? " and skipped " + s.skippedTurns()
+                                + " turns" : "");
+            }
+        }
+        return sb.isEmpty() ? "" : sb.append(')').toString();
     }
 
     /** "+12.3%" for measured / reference - 1. */

@@ -24,8 +24,14 @@ public record DisaggCounters(double remote, double local, double fallbacks, doub
 
     /** The counters' growth between two scrapes of {@code /metrics}. */
     static DisaggCounters between(String before, String after) {
-        return new DisaggCounters(PrometheusText.delta(before, after, REQUESTS, "path=\"remote\""),
-                PrometheusText.delta(before, after, REQUESTS, "path=\"local\""),
+        double remote = PrometheusText.delta(before, after, REQUESTS, "path=\"remote\"");
+        double local = PrometheusText.delta(before, after, REQUESTS, "path=\"local\"");
+        // a labelled series appears on its first increment: with the other path present, a missing one is 0
+        if (Double.isNaN(remote) != Double.isNaN(local)) {
+            remote = Double.isNaN(remote) ? 0 : remote;
+            local = Double.isNaN(local) ? 0 : local;
+        }
+        return new DisaggCounters(remote, local,
                 PrometheusText.delta(before, after, "tandem_disagg_fallbacks_total", null),
                 PrometheusText.delta(before, after, "tandem_kv_transfer_pulls_total", null),
                 PrometheusText.delta(before, after, "tandem_kv_transfer_bytes_total", null),

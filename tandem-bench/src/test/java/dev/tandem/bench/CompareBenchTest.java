@@ -67,6 +67,20 @@ class CompareBenchTest {
     }
 
     @Test
+    void claims_runWithFailures_flaggedAsNotLikeForLike() {
+        RunRecord kv = record("kv", 100, 2.0, 10, 40);
+        RequestResult ok = RequestResult.builder(0, 0, 0).endNs(20_000_000).chunkNs(10_000_000).usage(10, 1, 5).build();
+        RequestResult failed = RequestResult.builder(1, 1, 0).endNs(5_000_000).error("http_500", "boom").build();
+        RunRecord naive = RunRecord.of("naive", null, new ArrivalMode.Concurrency(2),
+                new LoadRunner.Outcome(List.of(ok, failed), 0, 1_000_000_000, 2), Slo.NONE);
+        List<Claim> claims = Claims.compute(Map.of(ServeConfiguration.DISAGG, kv,
+                ServeConfiguration.DISAGG_ROUND_ROBIN, naive), Map.of(), true);
+        assertThat(claims.get(2).measured()).endsWith(" (NOT like for like: naive lost 1 of 2 requests {http_500=1} "
+                + "and skipped 2 turns)");
+        assertThat(Claims.failures(kv)).isEmpty();
+    }
+
+    @Test
     void claimsByRound_twoRounds_measuredListsEachRound() {
         List<Claim> one = List.of(new Claim("t", "c", "1%", "b"));
         List<Claim> two = List.of(new Claim("t", "c", "2%", "b2"));
@@ -203,6 +217,10 @@ class CompareBenchTest {
         assertThat(d.pulls()).isNaN();
         assertThat(d.describe("x")).startsWith("x: 7 prompts prefilled on a prefill worker, 3 by the decode worker; 0 "
                 + "KV pulls, 0.0 MB in 0.250 s");
+        DisaggCounters onlyLocal = DisaggCounters.between("",
+                "tandem_disagg_requests_total{path=\"local\",reason=\"short_prompt\"} 4\n");
+        assertThat(onlyLocal.remote()).isZero();
+        assertThat(onlyLocal.local()).isEqualTo(4);
         assertThat(DisaggCounters.between(null, "# nothing\n").describe("y"))
                 .startsWith("y: the server reported no disaggregation counters");
     }
