@@ -11,7 +11,11 @@ import dev.tandem.core.ConfigException;
  *                                a request is prefilled remotely only when the prompt tokens its
  *                                decode worker lacks (prompt minus the router's predicted cached
  *                                prefix) reach this; default {@value #DEFAULT_DISAGG_MIN_TOKENS}
- *                                (measured: docs/benchmarks.md, Disaggregation), range [1, 1,048,576]
+ *                                tokens (four blocks), range [1, 1,048,576]. Chosen from measurement
+ *                                (docs/benchmarks.md, "Disaggregated prefill and decode"): at 128 no
+ *                                turn of the conversations workload was split at all; at 16 and 32
+ *                                short follow-up turns paid a 15 to 55 ms handoff for a prefill that
+ *                                costs less; 64 gave the lowest inter-token latency
  * @param enforceDisagg           {@code tandem.frontend.enforce-disagg} ({@code --enforce-disagg}):
  *                                every request is prefilled by a prefill worker, whatever its
  *                                length; without one (none registered, all failed) the request
@@ -29,7 +33,7 @@ import dev.tandem.core.ConfigException;
  */
 public record DispatchConfig(int disaggMinTokens, boolean enforceDisagg, long prefillTimeoutMs,
                              long prefillBusyQueuedTokens, int migrationLimit) {
-    public static final int DEFAULT_DISAGG_MIN_TOKENS = 128;
+    public static final int DEFAULT_DISAGG_MIN_TOKENS = 64;
     public static final long DEFAULT_PREFILL_TIMEOUT_MS = 10_000;
     public static final long DEFAULT_PREFILL_BUSY_QUEUED_TOKENS = 16_384;
     public static final int DEFAULT_MIGRATION_LIMIT = 1;
