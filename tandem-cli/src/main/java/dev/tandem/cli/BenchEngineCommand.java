@@ -88,6 +88,12 @@ final class BenchEngineCommand implements Runnable {
                     + "decode steps of 1..16 sequences of 128 positions")
     boolean calibrateMock;
 
+    @Option(names = "--bandwidth-mib", defaultValue = "0", paramLabel = "MIB",
+            description = "also measure the streaming read bandwidth with --threads threads over a buffer of MIB MiB "
+                    + "(e.g. 1024; larger than the caches) and report decode's weight reads as a fraction of it "
+                    + "(default: ${DEFAULT-VALUE}, skipped)")
+    int bandwidthMib;
+
     @Option(names = "--max-batch-tokens", defaultValue = "512",
             description = "serving runs: most tokens per engine step (default: ${DEFAULT-VALUE})")
     int maxBatchTokens;
@@ -131,7 +137,8 @@ final class BenchEngineCommand implements Runnable {
             }
             ProfileCalibrator.Result calibration = calibrateMock ? calibrate(gguf, threadCount, dtype, err) : null;
             Serving serving = concurrency != null || sharedPrefixTokens > 0 ? measureServing(threadCount, dtype, bos, err) : null;
-            report(transformer, threadCount, dtype, runs, serving);
+            ReadBandwidth.Result bandwidth = bandwidthMib > 0 ? measureBandwidth(threadCount, err) : null;
+            report(transformer, threadCount, dtype, runs, serving, bandwidth);
             if (calibration != null) {
                 TimingProfile t = calibration.profile();
                 String line = String.format(java.util.Locale.ROOT, "new TimingProfile(\"%s\", %.4g, %.4g, %.4g, %.4g, %.4g, %.4g, 1.0)",
@@ -179,11 +186,24 @@ final class BenchEngineCommand implements Runnable {
         }
     }
 
+    private ReadBandwidth.Result measureBandwidth(int threadCount, PrintStream err) {
+        err.printf("read bandwidth: %d MiB buffer, %d thread(s)%n", bandwidthMib, threadCount);
+        try {
+            return new ReadBandwidth(bandwidthMib * 1024L * 1024L).measure(threadCount, 5, 4);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ConfigException("interrupted while measuring the read bandwidth");
+        }
+    }
+
     private void validate() {
         if (promptTokens < 1 || genTokens < 1 || reps < 1 || warmup < 0 || blockSize < 1 || !(warmupSeconds >= 0)) {
             throw new ConfigException("--prompt-tokens, --gen-tokens, --reps and --block-size must be positive and "
                     + "--warmup and --warmup-seconds not negative (got " + promptTokens + ", " + genTokens + ", " + reps
                     + ", " + blockSize + ", " + warmup + ", " + warmupSeconds + ")");
+        }
+        if (bandwidthMib < 0 || bandwidthMib > 16 * 1024) {
+            throw new ConfigException("--bandwidth-mib must be in [0, 16384], got " + bandwidthMib);
         }
         if (threads != null && threads < 1) {
             throw new ConfigException("--threads must be at least 1, got " + threads);
@@ -221,7 +241,8 @@ final class BenchEngineCommand implements Runnable {
         return new Run(1, Stats.of(prefill), Stats.of(decode));
     }
 
-    private void report(Transformer transformer, int threadCount, KvDtype dtype, List<Run> runs, Serving serving) {
+    private void report(Transformer transformer, int threadCount, KvDtype dtype, List<Run> runs, Serving serving,
+                        ReadBandwidth.Result bandwidth) {
         ModelConfig c = transformer.config();
         long decodeBytes = transformer.weights().decodeBytesPerToken();
         Run first = runs.getFirst();
@@ -240,6 +261,11 @@ final class BenchEngineCommand implements Runnable {
             out.put("prefill_tokens_per_second", first.prefill().median());
             out.put("decode_tokens_per_second", first.decode().median());
             out.put("decode_weight_bytes_per_second", first.decode().median() * decodeBytes);
+            if (bandwidth != null) {
+                out.put("read_bandwidth_bytes_per_second", bandwidth.median());
+                out.put("read_bandwidth", bandwidth);
+                out.put("decode_bandwidth_fraction", first.decode().median() * decodeBytes / bandwidth.median());
+            }
             List<Map<String, Object>> runList = new ArrayList<>();
             for (Run r : runs) {
                 Map<String, Object> m = new LinkedHashMap<>();
@@ -280,6 +306,12 @@ final class BenchEngineCommand implements Runnable {
             System.out.printf("decode   %5d tokens  median %9.1f tok/s  (min %.1f, max %.1f), %.2f GB/s of weights%n",
                     genTokens, r.decode().median(), r.decode().min(), r.decode().max(),
                     r.decode().median() * decodeBytes / 1e9);
+        }
+        if (bandwidth != null) {
+            System.out.printf("memory   read %.2f GB/s (min %.2f, max %.2f; %d MiB, %d thread(s)); decode reads %.0f%% of it%n",
+                    bandwidth.median() / 1e9, bandwidth.min() / 1e9, bandwidth.max() / 1e9,
+                    bandwidth.bufferBytes() >> 20, bandwidth.threads(),
+                    100 * first.decode().median() * decodeBytes / bandwidth.median());
         }
         if (serving != null) {
             for (ServingBench.LevelResult r : serving.levels()) {

@@ -1,5 +1,6 @@
 package dev.tandem.cli;
 
+import dev.tandem.core.ConfigException;
 import dev.tandem.frontend.FrontendOverheadBench;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,12 +24,27 @@ final class BenchFrontendCommand implements Callable<Integer> {
     @Option(names = "--tokens", defaultValue = "64", description = "tokens per streamed request (default: ${DEFAULT-VALUE})")
     int tokens;
 
+    @Option(names = "--client", split = ",", defaultValue = "socket",
+            description = "HTTP clients, comma-separated: socket (a minimal keep-alive client, so the figure is the"
+                    + " server's) or jdk (java.net.http.HttpClient) (default: ${DEFAULT-VALUE})")
+    List<String> clients;
+
     @Override
     public Integer call() throws Exception {
+        List<FrontendOverheadBench.ClientKind> kinds = new ArrayList<>();
+        for (String name : clients) {
+            try {
+                kinds.add(FrontendOverheadBench.ClientKind.valueOf(name.trim().toUpperCase(java.util.Locale.ROOT)));
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException("unknown --client '" + name + "': use socket or jdk");
+            }
+        }
         List<FrontendOverheadBench.Result> results = new ArrayList<>();
         for (int c : concurrency) {
-            results.add(FrontendOverheadBench.run(c, Math.max(c, requests), 1, false));
-            results.add(FrontendOverheadBench.run(c, Math.max(c, requests), tokens, true));
+            for (FrontendOverheadBench.ClientKind kind : kinds) {
+                results.add(FrontendOverheadBench.run(c, Math.max(c, requests), 1, false, kind));
+                results.add(FrontendOverheadBench.run(c, Math.max(c, requests), tokens, true, kind));
+            }
         }
         FrontendOverheadBench.print(System.out, results);
         return 0;

@@ -28,6 +28,11 @@ final class EngineOptions {
     @Option(names = "--threads", description = "kernel threads (default: the number of cores)")
     Integer threads;
 
+    @Option(names = "--mock-profile", paramLabel = "NAME",
+            description = "with --mock: step-time profile, dynamo (NVIDIA Dynamo's mocker) or tinyllama-q8-cpu2t "
+                    + "(calibrated from this engine; see docs/benchmarks.md) (default: dynamo)")
+    String mockProfile;
+
     /** The configuration these options give; {@code minBlocks > 0} sizes an unsized pool to fit a workload. */
     EngineConfig config(int minBlocks) {
         if (kvBlocks != null && kvCacheMemory != null) {
@@ -39,6 +44,9 @@ final class EngineOptions {
         }
         if (kvDtype != null) {
             c = c.withKvDtype(KvDtype.parse(kvDtype));
+        }
+        if (mockProfile != null) {
+            c = c.withMockProfile(mockProfile);
         }
         int tokens = maxBatchTokens != null ? maxBatchTokens : c.maxBatchTokens();
         int seqs = maxSeqs != null ? maxSeqs : Math.min(c.maxSequences(), tokens);

@@ -50,8 +50,11 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--decode-workers", description = "decode workers (with --prefill-workers)")
     Integer decodeWorkers;
 
-    @Option(names = "--transfer", defaultValue = "local",
-            description = "KV transports between prefill and decode workers: local, shm, tcp (default: ${DEFAULT-VALUE})")
+    @Option(names = {"--transfer", "--kv-transport"}, defaultValue = "local",
+            description = "KV transport between the in-process prefill and decode workers: local (a copy between "
+                    + "pools), shm (pools in /dev/shm files, mapped by the peer) or tcp (loopback sockets), or a "
+                    + "comma-separated list (each pull uses the best one both sides have: local, then shm, then tcp) "
+                    + "(default: ${DEFAULT-VALUE})")
     String transfer;
 
     @Option(names = "--transfer-timeout-ms", defaultValue = "" + DisaggEngine.DEFAULT_TRANSFER_TIMEOUT_MS,

@@ -67,6 +67,29 @@ class BenchEngineCommandTest {
     }
 
     @Test
+    void benchEngine_bandwidth_reportsDecodeAsFractionOfMeasuredReadBandwidth() throws Exception {
+        Result r = run("bench", "engine", "--model", stories().toString(), "--threads", "1", "--prompt-tokens", "8",
+                "--gen-tokens", "4", "--reps", "1", "--warmup", "0", "--bandwidth-mib", "16", "--json");
+        assertThat(r.exit()).as(r.err()).isZero();
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        double bandwidth = j.get("read_bandwidth_bytes_per_second").asDouble();
+        assertThat(bandwidth).isPositive();
+        assertThat(j.at("/read_bandwidth/min").asDouble()).isLessThanOrEqualTo(bandwidth);
+        assertThat(j.at("/read_bandwidth/buffer_bytes").isMissingNode()
+                ? j.at("/read_bandwidth/bufferBytes").asLong() : j.at("/read_bandwidth/buffer_bytes").asLong())
+                .isEqualTo(16L << 20);
+        assertThat(j.get("decode_bandwidth_fraction").asDouble())
+                .isCloseTo(j.get("decode_weight_bytes_per_second").asDouble() / bandwidth, org.assertj.core.api.Assertions.within(1e-9));
+    }
+
+    @Test
+    void benchEngine_negativeBandwidthBuffer_oneClearError() {
+        Result r = run("bench", "engine", "--model", stories().toString(), "--bandwidth-mib", "-1");
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.err()).contains("--bandwidth-mib must be in [0, 16384], got -1");
+    }
+
+    @Test
     void benchEngine_table_printsPrefillAndDecodeLines() {
         Result r = run("bench", "engine", "--model", stories().toString(), "--threads", "2", "--prompt-tokens", "16",
                 "--gen-tokens", "4", "--reps", "1", "--warmup", "0");

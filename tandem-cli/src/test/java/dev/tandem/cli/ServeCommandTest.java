@@ -85,6 +85,20 @@ class ServeCommandTest {
         assertThat(err.toString(StandardCharsets.UTF_8)).contains("unknown router policy 'bogus'");
     }
 
+    @Test
+    void serve_unknownMockProfile_oneClearErrorAndExitCode1() {
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        CommandLine cli = Main.newCommandLine();
+        cli.setErr(new java.io.PrintWriter(new PrintStream(err, true, StandardCharsets.UTF_8), true));
+
+        int code = cli.execute("serve", "--model", modelFile(), "--port", "0", "--mock", "--mock-profile", "bogus",
+                "--kv-blocks", "64");
+
+        assertThat(code).isEqualTo(1);
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("unknown mock timing profile 'bogus'")
+                .doesNotContain("Exception");
+    }
+
     /** Threads started since {@code before} that still run: non-daemon ones, and any of Tandem's (daemon or not). */
     private static Set<String> leftBehind(Set<Thread> before) {
         return Thread.getAllStackTraces().keySet().stream()

@@ -18,11 +18,6 @@ public enum KvDtype {
 
     /** Parses "f32" / "f16" (any case). */
     public static KvDtype parse(String text) {
-        for (KvDtype d : values()) {
-            if (d.name().equalsIgnoreCase(text.trim())) {
-                return d;
-            }
-        }
-        throw new ConfigException("unknown KV dtype '" + text + "' (expected f32 or f16)");
+        return ConfigException.parseEnum(KvDtype.class, text, "KV dtype");
     }
 }

@@ -21,11 +21,6 @@ public enum TransferKind {
 
     /** Parses "local", "shm", "ucx" or "tcp" (any case). */
     public static TransferKind parse(String text) {
-        for (TransferKind k : values()) {
-            if (k.name().equalsIgnoreCase(text.trim())) {
-                return k;
-            }
-        }
-        throw new ConfigException("unknown transfer kind '" + text + "' (expected local, shm, ucx or tcp)");
+        return ConfigException.parseEnum(TransferKind.class, text, "transfer kind");
     }
 }

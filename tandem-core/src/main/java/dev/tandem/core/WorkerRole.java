@@ -10,11 +10,6 @@ public enum WorkerRole {
     DECODE;
 
     public static WorkerRole parse(String text) {
-        for (WorkerRole r : values()) {
-            if (r.name().equalsIgnoreCase(text.trim())) {
-                return r;
-            }
-        }
-        throw new ConfigException("unknown role '" + text + "' (expected aggregated, prefill or decode)");
+        return ConfigException.parseEnum(WorkerRole.class, text, "role");
     }
 }

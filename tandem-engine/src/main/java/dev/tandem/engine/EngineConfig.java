@@ -3,6 +3,7 @@ package dev.tandem.engine;
 import dev.tandem.core.ConfigException;
 import dev.tandem.core.KvDtype;
 import dev.tandem.core.KvLayout;
+import dev.tandem.engine.mock.TimingProfile;
 import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -30,10 +31,13 @@ import java.util.regex.Pattern;
  * @param pinTtlMs             {@code tandem.engine.pin-ttl-ms}: how long pinned prompt blocks and import
  *                             reservations live before they are released automatically; default
  *                             30000 ms; >= 1
+ * @param mockProfile          {@code tandem.engine.mock-profile} ({@code --mock-profile}): step-time profile
+ *                             of a mock engine ({@link TimingProfile#named}); ignored by the real engine;
+ *                             default {@code dynamo}
  */
 public record EngineConfig(int blockSizeTokens, int kvBlocks, long kvCacheMemoryBytes, KvDtype kvDtype,
                            int maxBatchTokens, int maxSequences, int maxQueuedRequests,
-                           long loadReportIntervalMs, long pinTtlMs) {
+                           long loadReportIntervalMs, long pinTtlMs, String mockProfile) {
 
     public static final int DEFAULT_BLOCK_SIZE_TOKENS = 16;
     public static final long DEFAULT_KV_CACHE_MEMORY_BYTES = 2L << 30;
@@ -43,10 +47,11 @@ public record EngineConfig(int blockSizeTokens, int kvBlocks, long kvCacheMemory
     public static final int DEFAULT_MAX_QUEUED_REQUESTS = 4096;
     public static final long DEFAULT_LOAD_REPORT_INTERVAL_MS = 1000;
     public static final long DEFAULT_PIN_TTL_MS = 30_000;
+    public static final String DEFAULT_MOCK_PROFILE = TimingProfile.DYNAMO.name();
 
     public static final EngineConfig DEFAULT = new EngineConfig(DEFAULT_BLOCK_SIZE_TOKENS, 0,
             DEFAULT_KV_CACHE_MEMORY_BYTES, DEFAULT_KV_DTYPE, DEFAULT_MAX_BATCH_TOKENS, DEFAULT_MAX_SEQUENCES,
-            DEFAULT_MAX_QUEUED_REQUESTS, DEFAULT_LOAD_REPORT_INTERVAL_MS, DEFAULT_PIN_TTL_MS);
+            DEFAULT_MAX_QUEUED_REQUESTS, DEFAULT_LOAD_REPORT_INTERVAL_MS, DEFAULT_PIN_TTL_MS, DEFAULT_MOCK_PROFILE);
 
     public EngineConfig {
         require(blockSizeTokens >= 1 && blockSizeTokens <= 1024, "block size must be in [1, 1024] tokens, got "
@@ -60,6 +65,7 @@ public record EngineConfig(int blockSizeTokens, int kvBlocks, long kvCacheMemory
         require(maxQueuedRequests >= 1, "max queued requests must be >= 1, got " + maxQueuedRequests);
         require(loadReportIntervalMs >= 1, "load report interval must be >= 1 ms, got " + loadReportIntervalMs);
         require(pinTtlMs >= 1, "pin TTL must be >= 1 ms, got " + pinTtlMs);
+        TimingProfile.named(mockProfile); // throws ConfigException naming the known profiles
     }
 
     /**
@@ -86,54 +92,64 @@ public record EngineConfig(int blockSizeTokens, int kvBlocks, long kvCacheMemory
 
     public EngineConfig withBlockSizeTokens(int v) {
         return new EngineConfig(v, kvBlocks, kvCacheMemoryBytes, kvDtype, maxBatchTokens, maxSequences,
-                maxQueuedRequests, loadReportIntervalMs, pinTtlMs);
+                maxQueuedRequests, loadReportIntervalMs, pinTtlMs, mockProfile);
     }
 
     public EngineConfig withKvBlocks(int v) {
         return new EngineConfig(blockSizeTokens, v, kvCacheMemoryBytes, kvDtype, maxBatchTokens, maxSequences,
-                maxQueuedRequests, loadReportIntervalMs, pinTtlMs);
+                maxQueuedRequests, loadReportIntervalMs, pinTtlMs, mockProfile);
     }
 
     /** Sizes the pool by memory; clears any block count. */
     public EngineConfig withKvCacheMemoryBytes(long v) {
         return new EngineConfig(blockSizeTokens, 0, v, kvDtype, maxBatchTokens, maxSequences,
-                maxQueuedRequests, loadReportIntervalMs, pinTtlMs);
+                maxQueuedRequests, loadReportIntervalMs, pinTtlMs, mockProfile);
     }
 
     public EngineConfig withKvDtype(KvDtype v) {
         return new EngineConfig(blockSizeTokens, kvBlocks, kvCacheMemoryBytes, v, maxBatchTokens, maxSequences,
-                maxQueuedRequests, loadReportIntervalMs, pinTtlMs);
+                maxQueuedRequests, loadReportIntervalMs, pinTtlMs, mockProfile);
     }
 
     public EngineConfig withMaxBatchTokens(int v) {
         return new EngineConfig(blockSizeTokens, kvBlocks, kvCacheMemoryBytes, kvDtype, v, maxSequences,
-                maxQueuedRequests, loadReportIntervalMs, pinTtlMs);
+                maxQueuedRequests, loadReportIntervalMs, pinTtlMs, mockProfile);
     }
 
     public EngineConfig withMaxSequences(int v) {
         return new EngineConfig(blockSizeTokens, kvBlocks, kvCacheMemoryBytes, kvDtype, maxBatchTokens, v,
-                maxQueuedRequests, loadReportIntervalMs, pinTtlMs);
+                maxQueuedRequests, loadReportIntervalMs, pinTtlMs, mockProfile);
     }
 
     /** Both batching limits at once (setting them one by one may pass through an invalid pair). */
     public EngineConfig withBatchLimits(int maxBatchTokensValue, int maxSequencesValue) {
         return new EngineConfig(blockSizeTokens, kvBlocks, kvCacheMemoryBytes, kvDtype, maxBatchTokensValue,
-                maxSequencesValue, maxQueuedRequests, loadReportIntervalMs, pinTtlMs);
+                maxSequencesValue, maxQueuedRequests, loadReportIntervalMs, pinTtlMs, mockProfile);
     }
 
     public EngineConfig withMaxQueuedRequests(int v) {
         return new EngineConfig(blockSizeTokens, kvBlocks, kvCacheMemoryBytes, kvDtype, maxBatchTokens, maxSequences,
-                v, loadReportIntervalMs, pinTtlMs);
+                v, loadReportIntervalMs, pinTtlMs, mockProfile);
     }
 
     public EngineConfig withLoadReportIntervalMs(long v) {
         return new EngineConfig(blockSizeTokens, kvBlocks, kvCacheMemoryBytes, kvDtype, maxBatchTokens, maxSequences,
-                maxQueuedRequests, v, pinTtlMs);
+                maxQueuedRequests, v, pinTtlMs, mockProfile);
     }
 
     public EngineConfig withPinTtlMs(long v) {
         return new EngineConfig(blockSizeTokens, kvBlocks, kvCacheMemoryBytes, kvDtype, maxBatchTokens, maxSequences,
-                maxQueuedRequests, loadReportIntervalMs, v);
+                maxQueuedRequests, loadReportIntervalMs, v, mockProfile);
+    }
+
+    public EngineConfig withMockProfile(String v) {
+        return new EngineConfig(blockSizeTokens, kvBlocks, kvCacheMemoryBytes, kvDtype, maxBatchTokens, maxSequences,
+                maxQueuedRequests, loadReportIntervalMs, pinTtlMs, v);
+    }
+
+    /** The mock engine's step-time profile this configuration names, at speed-up 1. */
+    public TimingProfile mockTiming() {
+        return TimingProfile.named(mockProfile);
     }
 
     private static final Pattern BYTES = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*([kmgt]?)(i?)b?");

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.tandem.core.ConfigException;
 import dev.tandem.core.KvDtype;
 import dev.tandem.core.KvLayout;
+import dev.tandem.engine.mock.TimingProfile;
 import org.junit.jupiter.api.Test;
 
 class EngineConfigTest {
@@ -52,5 +53,23 @@ class EngineConfigTest {
                 .hasMessageContaining("max batch tokens");
         assertThatThrownBy(() -> EngineConfig.DEFAULT.withKvBlocks(-1)).isInstanceOf(ConfigException.class);
         assertThatThrownBy(() -> EngineConfig.DEFAULT.withPinTtlMs(0)).isInstanceOf(ConfigException.class);
+    }
+
+    @Test
+    void mockProfile_defaultAndCalibrated_resolveToTheirProfiles() {
+        assertThat(EngineConfig.DEFAULT.mockProfile()).isEqualTo("dynamo");
+        assertThat(EngineConfig.DEFAULT.mockTiming()).isEqualTo(TimingProfile.DYNAMO);
+        EngineConfig c = EngineConfig.DEFAULT.withMockProfile("tinyllama-q8-cpu2t").withKvBlocks(8);
+        assertThat(c.mockTiming()).isEqualTo(TimingProfile.TINYLLAMA_Q8_CPU2T);
+        assertThat(c.kvBlocks()).as("later withers keep the profile").isEqualTo(8);
+        assertThat(c.mockProfile()).isEqualTo("tinyllama-q8-cpu2t");
+    }
+
+    @Test
+    void mockProfile_unknownName_failsNamingTheKnownProfiles() {
+        assertThatThrownBy(() -> EngineConfig.DEFAULT.withMockProfile("h100"))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("'h100'").hasMessageContaining("dynamo").hasMessageContaining("tinyllama-q8-cpu2t");
+        assertThatThrownBy(() -> EngineConfig.DEFAULT.withMockProfile(null)).isInstanceOf(ConfigException.class);
     }
 }

@@ -3,11 +3,13 @@ package dev.tandem.frontend;
 import dev.tandem.core.BlockHasher;
 import dev.tandem.core.FinishReason;
 import dev.tandem.core.GenerateRequest;
+import dev.tandem.core.GeneratedToken;
 import dev.tandem.core.KvHandle;
 import dev.tandem.core.PrefillResult;
 import dev.tandem.core.RemotePrefill;
 import dev.tandem.core.RequestException;
 import dev.tandem.core.RequestHandle;
+import dev.tandem.core.TandemException;
 import dev.tandem.core.TokenSink;
 import dev.tandem.core.Usage;
 import dev.tandem.frontend.WorkerSelector.Selection;
@@ -209,6 +211,9 @@ final class Dispatcher {
         private final PrefillService prefill;
         /** The prefill outcome (answer, failure, timeout, cancel) is handled by whoever sets this first. */
         private final AtomicBoolean settled = new AtomicBoolean();
+        /** When the prefill was asked for, and when its answer came (nanoTime), for the handoff metrics. */
+        private long launchNanos;
+        private volatile long answeredNanos;
         /** Set by start() before any callback can run; read by cancel(). */
         private volatile CompletableFuture<PrefillResult> prefilling;
         private boolean cancelled; // guarded by this
@@ -234,6 +239,7 @@ final class Dispatcher {
                 return;
             }
             CompletableFuture<PrefillResult> f;
+            launchNanos = System.nanoTime();
             try {
                 f = prefill.prefill(request);
             } catch (RuntimeException e) {
@@ -278,6 +284,7 @@ final class Dispatcher {
         }
 
         private void startDecode(PrefillResult result) {
+            answeredNanos = System.nanoTime();
             KvHandle handle = result.handle();
             synchronized (this) {
                 if (cancelled) {
@@ -288,7 +295,7 @@ final class Dispatcher {
                 GenerateRequest decodeRequest = request.withRemotePrefill(new RemotePrefill(result.firstToken(), handle,
                         addressOf(plan.prefill().worker()), config.enforceDisagg()));
                 try {
-                    decode = plan.decode().worker().engine().submit(decodeRequest, sink);
+                    decode = plan.decode().worker().engine().submit(decodeRequest, timed(sink));
                 } catch (RuntimeException e) {
                     releaseUnused(handle);
                     sink.onError(e instanceof RequestException re ? re : new RequestException(
@@ -342,6 +349,36 @@ final class Dispatcher {
                 routingDone();
                 sink.onFinish(FinishReason.CANCELLED, new Usage(request.promptLength(), 0, 0, 0));
             }
+        }
+
+        /**
+         * The decode half's sink, noting when its first token arrives (with the remote prefill's
+         * first token, which the decode worker streams once its pull is done).
+         */
+        private TokenSink timed(TokenSink target) {
+            return new TokenSink() {
+                private boolean first = true; // the decode worker calls its sink from one thread at a time
+
+                @Override
+                public void onToken(GeneratedToken token) {
+                    if (first) {
+                        first = false;
+                        long now = System.nanoTime();
+                        metrics.remoteFirstToken(now - launchNanos, now - answeredNanos);
+                    }
+                    target.onToken(token);
+                }
+
+                @Override
+                public void onFinish(FinishReason reason, Usage usage) {
+                    target.onFinish(reason, usage);
+                }
+
+                @Override
+                public void onError(TandemException error) {
+                    target.onError(error);
+                }
+            };
         }
 
         /** The prefill half no longer loads its worker in the router's view. */

@@ -8,7 +8,6 @@ import dev.tandem.core.WorkerRole;
 import dev.tandem.engine.EngineConfig;
 import dev.tandem.engine.mock.MockConfig;
 import dev.tandem.engine.mock.MockEngine;
-import dev.tandem.engine.mock.TimingProfile;
 import dev.tandem.router.RouterConfig;
 import dev.tandem.runtime.RuntimeConfig;
 import dev.tandem.runtime.events.EmbeddedEventBus;
@@ -268,7 +267,7 @@ public final class EmbeddedDeployment implements AutoCloseable {
                 .withContextLength(model.config().contextLength())
                 .withEngine(spec.engine().kvBlocks() > 0 ? spec.engine()
                         : spec.engine().withKvBlocks(MockConfig.DEFAULT_KV_BLOCKS))
-                .withTiming(TimingProfile.DYNAMO.withSpeedup(spec.mockSpeedup()));
+                .withTiming(spec.engine().mockTiming().withSpeedup(spec.mockSpeedup()));
         return MockEngine.start(mc);
     }
 

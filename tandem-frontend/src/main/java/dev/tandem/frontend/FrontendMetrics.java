@@ -29,6 +29,9 @@ import java.util.function.IntSupplier;
  * tandem_frontend_worker_waiting{worker}                 gauge    sequences waiting in the worker
  * </pre>
  *
+ * <p>Exemplars are off: nothing here traces requests, and sampling them costs time on every
+ * observation (the inter-token histogram is observed once per streamed token).
+ *
  * <p>Safe for concurrent use (the Prometheus client's metrics are).
  */
 final class FrontendMetrics {
@@ -51,7 +54,7 @@ final class FrontendMetrics {
     FrontendMetrics(IntSupplier inFlight, IntSupplier queued, WorkerSet workers) {
         requests = Counter.builder().name("tandem_frontend_requests_total")
                 .help("Finished requests by endpoint and HTTP status (499: the client went away)")
-                .labelNames("endpoint", "status").register(registry);
+                .labelNames("endpoint", "status").withoutExemplars().register(registry);
         GaugeWithCallback.builder().name("tandem_frontend_requests_in_flight")
                 .help("Requests being served, queued or running")
                 .callback(cb -> cb.call(inFlight.getAsInt())).register(registry);
@@ -62,14 +65,15 @@ final class FrontendMetrics {
         itl = latency("tandem_frontend_inter_token_latency_seconds", "Time between consecutive tokens of a choice");
         duration = Histogram.builder().name("tandem_frontend_request_duration_seconds")
                 .help("Request arrival to the last byte of the response").labelNames("endpoint")
-                .classicUpperBounds(LATENCY_BUCKETS).classicOnly().register(registry);
+                .classicUpperBounds(LATENCY_BUCKETS).classicOnly().withoutExemplars().register(registry);
         inputTokens = tokens("tandem_frontend_input_tokens", "Prompt tokens per request");
         outputTokens = tokens("tandem_frontend_output_tokens", "Generated tokens per request");
         cachedTokens = tokens("tandem_frontend_cached_tokens", "Prompt tokens served from a worker's prefix cache, per request");
         predictedCached = Counter.builder().name("tandem_frontend_predicted_cached_tokens")
-                .help("Prompt tokens the router predicted to be cached on the chosen worker").register(registry);
+                .help("Prompt tokens the router predicted to be cached on the chosen worker").withoutExemplars()
+                .register(registry);
         actualCached = Counter.builder().name("tandem_frontend_actual_cached_tokens")
-                .help("Prompt tokens the chosen workers reported cached").register(registry);
+                .help("Prompt tokens the chosen workers reported cached").withoutExemplars().register(registry);
         GaugeWithCallback.builder().name("tandem_frontend_worker_kv_usage")
                 .help("Fraction of a worker's KV blocks held by active sequences").labelNames("worker")
                 .callback(cb -> {
@@ -138,12 +142,12 @@ final class FrontendMetrics {
 
     private Histogram latency(String name, String help) {
         return Histogram.builder().name(name).help(help).classicUpperBounds(LATENCY_BUCKETS).classicOnly()
-                .register(registry);
+                .withoutExemplars().register(registry);
     }
 
     private Histogram tokens(String name, String help) {
         return Histogram.builder().name(name).help(help).classicUpperBounds(TOKEN_BUCKETS).classicOnly()
-                .register(registry);
+                .withoutExemplars().register(registry);
     }
 
     /** A worker that cannot report its load (gone, or failing) shows as idle rather than breaking a scrape. */

@@ -40,8 +40,8 @@ import java.util.concurrent.Future;
  */
 public final class FrontendOverheadBench {
     /** One measured configuration. */
-    public record Result(int concurrency, int requests, int tokens, boolean stream, double directP50Ms,
-                         double httpP50Ms, double directRps, double httpRps) {
+    public record Result(int concurrency, int requests, int tokens, boolean stream, ClientKind client,
+                         double directP50Ms, double httpP50Ms, double httpP99Ms, double directRps, double httpRps) {
         /** Added latency per request (p50 difference), ms. */
         public double addedP50Ms() {
             return httpP50Ms - directP50Ms;
@@ -56,28 +56,57 @@ public final class FrontendOverheadBench {
     private FrontendOverheadBench() {
     }
 
+    /** Which client sends the HTTP requests. */
+    public enum ClientKind {
+        /** {@link KeepAliveClient}: one keep-alive socket per client, nothing but the exchange itself. */
+        SOCKET,
+        /** The JDK {@link HttpClient} (HTTP/1.1, keep-alive), as a typical Java caller would use. */
+        JDK
+    }
+
     /** Runs one configuration (after a warm-up of the same size). */
-    public static Result run(int concurrency, int requests, int tokens, boolean stream) throws Exception {
-        try (Engine direct = mock(); Engine behind = mock();
-             HttpClient client = HttpClient.newBuilder().executor(Executors.newVirtualThreadPerTaskExecutor()).build()) {
+    public static Result run(int concurrency, int requests, int tokens, boolean stream, ClientKind client)
+            throws Exception {
+        try (Engine direct = mock(); Engine behind = mock()) {
             WorkerSet workers = new WorkerSet();
             workers.add(new Worker("bench-0", WorkerRole.AGGREGATED, behind));
             FrontendServer server = FrontendServer.start(FrontendConfig.defaults().withPort(0)
                     .withAdmission(Math.max(concurrency, 1) * 2, 100_000), List.of(new ServedModel("bench", BYTES)),
                     workers, new RoundRobinSelector());
-            try {
+            try (HttpClient jdk = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                    .executor(Executors.newVirtualThreadPerTaskExecutor()).build()) {
                 String body = "{\"prompt\": [1, 2, 3, 4, 5, 6, 7, 8], \"max_tokens\": " + tokens
                         + ", \"ignore_eos\": true, \"temperature\": 0, \"stream\": " + stream + "}";
                 HttpRequest http = HttpRequest.newBuilder(URI.create(server.url() + "/v1/completions"))
+                        .header("Content-Type", "application/json")
                         .POST(HttpRequest.BodyPublishers.ofString(body)).build();
-                measure(concurrency, requests, () -> direct(direct, tokens));
-                measure(concurrency, requests, () -> http(client, http));
-                long[] d = measure(concurrency, requests, () -> direct(direct, tokens));
+                byte[] raw = KeepAliveClient.post("127.0.0.1", server.port(), "/v1/completions", body);
+                CallFactory viaHttp = switch (client) {
+                    case JDK -> worker -> () -> http(jdk, http, stream);
+                    case SOCKET -> worker -> {
+                        KeepAliveClient c = new KeepAliveClient("127.0.0.1", server.port(), raw, 60_000);
+                        return new Call() {
+                            @Override
+                            public void run() throws Exception {
+                                socket(c, stream);
+                            }
+
+                            @Override
+                            public void close() throws Exception {
+                                c.close();
+                            }
+                        };
+                    };
+                };
+                CallFactory inProcess = worker -> () -> direct(direct, tokens);
+                measure(concurrency, requests, inProcess);
+                measure(concurrency, requests, viaHttp);
+                long[] d = measure(concurrency, requests, inProcess);
                 long directWall = d[d.length - 1];
-                long[] h = measure(concurrency, requests, () -> http(client, http));
+                long[] h = measure(concurrency, requests, viaHttp);
                 long httpWall = h[h.length - 1];
-                return new Result(concurrency, requests, tokens, stream, p50(d) / 1e6, p50(h) / 1e6,
-                        requests / (directWall / 1e9), requests / (httpWall / 1e9));
+                return new Result(concurrency, requests, tokens, stream, client, p(d, 0.5) / 1e6, p(h, 0.5) / 1e6,
+                        p(h, 0.99) / 1e6, requests / (directWall / 1e9), requests / (httpWall / 1e9));
             } finally {
                 server.close();
             }
@@ -86,29 +115,44 @@ public final class FrontendOverheadBench {
 
     /** Prints a Markdown table row per configuration. */
     public static void print(PrintStream out, List<Result> results) {
-        out.println("| concurrency | tokens | stream | direct p50 ms | HTTP p50 ms | added p50 ms | added per token us"
-                + " | direct req/s | HTTP req/s |");
-        out.println("|---|---|---|---|---|---|---|---|---|");
+        out.println("| client | concurrency | tokens | stream | direct p50 ms | HTTP p50 ms | HTTP p99 ms | added p50 ms"
+                + " | added per token us | direct req/s | HTTP req/s |");
+        out.println("|---|---|---|---|---|---|---|---|---|---|---|");
         for (Result r : results) {
-            out.printf("| %d | %d | %s | %.3f | %.3f | %.3f | %.1f | %.0f | %.0f |%n", r.concurrency(), r.tokens(),
-                    r.stream(), r.directP50Ms(), r.httpP50Ms(), r.addedP50Ms(), r.addedPerTokenUs(), r.directRps(),
+            out.printf("| %s | %d | %d | %s | %.3f | %.3f | %.3f | %.3f | %.1f | %.0f | %.0f |%n",
+                    r.client().name().toLowerCase(java.util.Locale.ROOT), r.concurrency(), r.tokens(), r.stream(),
+                    r.directP50Ms(), r.httpP50Ms(), r.httpP99Ms(), r.addedP50Ms(), r.addedPerTokenUs(), r.directRps(),
                     r.httpRps());
         }
     }
 
-    private interface Call {
+    private interface Call extends AutoCloseable {
         void run() throws Exception;
+
+        @Override
+        default void close() throws Exception {
+        }
+    }
+
+    /** Makes the call one simulated client repeats (its own connection, if it has one). */
+    private interface CallFactory {
+        Call open(int worker) throws Exception;
     }
 
     /** Latencies of {@code requests} calls at {@code concurrency}, sorted; last element: wall time, ns. */
-    private static long[] measure(int concurrency, int requests, Call call) throws Exception {
+    private static long[] measure(int concurrency, int requests, CallFactory calls) throws Exception {
         long[] latencies = new long[requests];
+        List<Call> opened = new ArrayList<>(concurrency);
+        for (int w = 0; w < concurrency; w++) {
+            opened.add(calls.open(w));
+        }
         long start = System.nanoTime();
         try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
             List<Future<?>> futures = new ArrayList<>();
             int perWorker = requests / concurrency;
             for (int w = 0; w < concurrency; w++) {
                 int base = w * perWorker;
+                Call call = opened.get(w);
                 futures.add(pool.submit(() -> {
                     for (int i = 0; i < perWorker; i++) {
                         long t = System.nanoTime();
@@ -123,6 +167,9 @@ public final class FrontendOverheadBench {
             }
         }
         long wall = System.nanoTime() - start;
+        for (Call c : opened) {
+            c.close();
+        }
         int n = requests / concurrency * concurrency;
         long[] out = Arrays.copyOf(latencies, n + 1);
         Arrays.sort(out, 0, n);
@@ -130,8 +177,10 @@ public final class FrontendOverheadBench {
         return out;
     }
 
-    private static double p50(long[] sortedWithWall) {
-        return sortedWithWall[(sortedWithWall.length - 1) / 2];
+    /** Quantile {@code q} of the sorted latencies (the last element, the wall time, excluded). */
+    private static double p(long[] sortedWithWall, double q) {
+        int n = sortedWithWall.length - 1;
+        return sortedWithWall[Math.min(n - 1, (int) Math.floor(q * n))];
     }
 
     private static void direct(Engine engine, int tokens) throws InterruptedException {
@@ -155,10 +204,20 @@ public final class FrontendOverheadBench {
         done.await();
     }
 
-    private static void http(HttpClient client, HttpRequest request) throws Exception {
+    private static void http(HttpClient client, HttpRequest request, boolean stream) throws Exception {
         HttpResponse<String> r = client.send(request, HttpResponse.BodyHandlers.ofString());
-        if (r.statusCode() != 200) {
-            throw new IllegalStateException("status " + r.statusCode() + ": " + r.body());
+        check(r.statusCode(), r.body(), stream);
+    }
+
+    private static void socket(KeepAliveClient client, boolean stream) throws Exception {
+        KeepAliveClient.Answer a = client.exchange();
+        check(a.status(), a.text(), stream);
+    }
+
+    /** A measured answer must be a complete success, or the figures would time failures. */
+    private static void check(int status, String body, boolean stream) {
+        if (status != 200 || (stream ? !body.endsWith("data: [DONE]\n\n") : !body.contains("\"usage\""))) {
+            throw new IllegalStateException("status " + status + ": " + body);
         }
     }
 

@@ -6,6 +6,7 @@ import dev.tandem.frontend.openai.ApiException;
 import dev.tandem.frontend.openai.Endpoint;
 import dev.tandem.frontend.openai.ResponseWriter;
 import dev.tandem.worker.DisaggMetrics;
+import io.helidon.common.buffers.DataReader;
 import io.helidon.http.DirectHandler;
 import io.helidon.http.HeaderNames;
 import io.helidon.http.Status;
@@ -26,7 +27,6 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -73,7 +73,9 @@ public final class FrontendServer implements AutoCloseable {
     private final String idPrefix = Long.toString(ThreadLocalRandom.current().nextLong() >>> 1, 36);
     private final long startedSeconds = TimeUnit.MILLISECONDS.toSeconds(System.currentTimeMillis());
     private final WebServer server;
-    /** Cuts off clients that stall while sending a body; one daemon thread, stopped by close(). */
+    /** Bodies being read now; the watchdog cuts off the ones past their deadline. */
+    private final Set<BodyRead> bodyReads = ConcurrentHashMap.newKeySet();
+    /** Ticks every {@link #watchdogPeriodMs()}; one daemon thread, stopped by close(). */
     private final ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().daemon().name("tandem-frontend-body-watchdog").factory());
     /** Set once by {@link #close()}; read by every request. */
@@ -104,6 +106,8 @@ public final class FrontendServer implements AutoCloseable {
                 .directHandlers(directHandlers(config.maxBodyBytes()))
                 .routing(this::routes)
                 .build();
+        long periodMs = watchdogPeriodMs();
+        watchdog.scheduleAtFixedRate(this::cutOffStalledBodies, periodMs, periodMs, TimeUnit.MILLISECONDS);
     }
 
     /** Starts a frontend; returns once it listens. */
@@ -231,6 +235,9 @@ public final class FrontendServer implements AutoCloseable {
         } catch (ApiException e) {
             status = e.status();
             error(res, e);
+        } catch (BodyAbandoned e) {
+            status = CompletionHandler.CLIENT_CLOSED;
+            throw e;
         } catch (CloseConnectionException e) {
             status = 408;
             throw e;
@@ -346,39 +353,80 @@ public final class FrontendServer implements AutoCloseable {
 
     /**
      * The whole body, at most {@code maxBodyBytes} (Helidon refuses larger declared lengths before
-     * routing). A client that has not sent its body within the read timeout is cut off: a watchdog
-     * interrupts the reading virtual thread, which closes the socket (Helidon sets no read timeout
-     * on accepted sockets, and a stalled body would otherwise hold the request forever).
+     * routing). A client that has not sent its body within the read timeout is cut off: the
+     * watchdog interrupts the reading virtual thread, which closes the socket (Helidon sets no read
+     * timeout on accepted sockets, and a stalled body would otherwise hold the request forever).
+     * Registering costs a set insert and removal: no timer per request, and no wake-up of the
+     * watchdog thread (scheduling and cancelling a timer per request did both).
      */
     byte[] readBody(ServerRequest req) {
         long limit = config.maxBodyBytes();
-        Thread reader = Thread.currentThread();
-        AtomicInteger state = new AtomicInteger(BODY_READING);
-        ScheduledFuture<?> timer = watchdog.schedule(() -> {
-            if (state.compareAndSet(BODY_READING, BODY_TIMED_OUT)) {
-                reader.interrupt();
-            }
-        }, config.readTimeoutMs(), TimeUnit.MILLISECONDS);
+        BodyRead read = new BodyRead(Thread.currentThread(),
+                System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(config.readTimeoutMs()));
+        bodyReads.add(read);
         try (InputStream in = req.content().inputStream()) {
             byte[] body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, limit + 1));
             if (body.length > limit) {
                 throw ApiException.tooLarge(limit);
             }
-            if (state.compareAndSet(BODY_READING, BODY_DONE)) {
+            if (read.state.compareAndSet(BODY_READING, BODY_DONE)) {
                 return body;
             }
             throw slowClient();
         } catch (IOException | RuntimeException e) {
-            if (e instanceof ApiException api) {
-                throw api;
+            if (e instanceof ApiException || e instanceof CloseConnectionException) {
+                throw (RuntimeException) e;
             }
-            if (state.get() == BODY_TIMED_OUT) {
+            if (read.state.get() == BODY_TIMED_OUT) {
                 throw slowClient();
             }
-            throw e instanceof RuntimeException re ? re : new UncheckedIOException((IOException) e);
+            if (e instanceof RuntimeException re && !(re instanceof UncheckedIOException)
+                    && !(re instanceof DataReader.InsufficientDataAvailableException)) {
+                throw re;
+            }
+            // the client closed (or reset) the connection before its body was complete
+            LOG.log(System.Logger.Level.INFO, "client closed the connection before sending its whole body (499): {0}",
+                    e.toString());
+            throw new BodyAbandoned(e);
         } finally {
-            timer.cancel(false);
+            read.state.compareAndSet(BODY_READING, BODY_DONE);
+            bodyReads.remove(read);
         }
+    }
+
+    /** The client went away while sending its body: counted as 499, the connection is closed, nothing is answered. */
+    private static final class BodyAbandoned extends CloseConnectionException {
+        BodyAbandoned(Exception cause) {
+            super("client closed the connection before sending its whole body", cause);
+        }
+    }
+
+    /** One body being read: its thread, its deadline and whether the watchdog fired. */
+    private static final class BodyRead {
+        final Thread reader;
+        final long deadlineNs;
+        /** BODY_READING until the reader finishes (BODY_DONE) or the watchdog fires (BODY_TIMED_OUT). */
+        final AtomicInteger state = new AtomicInteger(BODY_READING);
+
+        BodyRead(Thread reader, long deadlineNs) {
+            this.reader = reader;
+            this.deadlineNs = deadlineNs;
+        }
+    }
+
+    /** Watchdog tick: interrupts every reader past its deadline (a slow client is cut off at most one period late). */
+    private void cutOffStalledBodies() {
+        long now = System.nanoTime();
+        for (BodyRead r : bodyReads) {
+            if (now - r.deadlineNs >= 0 && r.state.compareAndSet(BODY_READING, BODY_TIMED_OUT)) {
+                r.reader.interrupt();
+            }
+        }
+    }
+
+    /** A quarter of the read timeout, between 10 ms and 250 ms. */
+    private long watchdogPeriodMs() {
+        return Math.clamp(config.readTimeoutMs() / 4, 10, 250);
     }
 
     private CloseConnectionException slowClient() {

@@ -2,6 +2,7 @@ package dev.tandem.frontend;
 
 import dev.tandem.core.ConfigException;
 import dev.tandem.core.WorkerRole;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 
@@ -73,16 +74,25 @@ public final class WorkerSet {
 
     /** Workers of {@code model} that take whole requests (aggregated or decode). */
     public List<Worker> servingModel(String model) {
-        return workers.stream()
-                .filter(w -> w.modelName().equals(model) && w.role() != WorkerRole.PREFILL)
-                .toList();
+        // a loop, not a stream: this runs once per request
+        List<Worker> out = new ArrayList<>(workers.size());
+        for (Worker w : workers) {
+            if (w.modelName().equals(model) && w.role() != WorkerRole.PREFILL) {
+                out.add(w);
+            }
+        }
+        return out;
     }
 
     /** Prefill workers of {@code model}: they compute prompts for decode workers. */
     public List<Worker> prefillingModel(String model) {
-        return workers.stream()
-                .filter(w -> w.modelName().equals(model) && w.role() == WorkerRole.PREFILL)
-                .toList();
+        List<Worker> out = new ArrayList<>(2);
+        for (Worker w : workers) {
+            if (w.modelName().equals(model) && w.role() == WorkerRole.PREFILL) {
+                out.add(w);
+            }
+        }
+        return out;
     }
 
     /** Every worker, in join order. */

@@ -18,7 +18,13 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.text.MessageFormat;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.UnaryOperator;
+import java.util.logging.Handler;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -104,9 +110,50 @@ class AdmissionAndLifecycleTest {
     }
 
     @Test
+    void ready_noWorkerYet_503OnReadyAndRequests_untilOneJoins() throws Exception {
+        h = Harness.mock(0, TimingProfile.DYNAMO.withSpeedup(1e6), c -> c);
+
+        HttpResponse<String> notReady = h.get("/ready");
+        HttpResponse<String> refused = h.post("/v1/completions", "{\"prompt\": \"a\", \"max_tokens\": 2}");
+        h.addWorker("late");
+        HttpResponse<String> ready = h.get("/ready");
+        HttpResponse<String> served = h.post("/v1/completions", "{\"prompt\": \"a\", \"max_tokens\": 2}");
+
+        assertThat(notReady.statusCode()).isEqualTo(503);
+        assertThat(Harness.json(notReady.body()).get("error").get("message").asText()).contains("No worker");
+        assertThat(h.get("/health").statusCode()).isEqualTo(200);
+        assertThat(refused.statusCode()).isEqualTo(503);
+        JsonNode error = Harness.json(refused.body()).get("error");
+        assertThat(error.get("type").asText()).isEqualTo("server_error");
+        assertThat(error.get("code").asText()).isEqualTo("service_unavailable");
+        assertThat(error.get("message").asText()).contains("No worker serves model '" + Harness.MOCK + "'");
+        assertThat(ready.statusCode()).isEqualTo(200);
+        assertThat(served.statusCode()).isEqualTo(200);
+        assertThat(h.get("/metrics").body())
+                .contains("tandem_frontend_requests_total{endpoint=\"completions\",status=\"503\"} 1");
+    }
+
+    @Test
     void stream_clientDisconnects_generationCancelledAndBlocksReturned() throws Exception {
         start(c -> c);
         RecordingEngine engine = h.engine(0);
+        Logger log = Logger.getLogger(CompletionHandler.class.getName());
+        List<String> logged = new CopyOnWriteArrayList<>();
+        Handler capture = new Handler() {
+            @Override
+            public void publish(LogRecord r) {
+                logged.add(r.getLevel() + " " + MessageFormat.format(r.getMessage(), r.getParameters()));
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        log.addHandler(capture);
         try (Socket s = openStream(LONG_STREAM)) {
             InputStream in = s.getInputStream();
             String seen = "";
@@ -125,6 +172,9 @@ class AdmissionAndLifecycleTest {
         await().atMost(Duration.ofSeconds(5)).until(() -> h.activeBlocks() == 0);
         await().atMost(Duration.ofSeconds(5)).until(() -> h.get("/metrics").body()
                 .contains("tandem_frontend_requests_total{endpoint=\"completions\",status=\"499\"} 1"));
+        log.removeHandler(capture);
+        assertThat(logged).singleElement().asString().startsWith("INFO [req=cmpl-")
+                .contains("client disconnected (499), generation cancelled");
     }
 
     @Test

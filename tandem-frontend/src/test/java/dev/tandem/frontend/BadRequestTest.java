@@ -1,6 +1,7 @@
 package dev.tandem.frontend;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
@@ -9,7 +10,15 @@ import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -31,13 +40,36 @@ class BadRequestTest {
     private static final long BODY_LIMIT = 64 * 1024;
     private static Harness h;
 
+    /** WARNING and worse from the frontend's own loggers: failures it did not expect. */
+    private static final List<String> serverWarnings = new CopyOnWriteArrayList<>();
+    /** Held here: JUL keeps loggers only weakly. */
+    private static final Logger FRONTEND_LOG = Logger.getLogger("dev.tandem.frontend");
+    private static final Handler WARNINGS = new Handler() {
+        @Override
+        public void publish(LogRecord r) {
+            if (r.getLevel().intValue() >= Level.WARNING.intValue()) {
+                serverWarnings.add(r.getLoggerName() + ": " + r.getMessage());
+            }
+        }
+
+        @Override
+        public void flush() {
+        }
+
+        @Override
+        public void close() {
+        }
+    };
+
     @BeforeAll
     static void start() {
+        FRONTEND_LOG.addHandler(WARNINGS);
         h = Harness.stories(1, c -> c.withMaxBodyBytes(BODY_LIMIT).withTimeouts(60_000, 60_000, 1_000));
     }
 
     @AfterAll
     static void stop() {
+        FRONTEND_LOG.removeHandler(WARNINGS);
         h.close();
     }
 
@@ -171,6 +203,43 @@ class BadRequestTest {
             String answer = new String(rest, StandardCharsets.UTF_8);
             assertThat(answer.isEmpty() || answer.startsWith("HTTP/1.1 4")).as(answer).isTrue();
         }
+    }
+
+    @Test
+    void slowClients_manyStalledHeadersAndBodies_othersServedMeanwhile() throws Exception {
+        List<Socket> stalled = new ArrayList<>();
+        try {
+            for (int i = 0; i < 40; i++) {
+                Socket s = new Socket();
+                s.connect(new InetSocketAddress("127.0.0.1", h.server.port()), 5000);
+                String partial = i % 2 == 0
+                        ? "POST " + COMPLETIONS + " HTTP/1.1\r\nHost: x\r\nContent-Ty"
+                        : "POST " + COMPLETIONS + " HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{\"pro";
+                s.getOutputStream().write(partial.getBytes(StandardCharsets.US_ASCII));
+                s.getOutputStream().flush();
+                stalled.add(s);
+            }
+
+            RawHttp.Response r = RawHttp.exchange(h.server.port(), RawHttp.post(CHAT,
+                    "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"max_tokens\": 3}"));
+
+            assertThat(r.status()).isEqualTo(200);
+            assertThat(Harness.json(r.body()).get("usage").get("completion_tokens").asInt()).isEqualTo(3);
+        } finally {
+            for (Socket s : stalled) {
+                s.close();
+            }
+        }
+        // the 20 clients that left mid-body count as 499, not as server failures
+        await().atMost(Duration.ofSeconds(10)).until(() -> RawHttp.exchange(h.server.port(),
+                RawHttp.request("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", new byte[0])).body()
+                .contains("tandem_frontend_requests_total{endpoint=\"completions\",status=\"499\"} 20"));
+        assertThat(serverWarnings).isEmpty();
+    }
+
+    @Test
+    void badRequestTable_hasAtLeastThirtyHostileCases() {
+        assertThat(cases().count()).isGreaterThanOrEqualTo(30);
     }
 
     private static Arguments chat(String name, String body, int status, String param) {

@@ -30,8 +30,10 @@ import org.openjdk.jmh.annotations.Warmup;
  * Router speed with 64 workers and 1,000,000 indexed blocks (block size 16):
  * <ul>
  *   <li>{@code decide}: one routing decision for a 4,096-token prompt (256 blocks): hash the
- *       tokens, walk the prefix index, score 64 workers, pick, and finish the request (so load
- *       stays level). Sampled latency: p50 / p99.</li>
+ *       tokens ({@link PromptHasher}, into a reused array), walk the prefix index, score 64
+ *       workers, pick, and finish the request (so load stays level). Sampled latency: p50 / p99.</li>
+ *   <li>{@code hashPrompt} / {@code hashPromptCopying}: hashing alone, PromptHasher against
+ *       BlockHasher.</li>
  *   <li>{@code decidePrehashed}: the same without hashing (index walk + scoring only).</li>
  *   <li>{@code applyEvents1} / {@code applyEvents2}: KV events of one block each (a store of a
  *       new block and the removal of an old one per invocation) applied through
@@ -123,15 +125,39 @@ public class RouterBenchmark {
         }
     }
 
+    /** One thread's hasher and hash buffer, reused by every decision (as a frontend thread would). */
+    @State(Scope.Thread)
+    public static class Hashing {
+        final PromptHasher hasher = new PromptHasher(BLOCK_SIZE);
+        final long[] hashes = new long[PROMPT_BLOCKS];
+    }
+
     @Benchmark
     @BenchmarkMode(Mode.SampleTime)
     @OutputTimeUnit(TimeUnit.MICROSECONDS)
-    public Decision decide(Loaded s) {
+    public Decision decide(Loaded s, Hashing h) {
         int[] tokens = s.prompts[s.next++ & (PROMPTS - 1)];
-        long[] hashes = BlockHasher.sequenceHashes(tokens, BLOCK_SIZE);
-        Decision d = s.router.route(RouteRequest.of("r", hashes, PROMPT_TOKENS));
+        h.hasher.sequenceHashes(tokens, PROMPT_TOKENS, h.hashes);
+        Decision d = s.router.route(RouteRequest.of("r", h.hashes, PROMPT_TOKENS));
         s.router.finished((Decision.Routed) d);
         return d;
+    }
+
+    /** Hashing alone: 4,096 tokens into 256 sequence hashes, in place (PromptHasher). */
+    @Benchmark
+    @BenchmarkMode(Mode.AverageTime)
+    @OutputTimeUnit(TimeUnit.MICROSECONDS)
+    public long[] hashPrompt(Loaded s, Hashing h) {
+        h.hasher.sequenceHashes(s.prompts[s.next++ & (PROMPTS - 1)], PROMPT_TOKENS, h.hashes);
+        return h.hashes;
+    }
+
+    /** Hashing alone with BlockHasher (tokens copied into bytes, new arrays), for comparison. */
+    @Benchmark
+    @BenchmarkMode(Mode.AverageTime)
+    @OutputTimeUnit(TimeUnit.MICROSECONDS)
+    public long[] hashPromptCopying(Loaded s) {
+        return BlockHasher.sequenceHashes(s.prompts[s.next++ & (PROMPTS - 1)], BLOCK_SIZE);
     }
 
     @Benchmark
@@ -213,9 +239,9 @@ public class RouterBenchmark {
     @Benchmark
     @BenchmarkMode(Mode.AverageTime)
     @OutputTimeUnit(TimeUnit.MICROSECONDS)
-    public Decision decideMean(Loaded s, CpuTime cpu) {
+    public Decision decideMean(Loaded s, Hashing h, CpuTime cpu) {
         cpu.operations++;
-        return decide(s);
+        return decide(s, h);
     }
 
     @Benchmark

@@ -13,6 +13,7 @@ import java.util.Arrays;
  */
 public final class Candidates {
     private final int blockSize;
+    private final PrefixIndex index;
     final MatchScratch scratch;
     private final Worker[] workers;
     private final int[] overlapBlocks;
@@ -28,8 +29,9 @@ public final class Candidates {
     private WorkerRole pool;
     private double overlapWeight;
 
-    Candidates(int maxWorkers, int blockSize) {
+    Candidates(int maxWorkers, int blockSize, PrefixIndex index) {
         this.blockSize = blockSize;
+        this.index = index;
         this.scratch = new MatchScratch(maxWorkers);
         this.workers = new Worker[maxWorkers];
         this.overlapBlocks = new int[maxWorkers];
@@ -127,6 +129,14 @@ public final class Candidates {
     /** {@code overlapWeight * prefillBlocks + decodeBlocks} with the effective weight. */
     public double cost(int i) {
         return cost[i];
+    }
+
+    /**
+     * Blocks the event index holds for the worker (its cache's size as the router sees it, read
+     * without locks, so possibly a few events stale). Computed on each call: a tie-break only.
+     */
+    public long cachedBlocks(int i) {
+        return index.approximateBlocksOf(workers[i].slot);
     }
 
     public int inFlightRequests(int i) {

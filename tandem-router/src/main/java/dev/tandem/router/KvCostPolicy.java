@@ -14,8 +14,9 @@ import java.util.concurrent.atomic.AtomicLong;
  *     decodeBlocks(w)  = w's active blocks, from its last load report corrected by the requests
  *                        this router sent since.
  *   Temperature 0: the lowest cost wins; equal costs go to the lower decodeBlocks (the least
- *   loaded); remaining ties go to the first in an order that rotates by one each decision, so
- *   identical idle workers take turns.
+ *   loaded), then to the worker whose cache holds fewer blocks (Dynamo's "tree size"
+ *   tie-break: new prefixes go where they evict the least); remaining ties go to the first in an
+ *   order that rotates by one each decision, so identical idle workers take turns.
  *   Temperature T > 0: softmax sampling. Costs are normalised to [0, 1] over the available
  *   candidates, n(w) = (cost(w) - min) / (max - min), and w is drawn with probability
  *   proportional to exp(-n(w) / T). All equal: uniform. Normalising makes T independent of the
@@ -82,7 +83,10 @@ public final class KvCostPolicy implements RoutingPolicy {
         if (!RoutingPolicy.tied(c.cost(i), c.cost(best))) {
             return c.cost(i) < c.cost(best);
         }
-        return !RoutingPolicy.tied(c.decodeBlocks(i), c.decodeBlocks(best)) && c.decodeBlocks(i) < c.decodeBlocks(best);
+        if (!RoutingPolicy.tied(c.decodeBlocks(i), c.decodeBlocks(best))) {
+            return c.decodeBlocks(i) < c.decodeBlocks(best);
+        }
+        return c.cachedBlocks(i) < c.cachedBlocks(best);
     }
 
     private int sample(Candidates c, double t) {

@@ -233,9 +233,17 @@ final class MaskTable {
         size--;
     }
 
-    /** Stamps the entry at {@code base} (a reader's touch; see PrefixIndex on the benign race). */
-    static void touch(Table t, int base, long stamp) {
-        t.entries[base + STAMP] = stamp;
+    /**
+     * Stamps the entry at {@code base} (a reader's touch; see PrefixIndex on the benign race),
+     * unless its stamp is already within {@code slack} of {@code stamp}: a store dirties the
+     * cache line even when it writes the same value, and a walk touches every block it matches,
+     * so skipping fresh stamps keeps read-mostly tables clean (RouterBenchmark.decidePrehashed).
+     */
+    static void touch(Table t, int base, long stamp, long slack) {
+        long[] e = t.entries;
+        if (stamp - e[base + STAMP] > slack) {
+            e[base + STAMP] = stamp;
+        }
     }
 
     /** Removes {@code slot} from every entry; returns how many entries held it. */

@@ -40,7 +40,7 @@ import java.util.function.LongConsumer;
  *   block, not as a whole: an event applied mid-walk may be seen for later blocks only, which
  *   is what a router acting on events that are already in flight sees anyway.
  *   After a validated hit, the reader writes the shard's current write counter into the
- *   entry's stamp with a plain store. The race is benign: a lost or misplaced stamp only makes
+ *   entry's stamp with a plain store, unless the stamp is already within touchSlack of it. The race is benign: a lost or misplaced stamp only makes
  *   pruning slightly less exact; membership never depends on stamps.
  *   Ordering of one worker's events is the caller's job (KvIndexer applies them in order).
  *
@@ -79,6 +79,11 @@ public final class PrefixIndex {
     private final int words;
     private final int shardCap;
     private final int shardPruneTarget;
+    /**
+     * Writes by which a matched entry's stamp may lag before a reader refreshes it: 1/1024 of a
+     * shard's cap, the resolution of the pruning histogram once stamps span a full shard.
+     */
+    private final long touchSlack;
 
     /**
      * @param maxWorkers       worker slots, 1 .. 4096
@@ -105,6 +110,7 @@ public final class PrefixIndex {
         this.words = (maxWorkers + 63) >>> 6;
         this.shardCap = (int) ((maxEntries + shardsWanted - 1) / shardsWanted);
         this.shardPruneTarget = Math.max(0, (int) (shardCap * pruneTargetRatio));
+        this.touchSlack = shardCap >>> 10;
         this.shards = new Shard[shardsWanted];
         for (int i = 0; i < shardsWanted; i++) {
             shards[i] = new Shard(maxWorkers, Math.min(shardCap, 64));
@@ -328,7 +334,7 @@ public final class PrefixIndex {
             }
         }
         if (base >= 0) {
-            MaskTable.touch(t, base, s.tick);
+            MaskTable.touch(t, base, s.tick, touchSlack);
         }
         return m;
     }
@@ -353,7 +359,7 @@ public final class PrefixIndex {
             }
         }
         if (touch && base >= 0) {
-            MaskTable.touch(t, base, s.tick);
+            MaskTable.touch(t, base, s.tick, touchSlack);
         }
     }
 
@@ -390,6 +396,18 @@ public final class PrefixIndex {
             } finally {
                 s.lock.unlockRead(stamp);
             }
+        }
+        return total;
+    }
+
+    /**
+     * Blocks indexed for worker {@code slot}, read without locks (a tie-break for routing, where a
+     * count that is a few events stale does no harm; {@link #blocksOf} is exact).
+     */
+    long approximateBlocksOf(int slot) {
+        long total = 0;
+        for (Shard s : shards) {
+            total += s.table.slotCount(slot);
         }
         return total;
     }

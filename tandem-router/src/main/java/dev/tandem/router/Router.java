@@ -355,7 +355,7 @@ public final class Router {
                 return c;
             }
         }
-        return new Candidates(config.maxWorkers(), config.blockSizeTokens());
+        return new Candidates(config.maxWorkers(), config.blockSizeTokens(), indexer.index());
     }
 
     private void release(Candidates c) {

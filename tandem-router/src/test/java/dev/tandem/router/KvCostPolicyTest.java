@@ -124,6 +124,30 @@ class KvCostPolicyTest {
     }
 
     @Test
+    void select_equalCostAndLoad_goesToSmallerCache() {
+        // A new prompt (no worker holds any of it) on three idle workers: every cost is 128/16 = 8
+        // and every decode 0. P caches 5 blocks of another prompt, Q 1, R 3 -> Q, whatever the rotation.
+        long[] other = LongStream.rangeClosed(201, 205).toArray();
+        long[] fresh = LongStream.rangeClosed(301, 308).toArray();
+        for (int attempt = 0; attempt < 3; attempt++) {
+            Router r = router(0, 1);
+            int[] cached = {5, 1, 3};
+            String[] names = {"P", "Q", "R"};
+            for (int w = 0; w < 3; w++) {
+                r.addWorker(names[w], WorkerRole.AGGREGATED, true);
+                long[] h = java.util.Arrays.copyOf(other, cached[w]);
+                r.onKvEvent(names[w], new KvEvent.Stored(0, false, 0, h, h.clone()));
+            }
+            for (int i = 0; i < attempt; i++) {
+                r.preview(RouteRequest.of("warm", fresh, 128));
+            }
+            Decision.Routed d = routed(r.preview(RouteRequest.of("r", fresh, 128)));
+            assertThat(d.workerId()).as("attempt %d", attempt).isEqualTo("Q");
+            assertThat(d.cost()).isEqualTo(8.0);
+        }
+    }
+
+    @Test
     void select_identicalIdleWorkers_takeTurns() {
         Router r = router(0, 1);
         for (String w : List.of("A", "B", "C")) {

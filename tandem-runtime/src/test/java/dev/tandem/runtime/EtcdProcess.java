@@ -18,14 +18,7 @@ public final class EtcdProcess extends ExternalProcess {
     }
 
     public static EtcdProcess started() {
-        EtcdProcess p = new EtcdProcess();
-        try {
-            p.start();
-        } catch (RuntimeException | Error e) {
-            p.close();
-            throw e;
-        }
-        return p;
+        return startedOrClosed(new EtcdProcess());
     }
 
     public String endpoint() {

@@ -51,6 +51,17 @@ public abstract class ExternalProcess implements AutoCloseable {
         waitFor(this::ready, 15_000, name() + " did not become ready; see " + workDir.resolve("server.log"));
     }
 
+    /** Starts {@code p} and returns it; if it does not become ready, removes its directory and rethrows. */
+    protected static <P extends ExternalProcess> P startedOrClosed(P p) {
+        try {
+            p.start();
+        } catch (RuntimeException | Error e) {
+            p.close();
+            throw e;
+        }
+        return p;
+    }
+
     /** SIGTERM and wait for the exit (SIGKILL after 5 s). */
     public final synchronized void stop() {
         if (process == null) {

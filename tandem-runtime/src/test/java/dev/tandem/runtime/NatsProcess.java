@@ -11,14 +11,7 @@ public final class NatsProcess extends ExternalProcess {
     }
 
     public static NatsProcess started() {
-        NatsProcess p = new NatsProcess();
-        try {
-            p.start();
-        } catch (RuntimeException | Error e) {
-            p.close();
-            throw e;
-        }
-        return p;
+        return startedOrClosed(new NatsProcess());
     }
 
     public String url() {

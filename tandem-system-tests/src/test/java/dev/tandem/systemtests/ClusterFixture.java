@@ -9,6 +9,8 @@ import dev.tandem.cli.cluster.NatsServer;
 import dev.tandem.cli.cluster.TandemChild;
 import dev.tandem.core.LoadReport;
 import dev.tandem.runtime.RuntimeConfig;
+import dev.tandem.runtime.registry.EtcdRegistry;
+import dev.tandem.runtime.registry.RegistryEvent;
 import dev.tandem.runtime.rpc.RemoteEngine;
 import java.io.IOException;
 import java.net.URI;
@@ -25,6 +27,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -46,6 +49,8 @@ final class ClusterFixture implements AutoCloseable {
     private final RuntimeConfig clientConfig = RuntimeConfig.defaults().withRpcTimeouts(60_000, 10_000, 10_000);
     private final List<AutoCloseable> parts = new ArrayList<>();
     private final Map<String, Worker> workers = new LinkedHashMap<>();
+    /** Instance ids with a record in etcd now, as the test JVM's own watch sees them. */
+    private final Set<String> registered = ConcurrentHashMap.newKeySet();
     EtcdServer etcd;
     NatsServer nats;
     ChildProcess frontend;
@@ -65,13 +70,17 @@ final class ClusterFixture implements AutoCloseable {
     /**
      * The test JVM's own launcher: its java, the build's {@code tandem.jvm.flags} (the surefire
      * configuration passes them), the test class path, plus a small heap and the quick JIT tier
-     * (child start-up dominates on a busy 2-core machine).
+     * (child start-up dominates on a busy 2-core machine). With only C1 the Vector API is not
+     * intrinsified and runs several times slower than the scalar twins of the kernels, so the
+     * children use those ({@code tandem.kernels.vector-bits=0}: same tokens, see the engine's
+     * kernel tests).
      */
     static JavaLauncher launcher() {
         String flags = System.getProperty("tandem.jvm.flags", "--add-modules=jdk.incubator.vector "
                 + "--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -XX:+UseParallelGC");
         List<String> jvm = new ArrayList<>(Arrays.asList(flags.trim().split("\\s+")));
-        jvm.addAll(List.of("-Xmx384m", "-XX:TieredStopAtLevel=1", "-Djava.awt.headless=true"));
+        jvm.addAll(List.of("-Xmx384m", "-XX:TieredStopAtLevel=1", "-Djava.awt.headless=true",
+                "-Dtandem.kernels.vector-bits=0"));
         String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         return new JavaLauncher(Path.of(System.getProperty("java.home"), "bin", "java").toString(), jvm, classpath,
                 List.of());
@@ -88,6 +97,29 @@ final class ClusterFixture implements AutoCloseable {
         parts.add(etcd);
         nats = NatsServer.start(dir, natsHost);
         parts.add(nats);
+    }
+
+    /**
+     * Watches the default namespace's records from this JVM (an etcd client of its own, which
+     * resynchronises by itself across etcd restarts), so tests can tell when a record is gone
+     * from the registry itself, not only from the frontend's worker set.
+     */
+    void watchRegistry() {
+        EtcdRegistry registry = EtcdRegistry.connect(etcd.url(), clientConfig);
+        parts.add(registry);
+        parts.add(registry.watchInstances(event -> {
+            switch (event) {
+                case RegistryEvent.Added a -> registered.add(a.record().instanceId());
+                case RegistryEvent.Removed r -> registered.remove(r.record().instanceId());
+                case RegistryEvent.Synced s -> {
+                }
+            }
+        }));
+    }
+
+    /** Instance ids registered in etcd now ({@link #watchRegistry()} must have been called). */
+    Set<String> registered() {
+        return Set.copyOf(registered);
     }
 
     /** Starts {@code tandem frontend} on a free port; returns without waiting. */
@@ -205,7 +237,7 @@ final class ClusterFixture implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
-        for (AutoCloseable part : parts) {
+        for (AutoCloseable part : parts.reversed()) {
             if (!(part instanceof ChildProcess)) {
                 try {
                     part.close();

@@ -78,6 +78,17 @@ final class ServeProcess implements AutoCloseable {
         return exited;
     }
 
+    /** Sends SIGINT, as Ctrl-C in a terminal does, and waits for the process. */
+    boolean interrupt(long timeoutSeconds) throws IOException, InterruptedException {
+        Process kill = new ProcessBuilder("kill", "-INT", Long.toString(process.pid())).inheritIO().start();
+        if (!kill.waitFor(10, TimeUnit.SECONDS) || kill.exitValue() != 0) {
+            throw new IllegalStateException("kill -INT " + process.pid() + " failed");
+        }
+        boolean exited = process.waitFor(timeoutSeconds, TimeUnit.SECONDS);
+        pump.join(java.time.Duration.ofSeconds(10));
+        return exited;
+    }
+
     int exitValue() {
         return process.exitValue();
     }

@@ -5,6 +5,7 @@ import dev.tandem.runtime.transfer.TransferFailure;
 import dev.tandem.runtime.transfer.TransferMetrics;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.util.Locale;
 import java.util.Map;
@@ -30,6 +31,11 @@ import java.util.function.IntSupplier;
  * tandem_disagg_import_seconds_total             decode worker: reserve + pull + start, summed (pull alone below)
  * tandem_disagg_imported_tokens_total            decode worker: prompt tokens pulled instead of computed
  * tandem_frontend_migrations_total{outcome}      frontend: streams re-issued after a lost decode worker
+ * tandem_disagg_remote_first_tokens_total        frontend: remote-prefill requests whose first token arrived
+ * tandem_disagg_remote_ttft_seconds_total        frontend: their launch-to-first-token time, summed
+ * tandem_disagg_handoff_seconds_total            frontend: their prefill-answered-to-first-token time, summed
+ *                                                (the decode worker's reserve + pull + start + delivery)
+ * tandem_disagg_handoff_ttft_share               frontend: histogram of handoff / TTFT per request, [0, 1]
  * tandem_kv_transfer_pulls_total{transport}      successful pulls             (from {@link TransferMetrics})
  * tandem_kv_transfer_failures_total{transport,reason}
  * tandem_kv_transfer_bytes_total{transport} / _blocks_total / _seconds_total
@@ -66,6 +72,14 @@ public final class DisaggMetrics {
     private final LongAdder importNanos = new LongAdder();
     private final LongAdder importedTokens = new LongAdder();
     private final TransferMetrics transfer = new TransferMetrics();
+    private final LongAdder remoteFirstTokens = new LongAdder();
+    private final LongAdder remoteTtftNanos = new LongAdder();
+    private final LongAdder handoffNanos = new LongAdder();
+    /** Per request: handoff / launch-to-first-token; buckets in [0, 1]. */
+    private final Histogram handoffShare = Histogram.builder().name("tandem_disagg_handoff_ttft_share")
+            .help("Per remote-prefill request: share of its time to first token spent between the prefill worker's "
+                    + "answer and the first token (the decode worker's reserve, KV pull and start)")
+            .classicUpperBounds(0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1).build();
 
     /** The per-transport transfer counters; pass it as the transfer plane's listener. */
     public TransferMetrics transfer() {
@@ -103,6 +117,31 @@ public final class DisaggMetrics {
         imports.increment();
         importNanos.add(nanos);
         importedTokens.add(transferredTokens);
+    }
+
+    /**
+     * A remote-prefill request's first token reached the frontend.
+     *
+     * @param ttftNanos    from the launch (prefill call) to the first token
+     * @param handoffNanos from the prefill worker's answer to the first token
+     */
+    public void remoteFirstToken(long ttftNanos, long handoffNanos) {
+        remoteFirstTokens.increment();
+        remoteTtftNanos.add(ttftNanos);
+        this.handoffNanos.add(handoffNanos);
+        handoffShare.observe(ttftNanos <= 0 ? 0 : Math.min(1.0, (double) handoffNanos / ttftNanos));
+    }
+
+    public long remoteFirstTokens() {
+        return remoteFirstTokens.sum();
+    }
+
+    public double remoteTtftSeconds() {
+        return remoteTtftNanos.sum() / 1e9;
+    }
+
+    public double handoffSeconds() {
+        return handoffNanos.sum() / 1e9;
     }
 
     public long requests(Path path) {
@@ -171,6 +210,16 @@ public final class DisaggMetrics {
         CounterWithCallback.builder().name("tandem_disagg_import_seconds_total")
                 .help("Decode-side wall time from reserving blocks to starting the decode (the pull included)")
                 .callback(cb -> cb.call(importSeconds())).register(registry);
+        counter(registry, "tandem_disagg_remote_first_tokens_total",
+                "Remote-prefill requests whose first token reached the frontend", remoteFirstTokens);
+        CounterWithCallback.builder().name("tandem_disagg_remote_ttft_seconds_total")
+                .help("Remote-prefill requests: launch (prefill call) to first token, summed")
+                .callback(cb -> cb.call(remoteTtftSeconds())).register(registry);
+        CounterWithCallback.builder().name("tandem_disagg_handoff_seconds_total")
+                .help("Remote-prefill requests: prefill worker's answer to first token (decode worker's reserve, "
+                        + "KV pull, start), summed")
+                .callback(cb -> cb.call(handoffSeconds())).register(registry);
+        registry.register(handoffShare);
         if (activePins != null) {
             GaugeWithCallback.builder().name("tandem_disagg_pins_active")
                     .help("Prompt pins a prefill worker holds for decode workers now")

@@ -96,7 +96,7 @@ final class KvImporter {
     /** Starts an import of {@code request} (which carries a remote prefill); see the class notes. */
     RequestHandle submit(GenerateRequest request, TokenSink sink) {
         Import imp = new Import(request, sink);
-        Thread.ofVirtual().name("tandem-kv-import-" + request.requestId()).start(imp::run);
+        Thread.ofVirtual().name("tandem-kv-import-" + request.requestId()).start(imp::runGuarded);
         return imp;
     }
 
@@ -109,6 +109,10 @@ final class KvImporter {
         private volatile boolean cancelled;
         /** The running engine request once started; read by cancel() on any thread. */
         private volatile RequestHandle started;
+        /** The blocks held for the import until it starts or is given up (import thread only). */
+        private ImportReservation reservation;
+        /** Whether the prefill worker's pin was released (import thread only). */
+        private boolean released;
 
         Import(GenerateRequest request, TokenSink sink) {
             this.request = request;
@@ -127,6 +131,38 @@ final class KvImporter {
             RequestHandle h = started;
             if (h != null) {
                 h.cancel();
+            }
+        }
+
+        /**
+         * Runs the import; a failure nobody foresaw (a transport or engine bug) still frees the
+         * reservation, releases the pin and ends the client's stream with an error instead of
+         * leaving it waiting.
+         */
+        void runGuarded() {
+            try {
+                run();
+            } catch (RuntimeException e) {
+                LOG.log(WARNING, "[req=" + request.requestId() + "] import on worker " + workerId + " failed", e);
+                ImportReservation r = reservation;
+                if (r != null && started == null) {
+                    engine.cancelImport(r);
+                }
+                if (!released) {
+                    releasePin();
+                }
+                if (started == null) {
+                    sink.onError(new RequestException(RequestException.Kind.INTERNAL, "[req=" + request.requestId()
+                            + "] importing the prompt's KV on worker " + workerId + " failed: " + e, null, e));
+                }
+            }
+        }
+
+        /** Releases the prefill worker's pin, once. */
+        private void releasePin() {
+            if (!released) {
+                released = true;
+                releaser.release(prefill.handle(), prefill.prefillAddress());
             }
         }
 
@@ -150,6 +186,7 @@ final class KvImporter {
                 fallBack(local, "decode_no_room", "interrupted while reserving");
                 return;
             }
+            reservation = r;
             if (cancelled) {
                 abandon(r);
                 return;
@@ -191,7 +228,7 @@ final class KvImporter {
                 LOG.log(DEBUG, "[req={0}] imported {1} of {2} blocks from {3} in {4} us", request.requestId(),
                         dst.length - from, dst.length, handle.workerId(), (System.nanoTime() - startNanos) / 1000);
             }
-            releaser.release(handle, prefill.prefillAddress());
+            releasePin();
         }
 
         private Deadline deadline(KvHandle handle) {
@@ -202,7 +239,8 @@ final class KvImporter {
         /** Cancelled before the decode started: free the reservation and the pin, tell the sink. */
         private void abandon(ImportReservation r) {
             engine.cancelImport(r);
-            releaser.release(prefill.handle(), prefill.prefillAddress());
+            reservation = null;
+            releasePin();
             sink.onFinish(FinishReason.CANCELLED, new Usage(request.promptLength(), 0, 0, 0));
         }
 
@@ -212,7 +250,8 @@ final class KvImporter {
         }
 
         private void fallBackCounted(GenerateRequest local, String why) {
-            releaser.release(prefill.handle(), prefill.prefillAddress());
+            reservation = null; // the caller cancelled it
+            releasePin();
             if (prefill.required()) {
                 LOG.log(WARNING, "[req={0}] remote prefill is enforced and failed on worker {1}: {2}",
                         request.requestId(), workerId, why);

@@ -8,7 +8,6 @@ import dev.tandem.engine.gguf.GgufFile;
 import dev.tandem.engine.kvcache.KvPool;
 import dev.tandem.engine.mock.MockConfig;
 import dev.tandem.engine.mock.MockEngine;
-import dev.tandem.engine.mock.TimingProfile;
 import dev.tandem.engine.model.ModelConfig;
 import dev.tandem.engine.model.Transformer;
 import dev.tandem.engine.tokenizer.Tokenizer;
@@ -81,7 +80,7 @@ final class WorkerEngines {
                 .withVocabSize(vocabSize)
                 .withContextLength(contextLength)
                 .withEngine(engine)
-                .withTiming(TimingProfile.DYNAMO.withSpeedup(spec.mockSpeedup()));
+                .withTiming(spec.engine().mockTiming().withSpeedup(spec.mockSpeedup()));
         return MockEngine.start(mc);
     }
 

@@ -100,8 +100,8 @@ public final class ProfileCalibrator {
             }
         }
         double[] xs = Arrays.stream(prefillTokens).asDoubleStream().toArray();
-        double[] pf = fitQuadratic(xs, prefillMs);
-        double[] dc = fitQuadratic(decodeU, decodeMs);
+        double[] pf = fitNonNegative(xs, prefillMs, 1, Arrays.stream(xs).max().orElse(1));
+        double[] dc = fitNonNegative(decodeU, decodeMs, 0, 1);
         TimingProfile profile = new TimingProfile(name, pf[2], pf[1], pf[0], dc[2], dc[1], dc[0], 1.0);
         return new Result(profile, prefillTokens.clone(), prefillMs, decodeU, decodeMs);
     }
@@ -133,6 +133,54 @@ public final class ProfileCalibrator {
             t[i] = r.nextInt(vocab);
         }
         return t;
+    }
+
+    /**
+     * {@link #fitQuadratic}, unless that curve dips below zero somewhere on [lo, hi] (noisy points
+     * on a loaded machine can bend it down): then the least-squares line, and if that too goes
+     * negative, the mean. A step time is never negative, and a profile that reaches zero would
+     * make the mock's steps free.
+     */
+    static double[] fitNonNegative(double[] x, double[] y, double lo, double hi) {
+        double[] q = fitQuadratic(x, y);
+        if (minimum(q, lo, hi) >= 0) {
+            return q;
+        }
+        double[] line = fitLine(x, y);
+        if (minimum(line, lo, hi) >= 0) {
+            return line;
+        }
+        return new double[] {Math.max(0, Arrays.stream(y).average().orElse(0)), 0, 0};
+    }
+
+    /** Least-squares {@code y = c0 + c1 x}; returns {c0, c1, 0}. */
+    static double[] fitLine(double[] x, double[] y) {
+        double mx = Arrays.stream(x).average().orElse(0);
+        double my = Arrays.stream(y).average().orElse(0);
+        double sxy = 0;
+        double sxx = 0;
+        for (int i = 0; i < x.length; i++) {
+            sxy += (x[i] - mx) * (y[i] - my);
+            sxx += (x[i] - mx) * (x[i] - mx);
+        }
+        double slope = sxx == 0 ? 0 : sxy / sxx;
+        return new double[] {my - slope * mx, slope, 0};
+    }
+
+    /** The smallest value of {@code c0 + c1 x + c2 x^2} on [lo, hi]: at an end or at the vertex. */
+    static double minimum(double[] c, double lo, double hi) {
+        double m = Math.min(eval(c, lo), eval(c, hi));
+        if (c[2] != 0) {
+            double vertex = -c[1] / (2 * c[2]);
+            if (vertex > lo && vertex < hi) {
+                m = Math.min(m, eval(c, vertex));
+            }
+        }
+        return m;
+    }
+
+    private static double eval(double[] c, double x) {
+        return c[0] + c[1] * x + c[2] * x * x;
     }
 
     /**

@@ -33,6 +33,22 @@ public record TimingProfile(String name, double prefillQuadraticMs, double prefi
      */
     public static final TimingProfile DYNAMO = new TimingProfile("dynamo", 4.2e-7, 1.52e-2, 16.5, -25.7, 54.0, 5.7, 1.0);
 
+    /**
+     * This project's engine on synthetic TinyLlama-1.1B Q8_0 with 2 kernel threads on the 2-core
+     * development machine, fitted by {@code tandem bench engine --calibrate-mock} (prefill steps of
+     * 16..256 tokens, decode steps of 1..16 sequences of 128 positions; the measurement and its
+     * conditions are in docs/benchmarks.md, "Batching and prefix caching"). Prefill
+     * 0.1957 N^2 + 44.30 N + 2526 ms; decode 1508 u + 996.3 ms (the quadratic fit of the decode
+     * points dipped below zero, so the calibrator fell back to the line). Measured while the
+     * machine ran about 15 runnable processes on 2 cores: step times are several times those of
+     * an idle machine; use a speed-up factor to scale them.
+     */
+    public static final TimingProfile TINYLLAMA_Q8_CPU2T = new TimingProfile("tinyllama-q8-cpu2t",
+            0.1957, 44.30, 2526, 0.0, 1508, 996.3, 1.0);
+
+    /** Every profile {@link #named} knows. */
+    public static final java.util.List<TimingProfile> KNOWN = java.util.List.of(DYNAMO, TINYLLAMA_Q8_CPU2T);
+
     public TimingProfile {
         if (!(speedup > 0) || Double.isInfinite(speedup)) {
             throw new ConfigException("mock speed-up must be a positive number, got " + speedup);
@@ -67,11 +83,18 @@ public record TimingProfile(String name, double prefillQuadraticMs, double prefi
                 decodeLinearMs, decodeConstantMs, s);
     }
 
-    /** A profile by name: {@code dynamo}. */
+    /** A profile by name, case-insensitive: one of {@link #KNOWN} ({@code dynamo}, {@code tinyllama-q8-cpu2t}). */
     public static TimingProfile named(String profileName) {
-        return switch (profileName.trim().toLowerCase(java.util.Locale.ROOT)) {
-            case "dynamo" -> DYNAMO;
-            default -> throw new ConfigException("unknown mock timing profile '" + profileName + "' (expected: dynamo)");
-        };
+        String names = String.join(", ", KNOWN.stream().map(TimingProfile::name).toList());
+        if (profileName == null) {
+            throw new ConfigException("mock timing profile is missing (expected one of: " + names + ")");
+        }
+        String key = profileName.trim().toLowerCase(java.util.Locale.ROOT);
+        for (TimingProfile p : KNOWN) {
+            if (p.name().equals(key)) {
+                return p;
+            }
+        }
+        throw new ConfigException("unknown mock timing profile '" + profileName + "' (expected one of: " + names + ")");
     }
 }

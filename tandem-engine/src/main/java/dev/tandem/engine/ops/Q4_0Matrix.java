@@ -5,6 +5,7 @@ import static dev.tandem.engine.ops.Simd.B2;
 import static dev.tandem.engine.ops.Simd.BYTE_LOAD;
 import static dev.tandem.engine.ops.Simd.F;
 import static dev.tandem.engine.ops.Simd.FL;
+import static dev.tandem.engine.ops.Simd.I;
 import static dev.tandem.engine.ops.Simd.PARTS;
 import static dev.tandem.engine.ops.Simd.S2;
 
@@ -103,33 +104,41 @@ final class Q4_0Matrix extends WeightMatrix {
      * a block are zero-extended to 16-bit lanes (where AVX2 can shift), split into low nibbles
      * (elements 0..15) and high nibbles (16..31), each in 0..15, multiplied with the matching
      * activation quants and added per lane (|sum| &le; 2 * 15 * 127); lane pairs are summed into
-     * ints, converted and scaled by d_w * d_x. The nibbles' -8 offset is folded in once per block
-     * from the activation block sum: sum (n - 8) q = sum n q - 8 sum q.
+     * ints, converted and scaled by d_w * d_x. The nibbles' -8 offset is folded in once per row
+     * from the activation block sums: sum (n - 8) q = sum n q - 8 sum q, so the row's offset is
+     * 8 * sum_b d_w[b] d_x[b] sum_q[b], computed after the main loop in one vector pass over the
+     * blocks (FL blocks per step) instead of scalar work in every block (as llama.cpp's
+     * block_q8_1 carries d * sum q for the same purpose).
      */
     @Override
     float dotQ8Vector(int row, short[] q, int qOff, float[] xScales, int[] xSums, int sOff) {
         int blocks = cols / BLOCK;
-        return dotQ8Kernel(qs, scales, row * blocks, blocks, q, qOff, xScales, xSums, sOff);
+        return dotQ8Kernel(qs, scales, row * blocks, blocks, q, qOff, xScales, sOff)
+                - 8f * offsetSum(scales, row * blocks, blocks, xScales, xSums, sOff);
     }
 
-    /** The kernel of {@link #dotQ8Vector} on plain arguments (static: C2 compiles it as a tight leaf). */
+    /** The block products of {@link #dotQ8Vector} without the -8 offset (static: C2 compiles it as a tight leaf). */
     private static float dotQ8Kernel(byte[] w, float[] ws, int si, int blocks, short[] q, int qOff, float[] xScales,
-                                     int[] xSums, int sOff) {
+                                     int sOff) {
         int wi = si * QS_PER_BLOCK;
         FloatVector acc0 = FloatVector.zero(F);
         FloatVector acc1 = FloatVector.zero(F);
-        float offsets = 0f; // sum over blocks of d_w * d_x * sum q: the -8 offset's share, subtracted 8x at the end
         int b = 0;
         // Every index is an affine function of b alone, so C2 hoists the bounds checks.
         for (; b + 1 < blocks; b += 2) {
             int qi = qOff + b * BLOCK;
             int wb = wi + b * QS_PER_BLOCK;
-            ShortVector p0 = ShortVector.zero(S2);
-            ShortVector p1 = ShortVector.zero(S2);
-            for (int j = 0; j < QS_PER_BLOCK; j += 2 * FL) {
-                ShortVector n0 = (ShortVector) ByteVector.fromArray(B2, w, wb + j)
-                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-                ShortVector n1 = (ShortVector) ByteVector.fromArray(B2, w, wb + QS_PER_BLOCK + j)
+            ShortVector n0 = (ShortVector) ByteVector.fromArray(B2, w, wb)
+                    .convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+            ShortVector n1 = (ShortVector) ByteVector.fromArray(B2, w, wb + QS_PER_BLOCK)
+                    .convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+            ShortVector p0 = n0.and((short) 0x0F).mul(ShortVector.fromArray(S2, q, qi))
+                    .add(n0.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S2, q, qi + QS_PER_BLOCK)));
+            ShortVector p1 = n1.and((short) 0x0F).mul(ShortVector.fromArray(S2, q, qi + BLOCK))
+                    .add(n1.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S2, q, qi + BLOCK + QS_PER_BLOCK)));
+            for (int j = 2 * FL; j < QS_PER_BLOCK; j += 2 * FL) { // 128-bit vectors only
+                n0 = (ShortVector) ByteVector.fromArray(B2, w, wb + j).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+                n1 = (ShortVector) ByteVector.fromArray(B2, w, wb + QS_PER_BLOCK + j)
                         .convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
                 p0 = p0.add(n0.and((short) 0x0F).mul(ShortVector.fromArray(S2, q, qi + j)))
                         .add(n0.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S2, q, qi + QS_PER_BLOCK + j)));
@@ -145,7 +154,6 @@ final class Q4_0Matrix extends WeightMatrix {
                     .add(i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
             float d0 = ws[si + b] * xScales[sOff + b];
             float d1 = ws[si + b + 1] * xScales[sOff + b + 1];
-            offsets += d0 * xSums[sOff + b] + d1 * xSums[sOff + b + 1];
             acc0 = ((FloatVector) sum0.convertShape(VectorOperators.I2F, F, 0)).fma(FloatVector.broadcast(F, d0), acc0);
             acc1 = ((FloatVector) sum1.convertShape(VectorOperators.I2F, F, 0)).fma(FloatVector.broadcast(F, d1), acc1);
         }
@@ -163,10 +171,25 @@ final class Q4_0Matrix extends WeightMatrix {
             IntVector sum0 = i0.lanewise(VectorOperators.ASHR, 16)
                     .add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
             float d0 = ws[si + b] * xScales[sOff + b];
-            offsets += d0 * xSums[sOff + b];
             acc0 = ((FloatVector) sum0.convertShape(VectorOperators.I2F, F, 0)).fma(FloatVector.broadcast(F, d0), acc0);
         }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD) - 8f * offsets;
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+    }
+
+    /** {@code sum_b d_w[b] * d_x[b] * sum_q[b]} over a row's blocks, FL blocks per vector step. */
+    private static float offsetSum(float[] ws, int si, int blocks, float[] xScales, int[] xSums, int sOff) {
+        FloatVector acc = FloatVector.zero(F);
+        int b = 0;
+        for (; b + FL <= blocks; b += FL) {
+            FloatVector xs = ((FloatVector) IntVector.fromArray(I, xSums, sOff + b).convertShape(VectorOperators.I2F, F, 0))
+                    .mul(FloatVector.fromArray(F, xScales, sOff + b));
+            acc = FloatVector.fromArray(F, ws, si + b).fma(xs, acc);
+        }
+        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; b < blocks; b++) {
+            sum += ws[si + b] * xScales[sOff + b] * xSums[sOff + b];
+        }
+        return sum;
     }
 
     @Override

@@ -14,16 +14,13 @@ import dev.tandem.engine.ImportReservation;
 import dev.tandem.engine.PromptPin;
 import dev.tandem.engine.kvcache.BlockManager;
 import dev.tandem.engine.kvcache.KvPool;
-import dev.tandem.engine.model.ForwardBatch;
 import dev.tandem.engine.model.ModelRunner;
 import dev.tandem.engine.sampling.Sampler;
 import dev.tandem.engine.sampling.SequenceSampling;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.PriorityQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ThreadLocalRandom;
@@ -42,25 +39,18 @@ import java.util.function.Supplier;
  * queue. Each call drains commands (submit, cancel, calls such as snapshots), releases expired
  * pins, and runs at most one step:
  * <ol>
- *   <li><b>decode</b>: every running sequence with one pending token contributes it. If its next
- *       block cannot be allocated, the latest-arrived running sequence is preempted (its blocks
- *       freed, full ones staying in the prefix cache; requeued to recompute) until it can, vLLM's
- *       recompute preemption;</li>
- *   <li><b>chunked prefill</b>: running sequences with more pending tokens (a long prompt, or a
- *       recompute) take chunks, oldest first, up to the token budget and the free blocks;</li>
- *   <li><b>admission</b>: waiting sequences, oldest first, take their longest cached prefix
- *       (whole blocks, never the last prompt token, whose logits are needed) and a first chunk,
- *       while the budget ({@code maxBatchTokens}), the sequence limit ({@code maxSequences}) and
- *       the blocks allow; the first that does not fit stops admission (no overtaking);</li>
+ *   <li>{@link StepPlanner} fills the batch: decodes first, then chunks of running prompts, then
+ *       admissions with their cached prefixes, preempting the latest arrivals when blocks run
+ *       out (see its notes);</li>
  *   <li>one {@code ModelRunner.forward} over the whole batch; then, per sequence, register its
  *       newly full blocks ({@code BlockManager.commit}), and if its run reached its last token,
  *       sample with its own parameters, stream the token, and finish it on an end-of-generation
  *       id, a stop id, {@code maxTokens} or the context length.</li>
  * </ol>
- * Decodes go first so that a long prompt never stalls the sequences already generating.
- * With a {@link StepTiming} (the mock engine) the step's tokens are released only when the clock
- * reaches the step's end, so a simulation on a virtual clock advances by step times without
- * sleeping, and a real-time one sleeps between steps instead of spinning.
+ * A finished or cancelled sequence releases its blocks at once, so they are free for the next
+ * plan. With a {@link StepTiming} (the mock engine) the step's tokens are released only when
+ * the clock reaches the step's end, so a simulation on a virtual clock advances by step times
+ * without sleeping, and a real-time one sleeps between steps instead of spinning.
  *
  * <h2>Invariants</h2> (checked by {@link #checkInvariants()})
  * <ul>
@@ -78,9 +68,8 @@ import java.util.function.Supplier;
  * from a sink cancels only that request.
  *
  * <h2>References</h2>
- * vLLM v1 scheduler (token budget across running then waiting, chunked prefill, recompute
- * preemption of the lowest-priority running request); Sarathi-Serve (decode-first batches with
- * prefill chunks); NVIDIA Dynamo mocker (the simulated-step design).
+ * vLLM v1 engine core (plan, run, sample, stream in one loop); NVIDIA Dynamo mocker (the
+ * simulated-step design).
  */
 public final class Scheduler {
     private static final System.Logger LOG = System.getLogger(Scheduler.class.getName());
@@ -100,7 +89,6 @@ public final class Scheduler {
     private final NanoClock clock;
     private final StepTiming timing;
     private final Sampler sampler;
-    private final ForwardBatch batch;
     private final float[] logits; // [maxSequences][vocab]
 
     // ---- shared with other threads ----
@@ -120,22 +108,13 @@ public final class Scheduler {
     private volatile Thread ownerThread;
 
     // ---- engine thread only ----
-    private final PriorityQueue<Sequence> waiting = new PriorityQueue<>(Comparator.comparingLong(s -> s.arrival));
-    private final ArrayList<Sequence> running = new ArrayList<>();
-    private final Sequence[] scheduled;
-    private int scheduledCount;
-    private int stepPrefillTokens;
-    private int stepDecodeSequences;
+    private final StepPlanner planner;
     private boolean inFlight;
     private long stepDueNanos;
     private boolean lastPlanRan;
-    private long waitingTokens;
     private final PinTable pins;
     private final Map<Long, Sequence> reservations = new HashMap<>();
     private long nextReportNanos;
-    private long promptTokensTotal;
-    private long cachedPromptTokensTotal;
-    private long preemptionsTotal;
     private long stepsTotal;
 
     private sealed interface Command permits Submit, Cancel, Call {
@@ -178,9 +157,8 @@ public final class Scheduler {
         this.clock = clock;
         this.timing = timing;
         this.sampler = new Sampler(vocabSize);
-        this.batch = new ForwardBatch(config.maxSequences(), config.maxBatchTokens());
         this.logits = new float[Math.multiplyExact(config.maxSequences(), vocabSize)];
-        this.scheduled = new Sequence[config.maxSequences()];
+        this.planner = new StepPlanner(name, blocks, blockSize, config.maxBatchTokens(), config.maxSequences());
         this.nextReportNanos = clock.nanoTime();
         this.load = computeLoad();
     }
@@ -330,7 +308,7 @@ public final class Scheduler {
             completeStep();
             work++;
         }
-        lastPlanRan = !shutDown && plan();
+        lastPlanRan = !shutDown && planner.plan(reservations.size());
         if (lastPlanRan) {
             runStep(now);
             work++;
@@ -348,7 +326,7 @@ public final class Scheduler {
         if (!commands.isEmpty()) {
             return now;
         }
-        boolean mayRun = lastPlanRan && (!running.isEmpty() || !waiting.isEmpty());
+        boolean mayRun = lastPlanRan && planner.hasWork();
         long wake = inFlight ? stepDueNanos : (mayRun ? now : Long.MAX_VALUE);
         wake = Math.min(wake, pins.nextExpiryNanos());
         for (Sequence s : reservations.values()) {
@@ -364,7 +342,7 @@ public final class Scheduler {
 
     /** True when nothing is running, waiting, in flight or queued. */
     public boolean isIdle() {
-        return running.isEmpty() && waiting.isEmpty() && !inFlight && commands.isEmpty() && reservations.isEmpty();
+        return !planner.hasWork() && !inFlight && commands.isEmpty() && reservations.isEmpty();
     }
 
     /** Engine thread: the prefix cache's hashes with the id of the last event they reflect. */
@@ -383,7 +361,7 @@ public final class Scheduler {
     }
 
     public long preemptions() {
-        return preemptionsTotal;
+        return planner.preemptionsTotal();
     }
 
     public long steps() {
@@ -406,14 +384,11 @@ public final class Scheduler {
             }
         }
         inFlight = false;
-        for (int k = 0; k < scheduledCount; k++) {
-            scheduled[k] = null;
-        }
-        scheduledCount = 0;
-        for (Sequence s : new ArrayList<>(running)) {
+        planner.clearScheduled();
+        for (Sequence s : new ArrayList<>(planner.running())) {
             cancelNow(s);
         }
-        for (Sequence s : new ArrayList<>(waiting)) {
+        for (Sequence s : planner.waitingSnapshot()) {
             cancelNow(s);
         }
         for (Sequence s : new ArrayList<>(reservations.values())) {
@@ -488,141 +463,12 @@ public final class Scheduler {
         while (n < MAX_COMMANDS_PER_CALL && (c = commands.poll()) != null) {
             n++;
             switch (c) {
-                case Submit s -> {
-                    Sequence seq = s.seq();
-                    seq.state = Sequence.State.WAITING;
-                    waiting.add(seq);
-                    waitingTokens += seq.tokenCount;
-                }
+                case Submit s -> planner.enqueue(s.seq());
                 case Cancel k -> cancelNow(k.seq());
                 case Call call -> call.action().run();
             }
         }
         return n;
-    }
-
-    // ------------------------------------------------------------------ planning
-
-    /** Fills the batch for the next step; false if there is nothing to run. */
-    private boolean plan() {
-        batch.clear();
-        scheduledCount = 0;
-        stepPrefillTokens = 0;
-        stepDecodeSequences = 0;
-        int budget = config.maxBatchTokens();
-        // 1. decodes, preempting the latest arrivals when blocks run out
-        for (int i = 0; i < running.size(); i++) {
-            Sequence s = running.get(i);
-            if (s.pending() != 1) {
-                continue;
-            }
-            while (!blocks.allocate(s.table, s.computed + 1)) {
-                Sequence victim = running.getLast();
-                preempt(victim);
-                if (victim == s) {
-                    break;
-                }
-            }
-            if (s.state != Sequence.State.RUNNING) {
-                break; // s itself was preempted: it was the last running sequence
-            }
-            schedule(s, 1);
-            budget--;
-            stepDecodeSequences++;
-        }
-        // 2. chunks of prompts already running
-        for (int i = 0; i < running.size() && budget > 0; i++) {
-            Sequence s = running.get(i);
-            if (s.pending() <= 1) {
-                continue;
-            }
-            int chunk = fitChunk(s, Math.min(budget, s.pending()));
-            if (chunk <= 0) {
-                continue;
-            }
-            allocateOrThrow(s, s.computed + chunk);
-            schedule(s, chunk);
-            budget -= chunk;
-            stepPrefillTokens += chunk;
-        }
-        // 3. admissions, oldest first, no overtaking
-        while (budget > 0 && running.size() + reservations.size() < config.maxSequences() && !waiting.isEmpty()) {
-            Sequence s = waiting.peek();
-            int hit = blocks.matchPrefix(s.table, (s.tokenCount - 1) / blockSize);
-            int cachedAmongHit = blocks.cachedAmongPrefix(s.table, hit);
-            int start = hit * blockSize;
-            int chunk = Math.min(budget, s.tokenCount - start);
-            int coverable = (hit + blocks.allocatableBlocks() - cachedAmongHit) * blockSize - start;
-            chunk = Math.min(chunk, coverable);
-            if (chunk <= 0) {
-                break;
-            }
-            waiting.poll();
-            waitingTokens -= s.tokenCount;
-            blocks.acquirePrefix(s.table, hit);
-            s.computed = start;
-            allocateOrThrow(s, start + chunk);
-            if (!s.admittedOnce) {
-                s.admittedOnce = true;
-                s.cachedPromptTokens = Math.min(start, s.promptLength);
-                promptTokensTotal += s.promptLength;
-                cachedPromptTokensTotal += s.cachedPromptTokens;
-            }
-            s.state = Sequence.State.RUNNING;
-            insertRunning(s);
-            schedule(s, chunk);
-            budget -= chunk;
-            stepPrefillTokens += chunk;
-        }
-        return scheduledCount > 0;
-    }
-
-    /** Largest chunk up to {@code wanted} whose blocks can be allocated now. */
-    private int fitChunk(Sequence s, int wanted) {
-        int coverable = (s.table.blockCount() + blocks.allocatableBlocks()) * blockSize - s.computed;
-        return Math.min(wanted, coverable);
-    }
-
-    private void allocateOrThrow(Sequence s, int tokens) {
-        if (!blocks.allocate(s.table, tokens)) {
-            throw new IllegalStateException("allocation of " + tokens + " positions failed after the fit check: " + s);
-        }
-    }
-
-    private void schedule(Sequence s, int tokens) {
-        s.stepTokens = tokens;
-        boolean wantsLogits = s.computed + tokens == s.tokenCount;
-        batch.add(s.tokens, s.computed, tokens, s.computed, s.table.blocks(), wantsLogits);
-        scheduled[scheduledCount++] = s;
-    }
-
-    private void insertRunning(Sequence s) {
-        int lo = 0;
-        int hi = running.size();
-        while (lo < hi) {
-            int mid = (lo + hi) >>> 1;
-            if (running.get(mid).arrival < s.arrival) {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        running.add(lo, s);
-    }
-
-    private void preempt(Sequence s) {
-        running.remove(s);
-        blocks.release(s.table);
-        s.computed = 0;
-        s.state = Sequence.State.WAITING;
-        s.preemptions++;
-        preemptionsTotal++;
-        waiting.add(s);
-        waitingTokens += s.tokenCount;
-        if (LOG.isLoggable(System.Logger.Level.DEBUG)) {
-            LOG.log(System.Logger.Level.DEBUG, "[req={0}] preempted after {1} tokens (engine {2}, free blocks {3})",
-                    s.requestId(), s.generated, name, blocks.allocatableBlocks());
-        }
     }
 
     // ------------------------------------------------------------------ running a step
@@ -631,9 +477,9 @@ public final class Scheduler {
         stepsTotal++;
         int active = blocks.activeBlocks();
         try {
-            runner.forward(batch, pool, logits);
+            runner.forward(planner.batch(), pool, logits);
         } catch (RuntimeException e) {
-            LOG.log(System.Logger.Level.ERROR, "engine " + name + ": forward step of " + scheduledCount
+            LOG.log(System.Logger.Level.ERROR, "engine " + name + ": forward step of " + planner.scheduledCount()
                     + " sequences failed; failing them", e);
             failScheduled(e);
             return;
@@ -641,16 +487,15 @@ public final class Scheduler {
         if (timing == null) {
             completeStep();
         } else {
-            long d = Math.max(1, timing.stepNanos(stepPrefillTokens, stepDecodeSequences, active, blocks.totalBlocks()));
+            long d = Math.max(1, timing.stepNanos(planner.stepPrefillTokens(), planner.stepDecodeSequences(), active, blocks.totalBlocks()));
             inFlight = true;
             stepDueNanos = now + d;
         }
     }
 
     private void completeStep() {
-        for (int k = 0; k < scheduledCount; k++) {
-            Sequence s = scheduled[k];
-            scheduled[k] = null;
+        for (int k = 0; k < planner.scheduledCount(); k++) {
+            Sequence s = planner.scheduled(k);
             if (s.state != Sequence.State.RUNNING) {
                 continue; // cancelled while its step was in flight
             }
@@ -660,7 +505,7 @@ public final class Scheduler {
                 sampleAndEmit(s, k);
             }
         }
-        scheduledCount = 0;
+        planner.clearScheduled();
     }
 
     private void sampleAndEmit(Sequence s, int row) {
@@ -698,9 +543,8 @@ public final class Scheduler {
     }
 
     private void failScheduled(RuntimeException cause) {
-        for (int k = 0; k < scheduledCount; k++) {
-            Sequence s = scheduled[k];
-            scheduled[k] = null;
+        for (int k = 0; k < planner.scheduledCount(); k++) {
+            Sequence s = planner.scheduled(k);
             if (s.state == Sequence.State.RUNNING) {
                 finishQuietly(s);
                 try {
@@ -711,7 +555,7 @@ public final class Scheduler {
                 }
             }
         }
-        scheduledCount = 0;
+        planner.clearScheduled();
     }
 
     // ------------------------------------------------------------------ finishing
@@ -752,11 +596,7 @@ public final class Scheduler {
     /** Removes a sequence from wherever it is and releases its blocks; tells nobody. */
     private void finishQuietly(Sequence s) {
         switch (s.state) {
-            case WAITING -> {
-                waiting.remove(s);
-                waitingTokens -= s.tokenCount;
-            }
-            case RUNNING -> running.remove(s);
+            case WAITING, RUNNING -> planner.remove(s);
             case RESERVED -> reservations.remove(s.arrival);
             case NEW, FINISHED -> { }
         }
@@ -780,7 +620,7 @@ public final class Scheduler {
     }
 
     private ImportReservation reserve(Sequence s) {
-        if (running.size() + reservations.size() >= config.maxSequences()) {
+        if (planner.runningCount() + reservations.size() >= config.maxSequences()) {
             throw new RequestException(RequestException.Kind.UNAVAILABLE, "engine " + name + " runs "
                     + config.maxSequences() + " sequences already");
         }
@@ -820,14 +660,12 @@ public final class Scheduler {
         s.transferredPromptTokens = s.promptLength - s.cachedPromptTokens;
         blocks.commit(s.table, s.computed);
         s.admittedOnce = true;
-        promptTokensTotal += s.promptLength;
-        cachedPromptTokensTotal += s.cachedPromptTokens;
+        planner.countPrompt(s);
         if (!s.sampling.params().greedy()) {
             s.sampling.skipDraw(); // the peer's draw for the first token
         }
         s.append(firstToken);
-        s.state = Sequence.State.RUNNING;
-        insertRunning(s);
+        planner.insertRunning(s);
         FinishReason reason = finishReason(s, firstToken);
         if (reason != null) {
             finish(s, reason);
@@ -869,15 +707,9 @@ public final class Scheduler {
     }
 
     private LoadReport computeLoad() {
-        long queuedPrefill = waitingTokens;
-        for (Sequence s : running) {
-            int p = s.pending();
-            if (p > 1) {
-                queuedPrefill += p;
-            }
-        }
-        return new LoadReport(blocks.totalBlocks(), blocks.activeBlocks(), blocks.cachedBlocks(), running.size(),
-                waiting.size(), queuedPrefill, promptTokensTotal, cachedPromptTokensTotal);
+        return new LoadReport(blocks.totalBlocks(), blocks.activeBlocks(), blocks.cachedBlocks(),
+                planner.runningCount(), planner.waitingCount(), planner.queuedPrefillTokens(),
+                planner.promptTokensTotal(), planner.cachedPromptTokensTotal());
     }
 
     // ------------------------------------------------------------------ invariants
@@ -886,21 +718,7 @@ public final class Scheduler {
     public void checkInvariants() {
         blocks.checkInvariants();
         int[] refs = new int[blocks.totalBlocks()];
-        long prevArrival = Long.MIN_VALUE;
-        for (Sequence s : running) {
-            check(s.state == Sequence.State.RUNNING, "running list holds %s", s);
-            check(s.arrival > prevArrival, "running list out of arrival order at %s", s);
-            prevArrival = s.arrival;
-            check(s.pending() >= 1, "running sequence without a pending token: %s", s);
-            check(s.table.capacityTokensAllocated() >= s.computed, "blocks do not cover computed positions: %s", s);
-            countRefs(s, refs);
-        }
-        long tokens = 0;
-        for (Sequence s : waiting) {
-            check(s.state == Sequence.State.WAITING && s.table.blockCount() == 0, "waiting sequence holds blocks: %s", s);
-            tokens += s.tokenCount;
-        }
-        check(tokens == waitingTokens, "waiting tokens %d but counter says %d", tokens, waitingTokens);
+        planner.checkInvariants(refs);
         for (Sequence s : reservations.values()) {
             check(s.state == Sequence.State.RESERVED, "reservation in state %s", s.state);
             countRefs(s, refs);
@@ -909,21 +727,22 @@ public final class Scheduler {
         for (int b = 0; b < refs.length; b++) {
             check(refs[b] == blocks.refCount(b), "block %d has refCount %d but %d references", b, blocks.refCount(b), refs[b]);
         }
-        check(running.size() + reservations.size() <= config.maxSequences(), "%d running + %d reserved > max %d",
-                running.size(), reservations.size(), config.maxSequences());
+        int running = planner.runningCount();
+        check(running + reservations.size() <= config.maxSequences(), "%d running + %d reserved > max %d",
+                running, reservations.size(), config.maxSequences());
         if (commands.isEmpty()) {
-            int live = running.size() + waiting.size() + reservations.size();
+            int live = running + planner.waitingCount() + reservations.size();
             check(live == unfinished.get(), "%d live sequences but unfinished counter %d", live, unfinished.get());
         }
     }
 
-    private static void countRefs(Sequence s, int[] refs) {
+    static void countRefs(Sequence s, int[] refs) {
         for (int i = 0; i < s.table.blockCount(); i++) {
             refs[s.table.block(i)]++;
         }
     }
 
-    private static void check(boolean ok, String format, Object... args) {
+    static void check(boolean ok, String format, Object... args) {
         if (!ok) {
             throw new IllegalStateException("scheduler invariant broken: " + String.format(format, args));
         }

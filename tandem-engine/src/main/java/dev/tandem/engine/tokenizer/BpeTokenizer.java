@@ -50,7 +50,7 @@ import java.util.Locale;
  * llama.cpp {@code src/llama-vocab.cpp}: {@code llm_tokenizer_bpe_session},
  * {@code llama_vocab::impl::load} (pre-tokenizer settings); GPT-2's {@code encoder.py}.
  */
-final class BpeTokenizer implements Tokenizer {
+final class BpeTokenizer extends Tokenizer {
     /** How llama.cpp configures one pre-tokenizer name. */
     record Settings(PreTokenizer preTokenizer, boolean cleanSpaces, boolean ignoreMerges, boolean addBos) {
         static Settings forName(String name, String source) {
@@ -68,8 +68,6 @@ final class BpeTokenizer implements Tokenizer {
         }
     }
 
-    private final Vocabulary vocab;
-    private final Detokenizer detokenizer;
     private final Settings settings;
     private final String preName;
     /** Raw bytes to symbol id (tokens, then virtual symbols). */
@@ -79,10 +77,9 @@ final class BpeTokenizer implements Tokenizer {
     private final BpeMerges merges;
 
     private BpeTokenizer(Vocabulary vocab, Settings settings, String preName, String[] mergeRules) {
-        this.vocab = vocab;
+        super(vocab, Detokenizer.byteLevel(vocab, settings.cleanSpaces()));
         this.settings = settings;
         this.preName = preName;
-        this.detokenizer = Detokenizer.byteLevel(vocab, settings.cleanSpaces());
         this.symbols = new SymbolTable(vocab.size() + 256, vocab.textBytes.length);
         byte[] scratch = new byte[256];
         for (int id = 0; id < vocab.size(); id++) {
@@ -300,52 +297,6 @@ final class BpeTokenizer implements Tokenizer {
                 out.add(single);
             }
         }
-    }
-
-    @Override
-    public int vocabSize() {
-        return vocab.size();
-    }
-
-    @Override
-    public byte[] decodeBytes(int[] ids, boolean renderSpecial) {
-        return detokenizer.decode(ids, renderSpecial);
-    }
-
-    @Override
-    public byte[] piece(int id, boolean renderSpecial) {
-        return detokenizer.piece(id, renderSpecial);
-    }
-
-    @Override
-    public String tokenText(int id) {
-        detokenizer.checkId(id);
-        return vocab.texts[id];
-    }
-
-    @Override
-    public int bosId() {
-        return vocab.bos;
-    }
-
-    @Override
-    public int eosId() {
-        return vocab.eos;
-    }
-
-    @Override
-    public boolean addsBos() {
-        return vocab.addBos;
-    }
-
-    @Override
-    public boolean isEndOfGeneration(int id) {
-        return vocab.isEndOfGeneration(id);
-    }
-
-    @Override
-    public StreamDecoder newStreamDecoder(boolean continuesPrompt) {
-        return new StreamDecoder(detokenizer, continuesPrompt, false);
     }
 
     @Override

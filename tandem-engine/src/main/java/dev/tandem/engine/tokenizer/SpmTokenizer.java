@@ -32,19 +32,16 @@ import dev.tandem.engine.gguf.GgufFile;
  * llama.cpp {@code src/llama-vocab.cpp}: {@code llm_tokenizer_spm_session},
  * {@code llama_vocab::impl::tokenize}.
  */
-final class SpmTokenizer implements Tokenizer {
+final class SpmTokenizer extends Tokenizer {
     private static final byte[] ESCAPED_SPACE = {(byte) 0xE2, (byte) 0x96, (byte) 0x81};
 
-    private final Vocabulary vocab;
-    private final Detokenizer detokenizer;
     /** UTF-8 token text to id. */
     private final SymbolTable lookup;
     /** Token for each byte in byte-fallback: {@code <0xNN>}, else the one-byte token, else unknown. */
     private final int[] byteTokens = new int[256];
 
     private SpmTokenizer(Vocabulary vocab) {
-        this.vocab = vocab;
-        this.detokenizer = Detokenizer.sentencePiece(vocab);
+        super(vocab, Detokenizer.sentencePiece(vocab));
         this.lookup = new SymbolTable(vocab.size(), vocab.textBytes.length);
         for (int id = 0; id < vocab.size(); id++) {
             lookup.put(id, vocab.textBytes, vocab.textStart[id], vocab.textLength(id));
@@ -171,52 +168,6 @@ final class SpmTokenizer implements Tokenizer {
         if (id >= 0) {
             queue.push(MergeQueue.scoreKey(vocab.scores[id], left), right, size, id);
         }
-    }
-
-    @Override
-    public int vocabSize() {
-        return vocab.size();
-    }
-
-    @Override
-    public byte[] decodeBytes(int[] ids, boolean renderSpecial) {
-        return detokenizer.decode(ids, renderSpecial);
-    }
-
-    @Override
-    public byte[] piece(int id, boolean renderSpecial) {
-        return detokenizer.piece(id, renderSpecial);
-    }
-
-    @Override
-    public String tokenText(int id) {
-        detokenizer.checkId(id);
-        return vocab.texts[id];
-    }
-
-    @Override
-    public int bosId() {
-        return vocab.bos;
-    }
-
-    @Override
-    public int eosId() {
-        return vocab.eos;
-    }
-
-    @Override
-    public boolean addsBos() {
-        return vocab.addBos;
-    }
-
-    @Override
-    public boolean isEndOfGeneration(int id) {
-        return vocab.isEndOfGeneration(id);
-    }
-
-    @Override
-    public StreamDecoder newStreamDecoder(boolean continuesPrompt) {
-        return new StreamDecoder(detokenizer, continuesPrompt, false);
     }
 
     @Override

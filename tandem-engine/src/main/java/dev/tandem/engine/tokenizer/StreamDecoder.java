@@ -4,12 +4,10 @@ package dev.tandem.engine.tokenizer;
  * Turns a stream of generated token ids into text, one token at a time, for one request.
  *
  * <h2>Design</h2>
- * A token's piece can end inside a UTF-8 character (byte-fallback tokens such as
- * {@code <0xE2>}, byte-level BPE tokens that split an emoji), so decoded bytes collect in a
- * small buffer and {@link #next} returns only the complete characters at its front, keeping an
- * unfinished tail (at most 3 bytes) for the next token. A tail that no byte could complete
- * (a stray continuation byte, {@code C0}, ...) is released at once and becomes U+FFFD, as in
- * full decoding ({@link Utf8#decodeText} defines the replacement). When the vocabulary cleans up spaces (GPT-2), the {@link SpaceCleanup} filter
+ * A token's piece can end inside a UTF-8 character, so pieces go into a
+ * {@link Utf8StreamDecoder}, which returns only complete characters and holds an unfinished tail
+ * (at most 3 bytes) for the next token. When the vocabulary cleans up spaces (GPT-2), the
+ * {@link SpaceCleanup} filter
  * may also hold back up to a few ASCII characters until the next token shows whether a space
  * stays. {@link #finish} releases everything held.
  *
@@ -31,8 +29,7 @@ public final class StreamDecoder {
     private final Detokenizer detokenizer;
     private final boolean renderSpecial;
     private final SpaceCleanup cleanup;
-    private final Bytes pending = new Bytes(64);
-    private char[] chars = new char[64];
+    private final Utf8StreamDecoder utf8 = new Utf8StreamDecoder();
     private boolean stripSpace;
 
     StreamDecoder(Detokenizer detokenizer, boolean continuesPrompt, boolean renderSpecial) {
@@ -50,29 +47,16 @@ public final class StreamDecoder {
      */
     public String next(int tokenId) {
         detokenizer.checkId(tokenId);
-        detokenizer.appendPiece(tokenId, renderSpecial, stripSpace, cleanup, pending);
+        detokenizer.appendPiece(tokenId, renderSpecial, stripSpace, cleanup, utf8.buffer());
         stripSpace = false;
-        int ready = pending.size() - Utf8.incompleteTail(pending.array(), 0, pending.size());
-        return take(ready);
+        return utf8.takeComplete();
     }
 
     /** Ends the stream: returns everything still held (an unfinished character becomes U+FFFD). */
     public String finish() {
         if (cleanup != null) {
-            cleanup.finish(pending);
+            cleanup.finish(utf8.buffer());
         }
-        return take(pending.size());
-    }
-
-    private String take(int n) {
-        if (n == 0) {
-            return "";
-        }
-        if (chars.length < n) {
-            chars = new char[Math.max(n, chars.length * 2)];
-        }
-        String text = pending.text(n, chars);
-        pending.dropFirst(n);
-        return text;
+        return utf8.finish();
     }
 }

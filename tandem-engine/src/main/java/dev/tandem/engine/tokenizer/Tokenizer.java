@@ -10,7 +10,8 @@ import java.nio.charset.StandardCharsets;
  *
  * <p>Two implementations, picked by {@code tokenizer.ggml.model}: {@code llama} is
  * SentencePiece-style ({@link SpmTokenizer}), {@code gpt2} is byte-level BPE
- * ({@link BpeTokenizer}). Use {@link #fromGguf}.
+ * ({@link BpeTokenizer}). Use {@link #fromGguf}. They differ only in {@link #encode} and in the
+ * {@link Detokenizer} they build; the vocabulary, decoding and special ids live here.
  *
  * <p>Terms: <em>special</em> tokens are the vocabulary's control tokens (BOS, EOS,
  * {@code <|im_start|>}, ...); user-defined tokens (Qwen2.5's {@code <tool_call>}) are matched in
@@ -20,7 +21,16 @@ import java.nio.charset.StandardCharsets;
  * <p>Thread ownership: immutable and safe for concurrent use, except the
  * {@link StreamDecoder}s it hands out, which belong to one request each.
  */
-public sealed interface Tokenizer permits SpmTokenizer, BpeTokenizer {
+public abstract sealed class Tokenizer permits SpmTokenizer, BpeTokenizer {
+    /** The token texts, scores, types and special ids both tokenizer models read the same way. */
+    final Vocabulary vocab;
+    /** Ids to bytes; the model-specific part is chosen by the subclass. */
+    final Detokenizer detokenizer;
+
+    Tokenizer(Vocabulary vocab, Detokenizer detokenizer) {
+        this.vocab = vocab;
+        this.detokenizer = detokenizer;
+    }
 
     /**
      * The tokenizer described by a GGUF file's {@code tokenizer.ggml.*} metadata.
@@ -28,7 +38,7 @@ public sealed interface Tokenizer permits SpmTokenizer, BpeTokenizer {
      * @throws ModelFormatException if the file has no tokenizer, an unsupported tokenizer model
      *     or pre-tokenizer, or inconsistent tokenizer metadata
      */
-    static Tokenizer fromGguf(GgufFile gguf) {
+    public static Tokenizer fromGguf(GgufFile gguf) {
         String model = gguf.string("tokenizer.ggml.model", null);
         if (model == null) {
             throw new ModelFormatException(gguf.path() + " has no tokenizer: metadata key tokenizer.ggml.model is missing");
@@ -42,7 +52,9 @@ public sealed interface Tokenizer permits SpmTokenizer, BpeTokenizer {
     }
 
     /** Number of tokens; valid ids are {@code 0..vocabSize()-1}. */
-    int vocabSize();
+    public final int vocabSize() {
+        return vocab.size();
+    }
 
     /**
      * Tokenizes UTF-8 text (invalid bytes are handled as llama.cpp does).
@@ -51,10 +63,10 @@ public sealed interface Tokenizer permits SpmTokenizer, BpeTokenizer {
      * @param parseSpecial match control-token texts such as {@code <|im_start|>} in the text;
      *     when false they are tokenized as ordinary text
      */
-    int[] encode(byte[] utf8, boolean addSpecial, boolean parseSpecial);
+    public abstract int[] encode(byte[] utf8, boolean addSpecial, boolean parseSpecial);
 
     /** {@link #encode(byte[], boolean, boolean)} of the text's UTF-8 bytes. */
-    default int[] encode(String text, boolean addSpecial, boolean parseSpecial) {
+    public final int[] encode(String text, boolean addSpecial, boolean parseSpecial) {
         return encode(text.getBytes(StandardCharsets.UTF_8), addSpecial, parseSpecial);
     }
 
@@ -66,13 +78,15 @@ public sealed interface Tokenizer permits SpmTokenizer, BpeTokenizer {
      *
      * @throws dev.tandem.core.RequestException if an id is outside the vocabulary
      */
-    byte[] decodeBytes(int[] ids, boolean renderSpecial);
+    public final byte[] decodeBytes(int[] ids, boolean renderSpecial) {
+        return detokenizer.decode(ids, renderSpecial);
+    }
 
     /**
      * {@link #decodeBytes} without special tokens, as a string. Malformed UTF-8 (possible with
      * byte tokens) becomes U+FFFD once per maximal invalid subsequence, as in browsers.
      */
-    default String decode(int[] ids) {
+    public final String decode(int[] ids) {
         byte[] bytes = decodeBytes(ids, false);
         return Utf8.text(bytes, 0, bytes.length);
     }
@@ -82,22 +96,35 @@ public sealed interface Tokenizer permits SpmTokenizer, BpeTokenizer {
      * clean-up (llama.cpp's {@code llama_token_to_piece(id, lstrip 0, special)}). A piece can be
      * part of a UTF-8 character; control tokens give nothing unless {@code renderSpecial}.
      */
-    byte[] piece(int id, boolean renderSpecial);
+    public final byte[] piece(int id, boolean renderSpecial) {
+        return detokenizer.piece(id, renderSpecial);
+    }
 
     /** The token's text in the vocabulary ({@code ▁Once}, {@code Ġworld}, {@code <0x0A>}, {@code <s>}). */
-    String tokenText(int id);
+    public final String tokenText(int id) {
+        detokenizer.checkId(id);
+        return vocab.texts[id];
+    }
 
     /** The BOS id, or -1 if the vocabulary has none. */
-    int bosId();
+    public final int bosId() {
+        return vocab.bos;
+    }
 
     /** The EOS id, or -1 if the vocabulary has none. */
-    int eosId();
+    public final int eosId() {
+        return vocab.eos;
+    }
 
     /** Whether {@code encode(..., addSpecial = true, ...)} starts with BOS. */
-    boolean addsBos();
+    public final boolean addsBos() {
+        return vocab.addBos;
+    }
 
     /** Whether generation stops at this token: EOS, EOT, EOM and llama.cpp's end-of-generation list. */
-    boolean isEndOfGeneration(int id);
+    public final boolean isEndOfGeneration(int id) {
+        return vocab.isEndOfGeneration(id);
+    }
 
     /**
      * A new incremental decoder for one stream of generated tokens.
@@ -105,5 +132,7 @@ public sealed interface Tokenizer permits SpmTokenizer, BpeTokenizer {
      * @param continuesPrompt true when the text continues a prompt (keeps the first token's
      *     leading space); false to reproduce {@link #decode} of the stream exactly
      */
-    StreamDecoder newStreamDecoder(boolean continuesPrompt);
+    public final StreamDecoder newStreamDecoder(boolean continuesPrompt) {
+        return new StreamDecoder(detokenizer, continuesPrompt, false);
+    }
 }

@@ -18,6 +18,8 @@ import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class MockEngineTest {
 
@@ -42,10 +44,12 @@ class MockEngineTest {
                 .isInstanceOf(ConfigException.class).hasMessageContaining("--kv-blocks");
     }
 
-    @Test
-    void drivenMock_singleRequest_tokensArriveAtSimulatedStepTimes() {
+    @ParameterizedTest
+    @ValueSource(strings = {"dynamo", "tinyllama-q8-cpu2t"})
+    void drivenMock_singleRequest_tokensArriveAtSimulatedStepTimes(String profile) {
         VirtualClock clock = new VirtualClock();
-        MockConfig cfg = MockConfig.DEFAULT.withEngine(EngineConfig.DEFAULT.withKvBlocks(100));
+        EngineConfig ec = EngineConfig.DEFAULT.withKvBlocks(100).withMockProfile(profile);
+        MockConfig cfg = MockConfig.DEFAULT.withEngine(ec).withTiming(ec.mockTiming());
         LlmEngine engine = MockEngine.driven(cfg, clock);
         assertThat(engine.info().simulated()).isTrue();
         SimulationDriver driver = new SimulationDriver(clock);
@@ -56,9 +60,9 @@ class MockEngineTest {
         }
         RecordingSink sink = new RecordingSink(clock::nanoTime);
         engine.submit(GenerateRequest.greedy("a", prompt, 4), sink);
-        long end = driver.runUntilIdle(10_000_000_000L);
+        long end = driver.runUntilIdle(60_000_000_000L);
 
-        TimingProfile t = TimingProfile.DYNAMO;
+        TimingProfile t = profile.equals("dynamo") ? TimingProfile.DYNAMO : TimingProfile.TINYLLAMA_Q8_CPU2T;
         long prefill = Math.round(t.prefillMs(100) * 1e6);
         // decoding position 100.. needs 7 blocks of 16 until position 112
         long decode = Math.round(t.decodeMs(7 / 100.0) * 1e6);

@@ -28,6 +28,41 @@ class ProfileCalibratorTest {
     }
 
     @Test
+    void fitNonNegative_noisyPointsBendTheQuadraticBelowZero_fallsBackToTheLine() {
+        // decode step times measured on a loaded machine: the quadratic fit is negative at u = 0
+        double[] u = {0.0625, 0.125, 0.25, 0.5, 1.0};
+        double[] ms = {530.5, 656.4, 1976.0, 2820.6, 1919.2};
+        assertThat(ProfileCalibrator.minimum(ProfileCalibrator.fitQuadratic(u, ms), 0, 1)).isNegative();
+
+        double[] c = ProfileCalibrator.fitNonNegative(u, ms, 0, 1);
+
+        assertThat(c[2]).isZero();
+        assertThat(c).containsExactly(ProfileCalibrator.fitLine(u, ms), within(1e-9));
+        assertThat(c[0]).isCloseTo(996.27, within(0.01));
+        assertThat(c[1]).isCloseTo(1507.81, within(0.01));
+    }
+
+    @Test
+    void fitNonNegative_wellBehavedPoints_keepsTheQuadratic() {
+        double[] x = {16, 64, 128, 256};
+        double[] y = new double[x.length];
+        for (int i = 0; i < x.length; i++) {
+            y[i] = 2e-3 * x[i] * x[i] + 0.5 * x[i] + 20;
+        }
+        assertThat(ProfileCalibrator.fitNonNegative(x, y, 1, 256))
+                .containsExactly(ProfileCalibrator.fitQuadratic(x, y), within(1e-12));
+    }
+
+    @Test
+    void fitNonNegative_fallingLine_usesTheMean() {
+        double[] c = ProfileCalibrator.fitNonNegative(new double[] {0, 1}, new double[] {1, -3}, 0, 1);
+        assertThat(c).containsExactly(new double[] {0, 0, 0}, within(1e-12));
+        c = ProfileCalibrator.fitNonNegative(new double[] {0, 0.5, 1}, new double[] {10, 1, 0.5}, 0, 1);
+        assertThat(c[0]).isGreaterThanOrEqualTo(0);
+        assertThat(ProfileCalibrator.minimum(c, 0, 1)).isGreaterThanOrEqualTo(0);
+    }
+
+    @Test
     void calibrate_testModel_measuresEveryPointAndFitsAProfile() {
         HistoryModelRunner runner = new HistoryModelRunner(64, 1024);
         ProfileCalibrator.Result r = new ProfileCalibrator(runner, HistoryModelRunner.layout(16), 3)

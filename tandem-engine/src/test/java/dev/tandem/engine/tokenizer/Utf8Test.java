@@ -2,13 +2,9 @@ package dev.tandem.engine.tokenizer;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.nio.charset.StandardCharsets;
 import java.util.HexFormat;
-import java.util.SplittableRandom;
-import java.util.stream.LongStream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.junit.jupiter.params.provider.MethodSource;
 
 class Utf8Test {
 
@@ -51,42 +47,5 @@ class Utf8Test {
     void decodeText_malformed_oneReplacementPerMaximalSubpart(String hex, String expected) {
         byte[] bytes = HexFormat.of().parseHex(hex);
         assertThat(Utf8.text(bytes, 0, bytes.length)).isEqualTo(expected);
-    }
-
-    static LongStream seeds() {
-        return LongStream.range(0, 150);
-    }
-
-    /** Random byte soup, split wherever incompleteTail allows: pieces decode as the whole does. */
-    @ParameterizedTest(name = "seed {0}")
-    @MethodSource("seeds")
-    void decodeText_splitAtAllowedPoints_sameAsWhole(long seed) {
-        SplittableRandom random = new SplittableRandom(seed);
-        byte[] alphabet = HexFormat.of().parseHex("41c3a9e298830f9f98f0908080edc0e0a0f4bfff20");
-        byte[] bytes = new byte[random.nextInt(1, 40)];
-        for (int i = 0; i < bytes.length; i++) {
-            bytes[i] = random.nextInt(4) == 0 ? (byte) random.nextInt(256) : alphabet[random.nextInt(alphabet.length)];
-        }
-        StringBuilder pieces = new StringBuilder();
-        Bytes pending = new Bytes(8);
-        char[] chars = new char[64];
-        for (int i = 0; i < bytes.length; ) {
-            int n = Math.min(bytes.length - i, random.nextInt(1, 4));
-            pending.add(bytes, i, n);
-            i += n;
-            int ready = pending.size() - Utf8.incompleteTail(pending.array(), 0, pending.size());
-            pieces.append(pending.text(ready, chars));
-            pending.dropFirst(ready);
-        }
-        pieces.append(pending.text(pending.size(), chars));
-        assertThat(pieces.toString()).as("seed %d bytes %s", seed, HexFormat.of().formatHex(bytes))
-                .isEqualTo(Utf8.text(bytes, 0, bytes.length));
-        if (!containsFffd(bytes)) { // valid UTF-8: the same as Java's decoder
-            assertThat(pieces.toString()).isEqualTo(new String(bytes, StandardCharsets.UTF_8));
-        }
-    }
-
-    private static boolean containsFffd(byte[] bytes) {
-        return Utf8.text(bytes, 0, bytes.length).indexOf('\uFFFD') >= 0;
     }
 }

@@ -59,6 +59,10 @@ public record CompletionSpec(Endpoint endpoint, String model, List<ChatMessage> 
 
     /** The stop token ids as an array. */
     public int[] stopTokenIdArray() {
-        return stopTokenIds.stream().mapToInt(Integer::intValue).toArray();
+        int[] ids = new int[stopTokenIds.size()];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = stopTokenIds.get(i);
+        }
+        return ids;
     }
 }

@@ -1,6 +1,7 @@
 package dev.tandem.frontend.text;
 
 import dev.tandem.engine.tokenizer.ChatMessage;
+import dev.tandem.engine.tokenizer.Utf8StreamDecoder;
 import java.util.List;
 
 /**

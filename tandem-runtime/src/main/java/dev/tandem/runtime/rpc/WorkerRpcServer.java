@@ -194,11 +194,16 @@ public final class WorkerRpcServer implements AutoCloseable {
                 CompletableFuture<PrefillResult> future = prefill.prefill(ProtoConvert.fromProto(msg));
                 out.setOnCancelHandler(() -> future.cancel(true));
                 future.whenComplete((result, error) -> {
-                    if (error == null) {
+                    if (error == null && out.isCancelled()) {
+                        // the caller went away (or its deadline passed) as the prefill finished:
+                        // nobody will pull these blocks, so do not leave them pinned until the TTL
+                        releaseUnsent(result, msg.getRequestId());
+                    } else if (error == null) {
                         try {
                             out.onNext(ProtoConvert.toProto(result));
                             out.onCompleted();
                         } catch (RuntimeException e) {
+                            releaseUnsent(result, msg.getRequestId());
                             fail(out, e, msg.getRequestId());
                         }
                     } else if (!(unwrap(error) instanceof CancellationException)) {
@@ -207,6 +212,15 @@ public final class WorkerRpcServer implements AutoCloseable {
                 });
             } catch (RuntimeException e) {
                 fail(out, e, msg.getRequestId());
+            }
+        }
+
+        private void releaseUnsent(PrefillResult result, String requestId) {
+            try {
+                prefill.release(result.handle().handleId());
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.INFO, "[req={0}] releasing unsent handle {1} failed ({2}); it expires by "
+                        + "itself", requestId, result.handle().handleId(), e.getMessage());
             }
         }
 

@@ -1,11 +1,18 @@
 package dev.tandem.runtime.transfer;
 
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
 
 /** Pairs source with destination block ids and coalesces them into {@link BlockRun}s. */
 public final class BlockRuns {
+    /**
+     * Bytes {@link #copy} moves between deadline checks: a memory copy cannot be interrupted, so
+     * its deadline is checked, not enforced, and is overrun by at most one chunk's copy time.
+     */
+    static final long COPY_CHUNK_BYTES = 64L << 20;
+
     private BlockRuns() {
     }
 
@@ -66,6 +73,31 @@ public final class BlockRuns {
             }
         }
         return out;
+    }
+
+    /**
+     * Copies every run from {@code source} to {@code destination}, both pools of
+     * {@code blockBytes}-byte blocks, in chunks of at most {@link #COPY_CHUNK_BYTES}, checking
+     * the deadline before each chunk. Exceptions of the segments (a closed arena, a truncated
+     * mapping) reach the caller.
+     *
+     * @return false if the deadline passed first; the destination blocks then hold no valid data
+     */
+    static boolean copy(List<BlockRun> runs, long blockBytes, MemorySegment source, MemorySegment destination,
+                        Deadline deadline) {
+        for (BlockRun run : runs) {
+            long runBytes = run.blockCount() * blockBytes;
+            long sourceOffset = run.sourceFirst() * blockBytes;
+            long destinationOffset = run.destinationFirst() * blockBytes;
+            for (long done = 0; done < runBytes; done += COPY_CHUNK_BYTES) {
+                if (deadline.expired()) {
+                    return false;
+                }
+                long n = Math.min(COPY_CHUNK_BYTES, runBytes - done);
+                MemorySegment.copy(source, sourceOffset + done, destination, destinationOffset + done, n);
+            }
+        }
+        return true;
     }
 
     /** Total blocks in {@code runs}. */

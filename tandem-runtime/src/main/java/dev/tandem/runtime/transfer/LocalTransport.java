@@ -24,9 +24,6 @@ import java.lang.foreign.MemorySegment;
  * NIXL's "local" backend plays the same role in Dynamo (a memcpy between registered regions).
  */
 public final class LocalTransport implements KvTransport {
-    /** Bytes copied between deadline checks (the deadline of a local copy is checked, not enforced). */
-    private static final long CHUNK_BYTES = 64L << 20;
-
     private final LocalPools pools;
     private final TransferListener listener;
 
@@ -59,20 +56,10 @@ public final class LocalTransport implements KvTransport {
             return TransferListener.report(listener, new TransferResult.Failed(kind(), TransferFailure.LAYOUT_MISMATCH,
                     "pool " + source.endpoint() + " is not laid out as advertised: " + mismatch, null));
         }
-        long blockBytes = destination.blockBytes();
         try {
-            for (BlockRun run : plan.runs()) {
-                long runBytes = run.blockCount() * blockBytes;
-                long srcOffset = run.sourceFirst() * blockBytes;
-                long dstOffset = run.destinationFirst() * blockBytes;
-                for (long done = 0; done < runBytes; done += CHUNK_BYTES) {
-                    if (deadline.expired()) {
-                        return TransferListener.report(listener, new TransferResult.Failed(kind(),
-                                TransferFailure.DEADLINE, "deadline passed during copy from " + source.endpoint(), null));
-                    }
-                    long n = Math.min(CHUNK_BYTES, runBytes - done);
-                    MemorySegment.copy(pool.memory(), srcOffset + done, destination.memory(), dstOffset + done, n);
-                }
+            if (!BlockRuns.copy(plan.runs(), destination.blockBytes(), pool.memory(), destination.memory(), deadline)) {
+                return TransferListener.report(listener, new TransferResult.Failed(kind(),
+                        TransferFailure.DEADLINE, "deadline passed during copy from " + source.endpoint(), null));
             }
         } catch (IllegalStateException e) {
             return TransferListener.report(listener, new TransferResult.Failed(kind(), TransferFailure.PEER_FAILED,

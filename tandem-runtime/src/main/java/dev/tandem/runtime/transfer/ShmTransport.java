@@ -49,9 +49,6 @@ import java.util.concurrent.ConcurrentHashMap;
  * same spirit: the consumer maps the producer's region and copies.
  */
 public final class ShmTransport implements KvTransport {
-    /** Bytes copied between deadline checks. */
-    private static final long CHUNK_BYTES = 64L << 20;
-
     private static final String LAYOUT_MAGIC = "tandem-kv-pool v1";
 
     /** A read-only mapping of a pool file and the layout line it was published with. */
@@ -163,17 +160,8 @@ public final class ShmTransport implements KvTransport {
             }
         }
         try {
-            for (BlockRun run : plan.runs()) {
-                long runBytes = run.blockCount() * blockBytes;
-                long srcOffset = run.sourceFirst() * blockBytes;
-                long dstOffset = run.destinationFirst() * blockBytes;
-                for (long done = 0; done < runBytes; done += CHUNK_BYTES) {
-                    if (deadline.expired()) {
-                        return fail(TransferFailure.DEADLINE, "deadline passed during copy from " + file, null);
-                    }
-                    long n = Math.min(CHUNK_BYTES, runBytes - done);
-                    MemorySegment.copy(mapping.memory(), srcOffset + done, destination.memory(), dstOffset + done, n);
-                }
+            if (!BlockRuns.copy(plan.runs(), blockBytes, mapping.memory(), destination.memory(), deadline)) {
+                return fail(TransferFailure.DEADLINE, "deadline passed during copy from " + file, null);
             }
         } catch (InternalError e) {
             mappings.remove(file, mapping);

@@ -42,7 +42,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * blocks named by a live handle unchanged (that is what the guard checks). Every blocking read
  * and write is bounded by a {@link Watchdog} timer (idle timeout between frames, write timeout
  * per answer), so a stuck puller costs one parked virtual thread for at most that long.
- * {@link #close()} closes the listening socket and every connection.
+ * {@link #close()} closes the listening socket and every connection, then waits for the
+ * connection threads to end, so that once it returns no thread reads the pool (its owner may
+ * close the pool's arena, which fails while a write from the pool's memory is in flight).
  *
  * <h2>References</h2>
  * Aeron's framing (header with type and length, payload written from the mapped buffer);
@@ -87,6 +89,8 @@ public final class TcpTransferServer implements AutoCloseable {
     private final Thread acceptor;
     // Open connections, so close() can end them; added and removed by their own threads.
     private final Set<SocketChannel> connections = ConcurrentHashMap.newKeySet();
+    // Their threads, so close() can wait for them; added by the acceptor, removed by themselves.
+    private final Set<Thread> connectionThreads = ConcurrentHashMap.newKeySet();
     private volatile boolean closed; // set by close(), read by the accept loop to tell a close from a failure
 
     private TcpTransferServer(KvMemory pool, ReadGuard guard, TransferListener listener, Options options,
@@ -152,7 +156,9 @@ public final class TcpTransferServer implements AutoCloseable {
                     closeQuietly(ch);
                     break;
                 }
-                Thread.ofVirtual().name("tandem-kv-tcp-conn").start(() -> serve(ch));
+                Thread t = Thread.ofVirtual().name("tandem-kv-tcp-conn").unstarted(() -> serve(ch));
+                connectionThreads.add(t);
+                t.start();
             } catch (ClosedChannelException e) {
                 break;
             } catch (IOException e) {
@@ -223,6 +229,7 @@ public final class TcpTransferServer implements AutoCloseable {
         } finally {
             connections.remove(ch);
             closeQuietly(ch);
+            connectionThreads.remove(Thread.currentThread());
         }
     }
 
@@ -230,15 +237,15 @@ public final class TcpTransferServer implements AutoCloseable {
         long handleId = body.getLong(TcpFrame.READ_HANDLE_OFFSET);
         int first = body.getInt(TcpFrame.READ_FIRST_BLOCK_OFFSET);
         int count = body.getInt(TcpFrame.READ_BLOCK_COUNT_OFFSET);
-        long bytes = count * pool.blockBytes();
-        if (first < 0 || count <= 0 || (long) first + count > pool.blockCount() || bytes > Integer.MAX_VALUE) {
-            refuseAndContinue(ch, out, requestId, TcpFrame.ERR_OUT_OF_RANGE, "blocks " + first + "+" + count
-                    + " outside pool of " + pool.blockCount() + " blocks (or over 2 GiB in one READ)");
+        ServedRange.Refusal refusal = ServedRange.check(pool, guard, handleId, first, count);
+        if (refusal != null) {
+            refuseAndContinue(ch, out, requestId, refusal.code(), refusal.message());
             return;
         }
-        if (!guard.mayRead(handleId, first, count)) {
-            refuseAndContinue(ch, out, requestId, TcpFrame.ERR_NOT_PINNED, "blocks " + first + "+" + count
-                    + " are not pinned by handle " + handleId);
+        long bytes = count * pool.blockBytes();
+        if (bytes > Integer.MAX_VALUE) {
+            refuseAndContinue(ch, out, requestId, TcpFrame.ERR_OUT_OF_RANGE, "blocks " + first + "+" + count
+                    + " are over 2 GiB in one READ");
             return;
         }
         out.clear();
@@ -251,11 +258,7 @@ public final class TcpTransferServer implements AutoCloseable {
         } else {
             writeTimed(ch, new ByteBuffer[] {out, pool.memory().asSlice(offset, bytes).asByteBuffer()});
         }
-        try {
-            listener.onServed(TransferKind.TCP, bytes, count);
-        } catch (RuntimeException e) {
-            LOG.log(System.Logger.Level.WARNING, "transfer listener failed: " + e, e);
-        }
+        TransferListener.served(listener, TransferKind.TCP, bytes, count);
     }
 
     private void refuseAndContinue(SocketChannel ch, ByteBuffer out, int requestId, short code, String message)
@@ -366,6 +369,10 @@ public final class TcpTransferServer implements AutoCloseable {
         }
         try {
             acceptor.join(Duration.ofSeconds(5));
+            // Closed channels fail any blocked read or write at once, so these threads end promptly.
+            for (Thread t : connectionThreads) {
+                t.join(Duration.ofSeconds(5));
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

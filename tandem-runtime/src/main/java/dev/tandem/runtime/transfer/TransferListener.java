@@ -26,9 +26,22 @@ public interface TransferListener {
         try {
             listener.onPull(result);
         } catch (RuntimeException e) {
-            System.getLogger(TransferListener.class.getName()).log(System.Logger.Level.WARNING,
-                    "transfer listener failed: " + e, e);
+            logFailure(e);
         }
         return result;
+    }
+
+    /** Calls {@code listener.onServed(kind, bytes, blocks)}, logging instead of throwing. */
+    static void served(TransferListener listener, TransferKind kind, long bytes, int blocks) {
+        try {
+            listener.onServed(kind, bytes, blocks);
+        } catch (RuntimeException e) {
+            logFailure(e);
+        }
+    }
+
+    private static void logFailure(RuntimeException e) {
+        System.getLogger(TransferListener.class.getName()).log(System.Logger.Level.WARNING,
+                "transfer listener failed: " + e, e);
     }
 }

@@ -186,12 +186,10 @@ public final class UcxTransferServer implements AutoCloseable {
         for (int i = 0; code == 0 && i < runs; i++) {
             int first = b.getInt(UcxFrame.AUTH_RUNS_OFFSET + i * UcxFrame.AUTH_RUN_BYTES);
             int count = b.getInt(UcxFrame.AUTH_RUNS_OFFSET + i * UcxFrame.AUTH_RUN_BYTES + Integer.BYTES);
-            if (first < 0 || count <= 0 || (long) first + count > pool.blockCount()) {
-                code = TcpFrame.ERR_OUT_OF_RANGE;
-                message = "blocks " + first + "+" + count + " outside pool of " + pool.blockCount() + " blocks";
-            } else if (!guard.mayRead(handleId, first, count)) {
-                code = TcpFrame.ERR_NOT_PINNED;
-                message = "blocks " + first + "+" + count + " are not pinned by handle " + handleId;
+            ServedRange.Refusal refusal = ServedRange.check(pool, guard, handleId, first, count);
+            if (refusal != null) {
+                code = refusal.code();
+                message = refusal.message();
             } else {
                 blocks += count;
                 bytes += count * pool.blockBytes();
@@ -202,11 +200,7 @@ public final class UcxTransferServer implements AutoCloseable {
         reply.putLong(seq).putShort(code).put(text).flip();
         ep.sendTaggedNonBlocking(reply, UcxFrame.TAG_REPLY, new KeepAlive(reply));
         if (code == 0) {
-            try {
-                listener.onServed(TransferKind.UCX, bytes, blocks);
-            } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.WARNING, "transfer listener failed: " + e, e);
-            }
+            TransferListener.served(listener, TransferKind.UCX, bytes, blocks);
         }
     }
 

@@ -12,7 +12,9 @@ import dev.tandem.runtime.ExternalProcess;
 import dev.tandem.runtime.RuntimeConfig;
 import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.Client;
+import io.etcd.jetcd.lease.LeaseTimeToLiveResponse;
 import io.etcd.jetcd.options.GetOption;
+import io.etcd.jetcd.options.LeaseOption;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
@@ -97,6 +99,25 @@ class EtcdRegistryTest {
             await().atMost(TTL.toMillis() + 2_000, TimeUnit.MILLISECONDS).until(() -> seen.ids().isEmpty());
             long goneAfterMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - closedAt);
             assertThat(goneAfterMs).as("removed by lease expiry, not at once").isGreaterThan(500);
+        }
+    }
+
+    @Test
+    void register_defaultConfig_tenSecondLeaseRenewedInTheBackground() throws Exception {
+        RuntimeConfig cfg = RuntimeConfig.defaults().withNamespace("t" + NS.incrementAndGet());
+        try (EtcdRegistry worker = EtcdRegistry.connect(etcd.endpoint(), cfg);
+             Client raw = Client.builder().endpoints(etcd.endpoint()).build()) {
+            Registration reg = worker.register(worker("default-ttl"));
+            long lease = raw.getKVClient().get(ByteSequence.from(reg.key(), StandardCharsets.UTF_8)).get(5, TimeUnit.SECONDS)
+                    .getKvs().get(0).getLease();
+            LeaseTimeToLiveResponse granted = raw.getLeaseClient().timeToLive(lease, LeaseOption.DEFAULT)
+                    .get(5, TimeUnit.SECONDS);
+            assertThat(granted.getGrantedTTL()).isEqualTo(10);
+
+            // a keep-alive every TTL/3 resets the lease: after 5 s it has not run down by 5 s
+            Thread.sleep(5_000);
+            long remaining = raw.getLeaseClient().timeToLive(lease, LeaseOption.DEFAULT).get(5, TimeUnit.SECONDS).getTTL();
+            assertThat(remaining).as("seconds left on the lease after 5 s").isGreaterThan(5);
         }
     }
 

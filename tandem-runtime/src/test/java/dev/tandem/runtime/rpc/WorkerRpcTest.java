@@ -257,6 +257,22 @@ class WorkerRpcTest {
     }
 
     @Test
+    void prefill_answerAfterTheCallerLeft_handleReleasedOnTheWorker() throws Exception {
+        GenerateRequest req = request(id("deaf-prefill-"), 1, 0);
+        CompletableFuture<PrefillResult> f = remote.prefill(req);
+        await().atMost(5, TimeUnit.SECONDS).until(() -> prefill.pending.containsKey(req.requestId()));
+        f.cancel(true);
+        await().atMost(5, TimeUnit.SECONDS).until(() -> prefill.cancelAttempts.contains(req.requestId()));
+
+        // the prefill finishes anyway (it ignored the cancel): its pin must not wait for the TTL
+        PrefillResult r = FakePrefill.resultFor(req);
+        prefill.handles.put(r.handle().handleId(), true);
+        prefill.pending.get(req.requestId()).complete(r);
+
+        await().atMost(5, TimeUnit.SECONDS).until(() -> !prefill.handles.containsKey(r.handle().handleId()));
+    }
+
+    @Test
     void prefill_workerWithoutPrefill_unavailableNamingIt() {
         FakeEngine e = new FakeEngine(20);
         try (WorkerRpcServer s = WorkerRpcServer.start("127.0.0.1", 0, e, null, CONFIG);
@@ -309,6 +325,8 @@ class WorkerRpcTest {
     static final class FakePrefill implements PrefillService {
         final Map<String, CompletableFuture<PrefillResult>> pending = new ConcurrentHashMap<>();
         final Map<Long, Boolean> handles = new ConcurrentHashMap<>();
+        /** Requests whose prefill someone tried to cancel ("deaf-prefill-" ones ignore it). */
+        final java.util.Set<String> cancelAttempts = ConcurrentHashMap.newKeySet();
 
         static PrefillResult resultFor(GenerateRequest req) {
             return new PrefillResult(FakeEngine.expectedToken(req, 0),
@@ -322,9 +340,16 @@ class WorkerRpcTest {
 
         @Override
         public CompletableFuture<PrefillResult> prefill(GenerateRequest request) {
-            CompletableFuture<PrefillResult> f = new CompletableFuture<>();
+            boolean deaf = request.requestId().startsWith("deaf-prefill-");
+            CompletableFuture<PrefillResult> f = new CompletableFuture<>() {
+                @Override
+                public boolean cancel(boolean mayInterrupt) {
+                    cancelAttempts.add(request.requestId());
+                    return !deaf && super.cancel(mayInterrupt);
+                }
+            };
             pending.put(request.requestId(), f);
-            if (!request.requestId().startsWith("slow-prefill-")) {
+            if (!request.requestId().startsWith("slow-prefill-") && !deaf) {
                 PrefillResult r = resultFor(request);
                 handles.put(r.handle().handleId(), true);
                 f.complete(r);

@@ -3,6 +3,10 @@ package dev.tandem.runtime.transfer;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -88,5 +92,40 @@ class BlockRunsTest {
             assertThat(mergeable).as("seed %d runs %d and %d could merge", seed, i - 1, i).isFalse();
         }
         assertThat(BlockRuns.blockCount(runs)).isEqualTo(n);
+    }
+
+    @Test
+    void copy_runs_eachRunLandsAtItsDestinationBlocks() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment source = arena.allocate(8 * 16);
+            MemorySegment destination = arena.allocate(8 * 16);
+            for (int b = 0; b < 8; b++) {
+                source.asSlice(b * 16L, 16).fill((byte) (b + 1));
+            }
+            List<BlockRun> runs = List.of(new BlockRun(1, 4, 2), new BlockRun(6, 0, 1));
+
+            boolean done = BlockRuns.copy(runs, 16, source, destination, Deadline.in(Duration.ofSeconds(5)));
+
+            assertThat(done).isTrue();
+            byte[] firstBytes = new byte[8];
+            for (int b = 0; b < 8; b++) {
+                firstBytes[b] = destination.get(ValueLayout.JAVA_BYTE, b * 16L + 15);
+            }
+            assertThat(firstBytes).containsExactly(7, 0, 0, 0, 2, 3, 0, 0);
+        }
+    }
+
+    @Test
+    void copy_deadlinePassed_returnsFalseAndCopiesNothing() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment source = arena.allocate(64).fill((byte) 9);
+            MemorySegment destination = arena.allocate(64);
+
+            boolean done = BlockRuns.copy(List.of(new BlockRun(0, 0, 4)), 16, source, destination,
+                    new Deadline(System.nanoTime() - 1));
+
+            assertThat(done).isFalse();
+            assertThat(destination.toArray(ValueLayout.JAVA_BYTE)).containsOnly(0);
+        }
     }
 }

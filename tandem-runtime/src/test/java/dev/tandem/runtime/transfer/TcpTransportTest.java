@@ -20,6 +20,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
@@ -354,5 +356,37 @@ class TcpTransportTest extends KvTransportContract {
         servers.add(again);
         transport.pull(pullSource, new int[] {5}, destination, new int[] {5}, soon()).orThrow();
         assertCopied(new int[] {5}, new int[] {5});
+    }
+
+    /**
+     * close() returns only when no connection thread can touch the pool any more, so the pool's
+     * owner may close its arena (which fails while a write from the pool's memory is in flight).
+     * The guard holds a connection thread inside an answer until the test lets it go.
+     */
+    @Test
+    void close_connectionThreadInsideAnswer_waitsForIt() throws Exception {
+        CountDownLatch entered = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        TcpTransferServer server = serve(source, (handle, first, count) -> {
+            entered.countDown();
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return true;
+        });
+        Thread puller = Thread.ofVirtual().start(() ->
+                transport.pull(new PullSource(server.endpoint("127.0.0.1"), TestPools.SMALL, 0), new int[] {1},
+                        destination, new int[] {1}, soon()));
+        assertThat(entered.await(10, TimeUnit.SECONDS)).as("the READ reached the guard").isTrue();
+
+        Thread closer = Thread.ofVirtual().start(server::close);
+
+        assertThat(closer.join(Duration.ofMillis(300))).as("close() returned while a connection thread was busy")
+                .isFalse();
+        release.countDown();
+        assertThat(closer.join(Duration.ofSeconds(10))).as("close() returned once the thread ended").isTrue();
+        puller.join(Duration.ofSeconds(10));
     }
 }

@@ -1,9 +1,10 @@
-package dev.tandem.frontend.text;
+package dev.tandem.engine.tokenizer;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
@@ -72,15 +73,19 @@ class Utf8StreamDecoderTest {
         }
     }
 
+    /**
+     * Byte soup (valid characters, lead bytes, stray continuation bytes, surrogates, overlong and
+     * out-of-range forms) pushed in random pieces decodes exactly as the whole does.
+     */
     @ParameterizedTest
-    @ValueSource(longs = {7, 8, 9})
-    void push_randomBytesRandomSplits_sameAsWholeDecode(long seed) {
+    @ValueSource(longs = {7, 8, 9, 10, 11})
+    void push_byteSoupRandomSplits_sameAsWholeDecode(long seed) {
         SplittableRandom random = new SplittableRandom(seed);
+        byte[] alphabet = HexFormat.of().parseHex("41c3a9e298830f9f98f0908080edc0e0a0f4bfff20");
         for (int round = 0; round < 300; round++) {
-            byte[] bytes = new byte[random.nextInt(0, 24)];
+            byte[] bytes = new byte[random.nextInt(0, 40)];
             for (int i = 0; i < bytes.length; i++) {
-                // bias toward bytes that matter for UTF-8: continuation bytes and lead bytes
-                bytes[i] = (byte) (random.nextBoolean() ? random.nextInt(0x80, 0x100) : random.nextInt(0, 0x100));
+                bytes[i] = random.nextInt(4) == 0 ? (byte) random.nextInt(256) : alphabet[random.nextInt(alphabet.length)];
             }
             Utf8StreamDecoder d = new Utf8StreamDecoder();
             StringBuilder out = new StringBuilder();
@@ -88,8 +93,25 @@ class Utf8StreamDecoderTest {
                 out.append(d.push(piece));
             }
             out.append(d.finish());
-            assertThat(out.toString()).as("seed %d", seed).isEqualTo(new String(bytes, StandardCharsets.UTF_8));
+            String whole = Utf8.text(bytes, 0, bytes.length);
+            assertThat(out.toString()).as("seed %d bytes %s", seed, HexFormat.of().formatHex(bytes)).isEqualTo(whole);
+            if (whole.indexOf('\uFFFD') < 0) { // valid UTF-8: the same as Java's decoder
+                assertThat(whole).isEqualTo(new String(bytes, StandardCharsets.UTF_8));
+            }
         }
+    }
+
+    /**
+     * Java's decoder gives one U+FFFD for an encoded surrogate; Tandem, as browsers, gives one per
+     * maximal subpart (ED cannot be followed by A0), which is what makes split decoding equal whole.
+     */
+    @Test
+    void push_encodedSurrogate_oneReplacementPerMaximalSubpart() {
+        Utf8StreamDecoder d = new Utf8StreamDecoder();
+
+        assertThat(d.push(new byte[] {(byte) 0xED})).isEmpty();
+        assertThat(d.push(new byte[] {(byte) 0xA0, (byte) 0x80, 'x'})).isEqualTo("\uFFFD\uFFFD\uFFFDx");
+        assertThat(d.finish()).isEmpty();
     }
 
     static String randomText(SplittableRandom random, int codePoints) {
