@@ -110,11 +110,10 @@ final class CompletionHandler {
 
     /** Server-sent events; see the class notes. */
     private int stream(Generation g, CompletionSpec spec, ResponseWriter writer, ServerResponse res, long startNs) {
-        res.header(HeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8");
-        res.header(HeaderNames.CACHE_CONTROL, "no-cache");
-        OutputStream out = res.outputStream();
+        // The stream opens with the first chunk: a failure before it (no worker, a prefill
+        // that timed out under --enforce-disagg) is still an ordinary error status.
+        OutputStream out = null;
         boolean[] roleSent = new boolean[g.choiceCount()];
-        boolean committed = false;
         try {
             while (!(g.allOutputDone() && g.allEngineDone()) && g.failure() == null) {
                 Generation.Event e = nextEvent(g);
@@ -125,6 +124,7 @@ final class CompletionHandler {
                 for (; e != null && g.failure() == null; e = g.poll()) {
                     ChoiceState.Delta d = apply(g, e, startNs);
                     if (d != null && !d.isEmpty() && g.failure() == null) {
+                        out = out != null ? out : openStream(res);
                         boolean withRole = spec.endpoint() == Endpoint.CHAT && !roleSent[d.choice()];
                         roleSent[d.choice()] = true;
                         writer.chunk(out, d.choice(), withRole, d.text(), spec.logprobs() ? d.tokens() : null,
@@ -134,11 +134,10 @@ final class CompletionHandler {
                 }
                 if (wrote) {
                     out.flush();
-                    committed = true;
                 }
             }
             if (g.failure() != null) {
-                if (!committed) {
+                if (out == null) {
                     throw g.failure();
                 }
                 writer.errorEvent(out, g.failure());
@@ -147,6 +146,7 @@ final class CompletionHandler {
                 return g.failure().status();
             }
             recordTokens(g);
+            out = out != null ? out : openStream(res);
             if (spec.includeUsage()) {
                 writer.usageChunk(out, g.usage());
             }
@@ -161,6 +161,12 @@ final class CompletionHandler {
             // Helidon reports a broken connection with its own unchecked exceptions
             return clientGone(g, e);
         }
+    }
+
+    private static OutputStream openStream(ServerResponse res) {
+        res.header(HeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8");
+        res.header(HeaderNames.CACHE_CONTROL, "no-cache");
+        return res.outputStream();
     }
 
     /** One JSON body once every choice has finished. */

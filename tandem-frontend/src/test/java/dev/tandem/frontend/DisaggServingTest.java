@@ -175,6 +175,13 @@ class DisaggServingTest {
 
             assertThat(r.statusCode()).as(r.body()).isEqualTo(503);
             assertThat(r.body()).contains("remote prefill is enforced");
+
+            // streamed, the failure comes before the first chunk: still a status, not a broken stream
+            HttpResponse<String> streamed = f.post("/v1/completions", body(STORY, 16, true));
+
+            assertThat(streamed.statusCode()).as(streamed.body()).isEqualTo(503);
+            assertThat(Harness.json(streamed.body()).get("error").get("message").asText())
+                    .contains("remote prefill is enforced");
         }
     }
 
