@@ -34,10 +34,31 @@ final class ServeProcess implements AutoCloseable {
         this.pump = Thread.ofVirtual().start(this::pump);
     }
 
+    /**
+     * A process started in the background by a shell inherits SIGINT as ignored, and a JVM
+     * started with SIGINT ignored installs no handler for it, so Ctrl-C could not be tested
+     * under such a runner. GNU env restores the default disposition before it executes java.
+     */
+    private static final List<String> SIGINT_DEFAULT = sigintDefaultPrefix();
+
+    private static List<String> sigintDefaultPrefix() {
+        List<String> prefix = List.of("/usr/bin/env", "--default-signal=INT");
+        try {
+            Process probe = new ProcessBuilder(prefix.getFirst(), prefix.getLast(), "true").start();
+            return probe.waitFor(10, TimeUnit.SECONDS) && probe.exitValue() == 0 ? prefix : List.of();
+        } catch (IOException e) {
+            return List.of();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return List.of();
+        }
+    }
+
     static ServeProcess start(String name, String... serveArgs) throws IOException {
         String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        List<String> cmd = new ArrayList<>(List.of(javaBin, "--add-modules=jdk.incubator.vector",
+        List<String> cmd = new ArrayList<>(SIGINT_DEFAULT);
+        cmd.addAll(List.of(javaBin, "--add-modules=jdk.incubator.vector",
                 "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Xmx1g",
                 "-cp", classpath, "dev.tandem.cli.Main", "serve"));
         cmd.addAll(List.of(serveArgs));
