@@ -14,17 +14,16 @@ import java.util.List;
  * client port on the given hosts and its peer port on loopback. Restarting keeps the data, as a
  * restarted etcd member would.
  */
-public final class EtcdServer implements AutoCloseable {
+public final class EtcdServer extends ServerProcess {
     /** Longest wait for etcd to answer its health check after a start. */
     public static final Duration READY_TIMEOUT = Duration.ofSeconds(30);
 
-    private final ChildProcess process;
     private final List<String> hosts;
     private final int clientPort;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofMillis(500)).build();
 
     private EtcdServer(ChildProcess process, List<String> hosts, int clientPort) {
-        this.process = process;
+        super(process);
         this.hosts = hosts;
         this.clientPort = clientPort;
     }
@@ -48,19 +47,12 @@ public final class EtcdServer implements AutoCloseable {
                 "--advertise-client-urls", clientUrls.getFirst(),
                 "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
                 "--initial-cluster", "tandem=" + peer, "--logger", "zap", "--log-outputs", "stderr");
-        EtcdServer etcd = new EtcdServer(new ChildProcess("etcd", cmd, dir.resolve("etcd.log")), List.copyOf(hosts),
-                clientPort);
-        try {
-            etcd.process.start();
-            etcd.awaitReady();
-        } catch (RuntimeException e) {
-            etcd.process.kill();
-            throw e;
-        }
-        return etcd;
+        return launch(new EtcdServer(new ChildProcess("etcd", cmd, dir.resolve("etcd.log")), List.copyOf(hosts),
+                clientPort));
     }
 
-    private void awaitReady() {
+    @Override
+    void awaitReady() {
         process.awaitCondition("to report healthy on " + clientUrl(), READY_TIMEOUT, this::healthy);
     }
 
@@ -88,35 +80,9 @@ public final class EtcdServer implements AutoCloseable {
         return "etcd://" + host + ":" + clientPort;
     }
 
-    public ChildProcess process() {
-        return process;
-    }
-
-    /** Stops (SIGTERM) and starts again on the same ports and data; waits until healthy. */
-    public void restart() {
-        process.stop(Duration.ofSeconds(10));
-        process.start();
-        awaitReady();
-    }
-
-    public void stop() {
-        process.stop(Duration.ofSeconds(10));
-    }
-
-    /** SIGKILL, as a crash would. */
-    public void kill() {
-        process.kill();
-    }
-
-    /** Starts again after {@link #stop()} or {@link #kill()}, on the same ports; waits until ready. */
-    public void start() {
-        process.start();
-        awaitReady();
-    }
-
     @Override
     public void close() {
-        stop();
+        super.close();
         http.close();
     }
 }

@@ -5,16 +5,15 @@ import java.time.Duration;
 import java.util.List;
 
 /** A NATS server (the {@code nats-server} binary from PATH), core NATS only, on one address. */
-public final class NatsServer implements AutoCloseable {
+public final class NatsServer extends ServerProcess {
     /** Longest wait for the server to accept connections after a start. */
     public static final Duration READY_TIMEOUT = Duration.ofSeconds(30);
 
-    private final ChildProcess process;
     private final String host;
     private final int port;
 
     private NatsServer(ChildProcess process, String host, int port) {
-        this.process = process;
+        super(process);
         this.host = host;
         this.port = port;
     }
@@ -29,18 +28,11 @@ public final class NatsServer implements AutoCloseable {
         int port = FreePorts.next();
         ChildProcess p = new ChildProcess("nats-server",
                 List.of("nats-server", "-a", host, "-p", Integer.toString(port)), dir.resolve("nats.log"));
-        NatsServer nats = new NatsServer(p, host, port);
-        try {
-            p.start();
-            nats.awaitReady();
-        } catch (RuntimeException e) {
-            p.kill();
-            throw e;
-        }
-        return nats;
+        return launch(new NatsServer(p, host, port));
     }
 
-    private void awaitReady() {
+    @Override
+    void awaitReady() {
         String probe = host.equals("0.0.0.0") ? "127.0.0.1" : host;
         process.awaitCondition("to accept connections on " + probe + ":" + port, READY_TIMEOUT,
                 () -> FreePorts.accepts(probe, port, 500));
@@ -58,36 +50,5 @@ public final class NatsServer implements AutoCloseable {
 
     public int port() {
         return port;
-    }
-
-    public ChildProcess process() {
-        return process;
-    }
-
-    /** Stops (SIGTERM) and starts again on the same port; waits until it accepts connections. */
-    public void restart() {
-        process.stop(Duration.ofSeconds(10));
-        process.start();
-        awaitReady();
-    }
-
-    public void stop() {
-        process.stop(Duration.ofSeconds(10));
-    }
-
-    /** SIGKILL, as a crash would. */
-    public void kill() {
-        process.kill();
-    }
-
-    /** Starts again after {@link #stop()} or {@link #kill()}, on the same ports; waits until ready. */
-    public void start() {
-        process.start();
-        awaitReady();
-    }
-
-    @Override
-    public void close() {
-        stop();
     }
 }
