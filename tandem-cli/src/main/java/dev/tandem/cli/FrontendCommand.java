@@ -41,12 +41,6 @@ final class FrontendCommand implements Callable<Integer> {
             + " (default: the file name)")
     String servedName;
 
-    @Option(names = "--host", defaultValue = FrontendConfig.DEFAULT_HOST, description = "listen address (default: ${DEFAULT-VALUE})")
-    String host;
-
-    @Option(names = "--port", defaultValue = "8000", description = "listen port, 0 for any free one (default: ${DEFAULT-VALUE})")
-    int port;
-
     @Option(names = "--router", defaultValue = "kv", description = "routing policy: kv, round-robin, random,"
             + " least-loaded or session-affinity (default: ${DEFAULT-VALUE})")
     String router;
@@ -55,29 +49,16 @@ final class FrontendCommand implements Callable<Integer> {
             + " use; others are refused (default: ${DEFAULT-VALUE})")
     int blockSize;
 
-    @Option(names = "--api-key", defaultValue = "${env:TANDEM_API_KEY}",
-            description = "require 'Authorization: Bearer KEY' on /v1 (default: $TANDEM_API_KEY, else none)")
-    String apiKey;
-
-    @Option(names = "--max-queued", defaultValue = "1024",
-            description = "requests that may wait for admission; more get 429 (default: ${DEFAULT-VALUE})")
-    int maxQueued;
-
     @Option(names = "--max-running", defaultValue = "" + FrontendConfig.DEFAULT_MAX_RUNNING,
             description = "engine sequences admitted at once over all workers (default: ${DEFAULT-VALUE})")
     int maxRunning;
 
-    @Option(names = "--max-body-bytes", defaultValue = "4194304",
-            description = "largest request body; larger ones get 413 (default: ${DEFAULT-VALUE})")
-    long maxBodyBytes;
-
-    @Option(names = "--shutdown-grace-ms", defaultValue = "5000",
-            description = "how long Ctrl-C lets running requests finish before cancelling them (default: ${DEFAULT-VALUE})")
-    long shutdownGraceMs;
-
     @Option(names = "--probe-interval-ms", defaultValue = "" + ClusterFrontend.Spec.DEFAULT_PROBE_INTERVAL_MS,
             description = "how often a registered but unreachable worker is probed (default: ${DEFAULT-VALUE})")
     long probeIntervalMs;
+
+    @picocli.CommandLine.Mixin
+    HttpServerOptions http = new HttpServerOptions();
 
     @picocli.CommandLine.Mixin
     DispatchOptions disagg = new DispatchOptions();
@@ -128,11 +109,7 @@ final class FrontendCommand implements Callable<Integer> {
         if (blockSize < 1) {
             throw new ConfigException("--block-size must be at least 1, got " + blockSize);
         }
-        FrontendConfig fc = FrontendConfig.defaults().withHost(host).withPort(port)
-                .withApiKey(apiKey == null || apiKey.isBlank() ? null : apiKey)
-                .withAdmission(maxRunning, maxQueued)
-                .withMaxBodyBytes(maxBodyBytes)
-                .withShutdownGraceMs(shutdownGraceMs);
+        FrontendConfig fc = http.config(maxRunning);
         RouterConfig rc = RouterConfig.defaults().withBlockSizeTokens(blockSize)
                 .withPolicy(RouterConfig.PolicyKind.parse(router));
         return new ClusterFrontend.Spec(fc, rc, probeIntervalMs,

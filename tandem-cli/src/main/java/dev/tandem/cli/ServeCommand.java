@@ -34,12 +34,6 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--served-model-name", description = "the name clients use (default: the file name)")
     String servedName;
 
-    @Option(names = "--host", defaultValue = FrontendConfig.DEFAULT_HOST, description = "listen address (default: ${DEFAULT-VALUE})")
-    String host;
-
-    @Option(names = "--port", defaultValue = "8000", description = "listen port, 0 for any free one (default: ${DEFAULT-VALUE})")
-    int port;
-
     @Option(names = "--workers", description = "aggregated workers (engines) in this process (default: 1)")
     Integer workers;
 
@@ -67,31 +61,18 @@ final class ServeCommand implements Callable<Integer> {
     String kvHandleTtl;
 
     @Mixin
+    HttpServerOptions http = new HttpServerOptions();
+
+    @Mixin
     DispatchOptions disagg = new DispatchOptions();
 
     @Option(names = "--router", defaultValue = "kv", description = "routing policy: kv, round-robin, random,"
             + " least-loaded or session-affinity (default: ${DEFAULT-VALUE})")
     String router;
 
-    @Option(names = "--api-key", defaultValue = "${env:TANDEM_API_KEY}",
-            description = "require 'Authorization: Bearer KEY' on /v1 (default: $TANDEM_API_KEY, else none)")
-    String apiKey;
-
-    @Option(names = "--max-queued", defaultValue = "1024",
-            description = "requests that may wait for admission; more get 429 (default: ${DEFAULT-VALUE})")
-    int maxQueued;
-
     @Option(names = "--max-running",
             description = "engine sequences admitted at once (default: workers x --max-seqs)")
     Integer maxRunning;
-
-    @Option(names = "--max-body-bytes", defaultValue = "4194304",
-            description = "largest request body; larger ones get 413 (default: ${DEFAULT-VALUE})")
-    long maxBodyBytes;
-
-    @Option(names = "--shutdown-grace-ms", defaultValue = "5000",
-            description = "how long Ctrl-C lets running requests finish before cancelling them (default: ${DEFAULT-VALUE})")
-    long shutdownGraceMs;
 
     @Mixin
     EngineOptions engineOptions = new EngineOptions();
@@ -159,11 +140,7 @@ final class ServeCommand implements Callable<Integer> {
         int total = totalWorkers();
         int perWorker = engineOptions.threads != null ? engineOptions.threads()
                 : Math.max(1, Runtime.getRuntime().availableProcessors() / Math.max(1, total));
-        FrontendConfig frontend = FrontendConfig.defaults().withHost(host).withPort(port).withApiKey(
-                apiKey == null || apiKey.isBlank() ? null : apiKey)
-                .withAdmission(maxRunning != null ? maxRunning : FrontendConfig.DEFAULT_MAX_RUNNING, maxQueued)
-                .withMaxBodyBytes(maxBodyBytes)
-                .withShutdownGraceMs(shutdownGraceMs);
+        FrontendConfig frontend = http.config(maxRunning != null ? maxRunning : FrontendConfig.DEFAULT_MAX_RUNNING);
         return new EmbeddedDeployment.Spec(ModelPaths.resolve(model), servedName, workers == null ? 1 : workers,
                 RouterConfig.PolicyKind.parse(router), mock, mockSpeedup, engine, perWorker, frontend, maxRunning == null);
     }
