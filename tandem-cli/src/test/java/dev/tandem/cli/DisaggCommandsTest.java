@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tandem.cli.CommandRunner.Running;
 import dev.tandem.core.TransferKind;
 import dev.tandem.runtime.transfer.TransferMetrics;
 import java.net.URI;
@@ -13,16 +14,12 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Callable;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
-import picocli.CommandLine;
 
 /**
  * Disaggregated serving through the commands: {@code tandem worker --role prefill|decode} and
@@ -36,45 +33,20 @@ class DisaggCommandsTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String STORY = "Once upon a time, there was a little girl named Lily. She loved to play "
             + "outside in the park with her friends. One day, she saw a big red ball under a tree and ran to get it.";
-    private final List<Running<?>> started = new ArrayList<>();
-
-    private record Running<C>(C command, Thread thread, AtomicInteger exit, Foreground foreground) {
-        void stop() throws InterruptedException {
-            foreground.stop();
-            thread.join(Duration.ofSeconds(30));
-        }
-    }
+    private final CommandRunner commands = new CommandRunner();
 
     @AfterEach
     void tearDown() throws InterruptedException {
-        for (int i = started.size() - 1; i >= 0; i--) {
-            started.get(i).stop();
-        }
+        commands.stopAll();
     }
 
     private static String modelFile() {
         return Path.of(System.getProperty("tandem.test.models"), "stories260K.gguf").toString();
     }
 
-    private <C extends Callable<Integer>> Running<C> run(C command, Foreground fg, String... args) {
-        new CommandLine(command).parseArgs(args);
-        AtomicInteger exit = new AtomicInteger(-1);
-        Thread t = Thread.ofPlatform().name("command-under-test").start(() -> {
-            try {
-                exit.set(command.call());
-            } catch (Exception e) {
-                exit.set(99);
-                throw new IllegalStateException(e);
-            }
-        });
-        Running<C> r = new Running<>(command, t, exit, fg);
-        started.add(r);
-        return r;
-    }
-
     private WorkerCommand worker(String cluster, String id, String role, String transfer) {
         WorkerCommand cmd = new WorkerCommand();
-        Running<WorkerCommand> r = run(cmd, cmd.foreground, "--registry", "memory://" + cluster, "--events",
+        Running<WorkerCommand> r = commands.run(cmd, cmd.foreground, "--registry", "memory://" + cluster, "--events",
                 "memory://" + cluster, "--model", modelFile(), "--instance-id", id, "--role", role, "--transfer",
                 transfer, "--kv-blocks", "128", "--rpc-host", "127.0.0.1", "--drain-timeout-ms", "1000");
         await().atMost(Duration.ofSeconds(60)).until(() -> cmd.running != null || !r.thread().isAlive());
@@ -88,7 +60,7 @@ class DisaggCommandsTest {
             throws Exception {
         String cluster = "disagg-" + kind.label();
         FrontendCommand fe = new FrontendCommand();
-        run(fe, fe.foreground, "--registry", "memory://" + cluster, "--events", "memory://" + cluster, "--model",
+        commands.run(fe, fe.foreground, "--registry", "memory://" + cluster, "--events", "memory://" + cluster, "--model",
                 modelFile(), "--port", "0", "--probe-interval-ms", "100", "--disagg-min-tokens", "16");
         await().atMost(Duration.ofSeconds(60)).until(() -> fe.running != null);
         WorkerCommand prefill = worker(cluster, "p0", "prefill", kind.label());
@@ -113,7 +85,7 @@ class DisaggCommandsTest {
     @Test
     void serve_prefillAndDecodeWorkers_shm_requestIsPrefilledRemotely() throws Exception {
         ServeCommand serve = new ServeCommand();
-        Running<ServeCommand> r = run(serve, new Foreground(), "--model", modelFile(), "--port", "0",
+        Running<ServeCommand> r = commands.run(serve, new Foreground(), "--model", modelFile(), "--port", "0",
                 "--prefill-workers", "1", "--decode-workers", "1", "--kv-transport", "shm", "--kv-blocks", "128",
                 "--threads", "1", "--disagg-min-tokens", "16", "--kv-handle-ttl", "5s");
         await().atMost(Duration.ofSeconds(60)).until(() -> serve.running != null || !r.thread().isAlive());

@@ -4,6 +4,7 @@ import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
+import dev.tandem.cli.CommandRunner.Running;
 import dev.tandem.runtime.registry.WorkerSetTracker;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -18,8 +19,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.Callable;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -37,41 +36,15 @@ import static org.awaitility.Awaitility.await;
  */
 @Timeout(180)
 class DistributedCommandsTest {
-    private final List<Running<?>> started = new ArrayList<>();
-
-    /** A command running on its own thread. */
-    private record Running<C>(C command, Thread thread, AtomicInteger exit, Foreground foreground) {
-        void stop() throws InterruptedException {
-            foreground.stop();
-            thread.join(Duration.ofSeconds(30));
-        }
-    }
+    private final CommandRunner commands = new CommandRunner();
 
     @AfterEach
     void tearDown() throws InterruptedException {
-        for (int i = started.size() - 1; i >= 0; i--) {
-            started.get(i).stop();
-        }
+        commands.stopAll();
     }
 
     private static String modelFile() {
         return Path.of(System.getProperty("tandem.test.models"), "stories260K.gguf").toString();
-    }
-
-    private <C extends Callable<Integer>> Running<C> run(C command, Foreground fg, String... args) {
-        new CommandLine(command).parseArgs(args);
-        AtomicInteger exit = new AtomicInteger(-1);
-        Thread t = Thread.ofPlatform().name("command-under-test").start(() -> {
-            try {
-                exit.set(command.call());
-            } catch (Exception e) {
-                exit.set(99);
-                throw new IllegalStateException(e);
-            }
-        });
-        Running<C> r = new Running<>(command, t, exit, fg);
-        started.add(r);
-        return r;
     }
 
     private Running<FrontendCommand> frontend(String name, String... extra) {
@@ -79,7 +52,7 @@ class DistributedCommandsTest {
         List<String> args = new ArrayList<>(List.of("--registry", "memory://" + name, "--events", "memory://" + name,
                 "--model", modelFile(), "--port", "0", "--probe-interval-ms", "100"));
         args.addAll(List.of(extra));
-        Running<FrontendCommand> r = run(cmd, cmd.foreground, args.toArray(String[]::new));
+        Running<FrontendCommand> r = commands.run(cmd, cmd.foreground, args.toArray(String[]::new));
         await().atMost(Duration.ofSeconds(60)).until(() -> cmd.running != null || !r.thread().isAlive());
         assertThat(cmd.running).as("frontend started").isNotNull();
         return r;
@@ -91,7 +64,7 @@ class DistributedCommandsTest {
                 "--model", modelFile(), "--instance-id", id, "--mock", "--mock-speedup", "20", "--kv-blocks", "256",
                 "--rpc-host", "127.0.0.1", "--drain-timeout-ms", "2000"));
         args.addAll(List.of(extra));
-        Running<WorkerCommand> r = run(cmd, cmd.foreground, args.toArray(String[]::new));
+        Running<WorkerCommand> r = commands.run(cmd, cmd.foreground, args.toArray(String[]::new));
         await().atMost(Duration.ofSeconds(60)).until(() -> cmd.running != null || !r.thread().isAlive());
         assertThat(cmd.running).as("worker " + id + " started").isNotNull();
         return r;
