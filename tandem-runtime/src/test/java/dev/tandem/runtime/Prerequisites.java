@@ -7,6 +7,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import java.util.regex.Matcher;
@@ -29,6 +31,9 @@ public final class Prerequisites {
     public static final String REQUIRE_UCX = "TANDEM_REQUIRE_UCX";
     /** 1: a missing Node 20 or OpenAI npm client fails the official-client test. */
     public static final String REQUIRE_JS_CLIENT = "TANDEM_REQUIRE_JS_CLIENT";
+
+    /** Skip reasons already printed by this JVM. */
+    private static final Set<String> REPORTED = ConcurrentHashMap.newKeySet();
 
     private Prerequisites() {
     }
@@ -80,7 +85,12 @@ public final class Prerequisites {
         if ("1".equals(env.get(requireVariable))) {
             throw new AssertionError(missing.get() + " (required here: " + requireVariable + "=1)");
         }
-        Assumptions.abort(missing.get() + " (skipped; " + requireVariable + "=1 makes it a failure)");
+        String reason = missing.get() + " (skipped; " + requireVariable + "=1 makes it a failure)";
+        if (REPORTED.add(reason)) {
+            // Maven's console counts skipped tests but does not show why: say it once per reason
+            System.err.println("[SKIPPED] " + reason);
+        }
+        Assumptions.abort(reason);
     }
 
     /** True if an executable file {@code command} is in one of {@code path}'s folders. */
