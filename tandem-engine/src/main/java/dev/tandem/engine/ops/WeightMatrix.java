@@ -131,7 +131,7 @@ public abstract sealed class WeightMatrix
     public final float dotQ8(int row, Q8Activations x, int t) {
         int qOff = t * cols;
         int sOff = t * (cols / Q8Activations.BLOCK);
-        return Simd.ENABLED && Simd.INT_DOT
+        return Simd.ENABLED
                 ? dotQ8Vector(row, x.q, qOff, x.scales, x.sums, sOff)
                 : dotQ8Scalar(row, x.q, qOff, x.scales, x.sums, sOff);
     }
