@@ -155,10 +155,12 @@ final class Q4KMatrix extends WeightMatrix {
                 ShortVector pl = ShortVector.zero(S2);
                 ShortVector ph = ShortVector.zero(S2);
                 for (int j = 0; j < 32; j += lanes) {
+                    // sign-extended (B2S compiles to one instruction at every width), so the high nibble is masked too
                     ShortVector n = (ShortVector) ByteVector.fromArray(B2, w, k * QS + 32 * c + j)
-                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+                            .convertShape(VectorOperators.B2S, S2, 0);
                     pl = pl.add(n.and((short) 0x0F).mul(ShortVector.fromArray(S2, q, qi + 64 * c + j)));
-                    ph = ph.add(n.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S2, q, qi + 64 * c + 32 + j)));
+                    ph = ph.add(n.lanewise(VectorOperators.ASHR, 4).and((short) 0x0F)
+                            .mul(ShortVector.fromArray(S2, q, qi + 64 * c + 32 + j)));
                 }
                 IntVector il = pl.reinterpretAsInts();
                 IntVector ih = ph.reinterpretAsInts();
