@@ -12,6 +12,7 @@ import dev.tandem.core.RequestException;
 import dev.tandem.core.RequestHandle;
 import dev.tandem.core.TokenSink;
 import dev.tandem.engine.gguf.GgufFile;
+import dev.tandem.engine.grammar.Grammars;
 import dev.tandem.engine.kvcache.KvPool;
 import dev.tandem.engine.model.ModelConfig;
 import dev.tandem.engine.model.ModelRunner;
@@ -94,6 +95,9 @@ public final class LlmEngine implements Engine {
                 runner.contextLength(), runner.vocabSize(), b.simulated);
         this.scheduler = new Scheduler(b.modelName, config, runner, pool, totalBlocks,
                 b.promptVocabSize > 0 ? b.promptVocabSize : runner.vocabSize(), b.eosTokenIds, clock, b.stepTiming);
+        if (b.grammars != null) {
+            scheduler.setGrammars(b.grammars);
+        }
         if (b.driven) {
             this.thread = null;
             scheduler.setOwnerThread(Thread.currentThread());
@@ -131,7 +135,7 @@ public final class LlmEngine implements Engine {
             ModelConfig mc = transformer.config();
             String name = modelPath.getFileName().toString().replaceFirst("\\.gguf$", "");
             return builder(name, transformer).config(config).kvShape(mc.layerCount(), mc.kvHeadCount(), mc.headDim())
-                    .eosTokenIds(eos).closeAlso(gguf);
+                    .eosTokenIds(eos).grammars(Grammars.forTokenizer(tokenizer, eos)).closeAlso(gguf);
         } catch (RuntimeException e) {
             gguf.close();
             throw e;
@@ -355,6 +359,7 @@ public final class LlmEngine implements Engine {
         private boolean allocatePool = true;
         private KvPool pool;
         private AutoCloseable closeAlso;
+        private Grammars grammars;
 
         private Builder(String modelName, ModelRunner runner) {
             this.modelName = Objects.requireNonNull(modelName, "modelName");
@@ -376,6 +381,12 @@ public final class LlmEngine implements Engine {
         }
 
         /** Ids that end generation (the model's end-of-generation tokens); default none. */
+        /** Constrained decoding over the model's vocabulary (without it, constrained requests are refused). */
+        public Builder grammars(Grammars g) {
+            this.grammars = g;
+            return this;
+        }
+
         public Builder eosTokenIds(int... ids) {
             this.eosTokenIds = ids.clone();
             return this;

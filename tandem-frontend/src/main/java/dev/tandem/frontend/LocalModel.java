@@ -4,6 +4,7 @@ import dev.tandem.core.KvLayout;
 import dev.tandem.engine.EngineConfig;
 import dev.tandem.engine.LlmEngine;
 import dev.tandem.engine.gguf.GgufFile;
+import dev.tandem.engine.grammar.Grammars;
 import dev.tandem.engine.kvcache.KvPool;
 import dev.tandem.engine.model.ModelConfig;
 import dev.tandem.engine.model.Transformer;
@@ -24,6 +25,7 @@ public final class LocalModel implements AutoCloseable {
     private final String name;
     private final TokenizerTextModel text;
     private final int[] endOfGenerationIds;
+    private final Grammars grammars; // shared by this model's engines: one mask cache per constraint
 
     private LocalModel(GgufFile gguf, String name) {
         this.gguf = gguf;
@@ -31,6 +33,7 @@ public final class LocalModel implements AutoCloseable {
         this.text = TokenizerTextModel.fromGguf(gguf);
         Tokenizer t = text.tokenizer();
         this.endOfGenerationIds = IntStream.range(0, t.vocabSize()).filter(t::isEndOfGeneration).toArray();
+        this.grammars = Grammars.forTokenizer(t, endOfGenerationIds);
     }
 
     /**
@@ -83,7 +86,8 @@ public final class LocalModel implements AutoCloseable {
         LlmEngine.Builder b = LlmEngine.builder(name, runner)
                 .config(config)
                 .kvShape(mc.layerCount(), mc.kvHeadCount(), mc.headDim())
-                .eosTokenIds(endOfGenerationIds);
+                .eosTokenIds(endOfGenerationIds)
+                .grammars(grammars);
         if (poolFile != null) {
             KvLayout layout = new KvLayout(config.blockSizeTokens(), mc.layerCount(), mc.kvHeadCount(), mc.headDim(),
                     config.kvDtype());

@@ -5,6 +5,7 @@ import dev.tandem.core.TransferKind;
 import dev.tandem.engine.EngineConfig;
 import dev.tandem.engine.LlmEngine;
 import dev.tandem.engine.gguf.GgufFile;
+import dev.tandem.engine.grammar.Grammars;
 import dev.tandem.engine.kvcache.KvPool;
 import dev.tandem.engine.mock.MockConfig;
 import dev.tandem.engine.mock.MockEngine;
@@ -50,6 +51,7 @@ final class WorkerEngines {
             LlmEngine.Builder builder = LlmEngine.builder(spec.modelName(), transformer).config(config)
                     .kvShape(mc.layerCount(), mc.kvHeadCount(), mc.headDim())
                     .eosTokenIds(eos)
+                    .grammars(Grammars.forTokenizer(tokenizer, eos))
                     .closeAlso(gguf);
             if (poolFile != null) {
                 KvLayout layout = new KvLayout(config.blockSizeTokens(), mc.layerCount(), mc.kvHeadCount(), mc.headDim(),
