@@ -36,6 +36,13 @@ public final class GrammarState {
         if (m.maxAfter() <= remainingTokens - 1) {
             return m.bits();
         }
+        int[] levels = m.levels();
+        if (levels != null && levels.length > 0) {
+            // the tokens that leave at most budget bytes; if none does, those that leave the fewest
+            int i = Arrays.binarySearch(levels, remainingTokens - 1);
+            int level = i >= 0 ? i : Math.max(0, -i - 2);
+            return m.upTo()[level];
+        }
         return filtered(m, remainingTokens - 1);
     }
 

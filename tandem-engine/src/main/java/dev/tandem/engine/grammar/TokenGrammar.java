@@ -2,6 +2,8 @@ package dev.tandem.engine.grammar;
 
 import dev.tandem.core.OutputConstraint;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -35,14 +37,21 @@ final class TokenGrammar {
                 constraint.suffix().getBytes(StandardCharsets.UTF_8));
     }
 
+    /** Distinct "bytes left to finish" levels kept per state; beyond, a sequence filters itself. */
+    static final int MAX_LEVELS = 32;
+
     /**
      * The tokens allowed in {@code state}.
      *
      * @param bits      bit {@code id} set when token id may follow (end-of-generation ids exactly
      *                  when {@code accepting}); shared, never to be written
      * @param maxAfter  the most bytes any allowed token leaves to finish
+     * @param levels    ascending distinct bytes-left-to-finish values of the allowed tokens, or
+     *                  null when there are more than {@value #MAX_LEVELS}
+     * @param upTo      {@code upTo[i]}: the allowed tokens that leave at most {@code levels[i]}
+     *                  bytes (with the end-of-generation ids when accepting)
      */
-    record Mask(long[] bits, boolean accepting, int maxAfter) {
+    record Mask(long[] bits, boolean accepting, int maxAfter, int[] levels, long[][] upTo) {
     }
 
     Mask mask(JsonAutomaton.State state) {
@@ -66,6 +75,7 @@ final class TokenGrammar {
         depth[0] = state;
         int valid = 0; // depth[0..valid] follow the previous token's bytes
         int maxAfter = 0;
+        int[] after = new int[vocab.size()];
         for (int k = 0; k < vocab.sortedIds.length; k++) {
             int id = vocab.sortedIds[k];
             byte[] p = vocab.pieces[id];
@@ -83,7 +93,8 @@ final class TokenGrammar {
             valid = d;
             if (d == p.length) {
                 bits[id >>> 6] |= 1L << id;
-                maxAfter = Math.max(maxAfter, JsonAutomaton.minBytesToFinish(depth[d]));
+                after[id] = JsonAutomaton.minBytesToFinish(depth[d]);
+                maxAfter = Math.max(maxAfter, after[id]);
             }
         }
         boolean accepting = JsonAutomaton.accepting(state);
@@ -92,6 +103,42 @@ final class TokenGrammar {
                 bits[eos >>> 6] |= 1L << eos;
             }
         }
-        return new Mask(bits, accepting, maxAfter);
+        return levels(bits, accepting, maxAfter, after);
+    }
+
+    private Mask levels(long[] bits, boolean accepting, int maxAfter, int[] after) {
+        TreeSet<Integer> distinct = new java.util.TreeSet<>();
+        for (int w = 0; w < bits.length; w++) {
+            for (long word = bits[w]; word != 0; word &= word - 1) {
+                int id = (w << 6) + Long.numberOfTrailingZeros(word);
+                if (vocab.pieces[id].length > 0) {
+                    distinct.add(after[id]);
+                }
+            }
+        }
+        if (distinct.size() > MAX_LEVELS) {
+            return new Mask(bits, accepting, maxAfter, null, null);
+        }
+        int[] levels = distinct.stream().mapToInt(Integer::intValue).toArray();
+        long[][] upTo = new long[levels.length][bits.length];
+        for (int w = 0; w < bits.length; w++) {
+            for (long word = bits[w]; word != 0; word &= word - 1) {
+                int id = (w << 6) + Long.numberOfTrailingZeros(word);
+                if (vocab.pieces[id].length == 0) {
+                    continue;
+                }
+                for (int i = Arrays.binarySearch(levels, after[id]); i < levels.length; i++) {
+                    upTo[i][w] |= 1L << id;
+                }
+            }
+        }
+        if (accepting) {
+            for (long[] m : upTo) {
+                for (int eos : vocab.eosIds) {
+                    m[eos >>> 6] |= 1L << eos;
+                }
+            }
+        }
+        return new Mask(bits, accepting, maxAfter, levels, upTo);
     }
 }
