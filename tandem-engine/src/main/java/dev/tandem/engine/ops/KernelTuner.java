@@ -56,7 +56,6 @@ public final class KernelTuner {
     /** Forces the blocked threshold (2..64 tokens). */
     public static final String GEMM_PROPERTY = "tandem.kernels.gemm-min-tokens";
 
-    private static final boolean DEBUG = Boolean.getBoolean("tandem.kernels.tune-debug");
     static final long SLICE_BYTES = 1L << 20;
     static final long MIN_MODEL_BYTES = 16L << 20;
     static final int[] TOKEN_COUNTS = {2, 4, 8, 16, 32};
@@ -258,9 +257,8 @@ public final class KernelTuner {
                 long t0 = clock.getAsLong();
                 matmul.multiply(c.matrix, x, 0, c.tokens, out, 0, c.blocked, c.integer);
                 long took = clock.getAsLong() - t0;
-                if (DEBUG) {
-                    System.err.println("round " + rounds + " " + c.name + " " + took / 1000 + " us");
-                }
+                int round = rounds;
+                LOG.log(System.Logger.Level.TRACE, () -> "round " + round + " " + c.name + " " + took / 1000 + " us");
                 if (took < c.best * 0.95) {
                     lastImprovement = rounds;
                 }
