@@ -534,7 +534,10 @@ public final class Scheduler {
     private void sampleAndEmit(Sequence s, int row) {
         long[] allowed = null;
         if (s.grammar != null) {
-            int remaining = Math.min(s.request.maxTokens() - s.generated, contextLength - s.tokenCount);
+            // a one-token request (a prefill peer's half) samples freely within the grammar: its
+            // budget is the decode worker's, which steers the end
+            int remaining = s.request.maxTokens() == 1 ? Integer.MAX_VALUE
+                    : Math.min(s.request.maxTokens() - s.generated, contextLength - s.tokenCount);
             allowed = s.grammar.allowed(remaining);
         }
         GeneratedToken t = sampler.sample(logits, row * vocabSize, s.sampling, allowed);
