@@ -94,6 +94,9 @@ public final class FrontendServer implements AutoCloseable {
         this.admission = new AdmissionQueue(config.maxRunning(), config.maxQueued());
         this.metrics = new FrontendMetrics(inFlight::get, admission::queued, workers);
         disagg.register(metrics.registry(), activePins);
+        if (selector instanceof RouterSelector routing) {
+            RouterMetrics.register(metrics.registry(), routing.router()::stats, workers);
+        }
         this.dispatcher = new Dispatcher(dispatch, selector, workers, disagg);
         this.server = WebServer.builder()
                 .host(config.host())
