@@ -30,7 +30,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * A real Prometheus, configured by deploy/prometheus, scraping a real {@code tandem up} cluster
- * (one prefill and one decode worker, mock engines) under a short load: every target is up,
+ * (one prefill and one decode worker running stories260K; mock engines keep no KV pool peers
+ * can pull from, and the transfer series need pulls) under a short load: every target is up,
  * every recording rule returns data, every panel query of deploy/grafana/tandem.json returns
  * data without an error, and workers answer their readiness probe.
  */
@@ -59,8 +60,8 @@ class PrometheusClusterTest {
                 lease_ttl_ms: 3000
                 frontend: { port: 0, router: kv, args: [--disagg-min-tokens, "1"] }
                 workers:
-                  - { role: prefill, count: 1, mock: true, args: [--kv-blocks, "256", --mock-speedup, "10"] }
-                  - { role: decode, count: 1, mock: true, args: [--kv-blocks, "256", --mock-speedup, "10"] }
+                  - { role: prefill, count: 1, args: [--kv-blocks, "256", --threads, "1"] }
+                  - { role: decode, count: 1, args: [--kv-blocks, "256", --threads, "1"] }
                 jvm_options: [-Xmx384m, -XX:TieredStopAtLevel=1]
                 """.formatted(ClusterFixture.modelFile()));
         up = TandemChild.start(ClusterFixture.launcher(), "up", dir.resolve("up.log"),
@@ -125,7 +126,7 @@ class PrometheusClusterTest {
     @Test
     void load_succeeded_andEveryTargetIsUp() {
         assertThat(statuses.keySet()).containsExactly(200);
-        assertThat(statuses.get(200).get()).isGreaterThan(10);
+        assertThat(statuses.get(200).get()).isGreaterThanOrEqualTo(4); // one per client at least (a busy machine is slow)
         JsonNode up = prometheus.query("up{job=\"tandem\"}").path("result");
         Map<String, String> byTarget = new LinkedHashMap<>();
         for (JsonNode s : up) {
