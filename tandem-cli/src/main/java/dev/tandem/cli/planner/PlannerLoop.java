@@ -14,13 +14,15 @@ import java.util.Locale;
  * The planner at work: every {@code intervalMs} it scrapes the frontend's {@code /metrics} (with
  * a deadline), adds the scrape to a {@link MetricsWindow}, asks the {@link PoolPlanner} for the
  * pool sizes and hands a changed decision to a {@link PoolActuator}. Prints one line per
- * decision that changes something (and one per scrape that fails), and on close the worker-seconds
- * the pools used.
+ * decision that changes something (at least every 15 s while steady, and one per scrape that
+ * fails), and on close the worker-seconds the pools used.
  *
  * <p>Runs on its own platform thread; {@link #close()} stops it and waits for it.
  */
 public final class PlannerLoop implements AutoCloseable {
     private static final Duration SCRAPE_TIMEOUT = Duration.ofSeconds(5);
+    /** Longest silence: a steady planner still prints what it sees this often, ms. */
+    private static final long STATUS_EVERY_MS = 15_000;
 
     private final PoolPlanner planner;
     private final MetricsWindow window;
@@ -34,6 +36,8 @@ public final class PlannerLoop implements AutoCloseable {
     /** Pool sizes integrated over time, worker-ms; written by the loop thread. */
     private volatile double workerMs;
     private volatile long decisions;
+    /** When the loop last printed, ms; loop thread only. */
+    private long lastPrintMs;
 
     private PlannerLoop(PoolPlanner planner, String frontendUrl, PoolActuator actuator, PrintStream out,
                         long intervalMs) {
@@ -94,14 +98,20 @@ public final class PlannerLoop implements AutoCloseable {
         int prefill = actuator.size(Pool.PREFILL);
         int decode = actuator.size(Pool.DECODE);
         Decision d = planner.decide(o, prefill, decode);
-        if (!d.changes(prefill, decode)) {
+        long nowMs = System.currentTimeMillis();
+        boolean change = d.changes(prefill, decode);
+        if (!change && nowMs - lastPrintMs < STATUS_EVERY_MS) {
             return;
         }
-        decisions++;
+        lastPrintMs = nowMs;
         print(String.format(Locale.ROOT, "planner %s: ttft_p95=%.0fms itl_p95=%.1fms requests=%d queued=%d "
                         + "waiting=%d/%d kv=%.2f -> prefill %d, decode %d (%s)", Instant.now(), o.ttftP95Ms(),
                 o.itlP95Ms(), o.requests(), o.queued(), o.prefillWaiting(), o.decodeWaiting(), o.decodeKvUsage(),
                 d.prefill(), d.decode(), d.reason()));
+        if (!change) {
+            return;
+        }
+        decisions++;
         for (Pool pool : Pool.values()) {
             if (d.replicas(pool) != actuator.size(pool)) {
                 actuator.resize(pool, d.replicas(pool));

@@ -18,8 +18,10 @@ import java.util.function.LongSupplier;
  * pressure        p95 TTFT &gt; --ttft-slo-ms, or            p95 ITL &gt; --itl-slo-ms, or decode waiting
  *                 queued + prefill waiting                 &gt; queuePerWorker * workers, or KV usage &gt; 0.9
  *                 &gt; queuePerWorker * workers
- * headroom        idle, or p95 TTFT &lt; headroomRatio * SLO    idle, or p95 ITL &lt; headroomRatio * SLO,
- *                 with nothing waiting                     nothing waiting and KV usage &lt; 0.5
+ * headroom        idle, or p95 TTFT &lt; headroomRatio * SLO    idle, or nothing waiting and either p95 ITL
+ *                 with nothing waiting                     &lt; headroomRatio * SLO with KV usage &lt; 0.5,
+ *                                                          or KV usage &lt; 0.25 (the pool is mostly empty:
+ *                                                          its latency is not its load's doing)
  * </pre>
  * Under pressure a pool grows by one worker; with headroom held for {@code scaleDownHoldMs} it
  * shrinks by one (and the hold starts again, so it steps down slowly). Between the two, nothing
@@ -33,8 +35,13 @@ import java.util.function.LongSupplier;
 public final class PoolPlanner {
     /** Decode KV usage above which the decode pool grows (sequences will soon be preempted). */
     static final double KV_HIGH = 0.9;
-    /** Decode KV usage below which the decode pool may shrink. */
+    /** Decode KV usage below which the decode pool may shrink when its ITL is well under the objective. */
     static final double KV_LOW = 0.5;
+    /**
+     * Decode KV usage below which the decode pool may shrink whatever its ITL (short of a miss):
+     * n workers at this usage fit in n - 1 at under {@code 2 * KV_IDLE}.
+     */
+    static final double KV_IDLE = 0.25;
 
     private final PlannerConfig config;
     private final LongSupplier clockMs;
@@ -130,7 +137,8 @@ public final class PoolPlanner {
         double low = config.headroomRatio() * config.sloMs(pool);
         return switch (pool) {
             case PREFILL -> !(o.ttftP95Ms() >= low) && o.queued() + o.prefillWaiting() == 0;
-            case DECODE -> !(o.itlP95Ms() >= low) && o.decodeWaiting() == 0 && o.decodeKvUsage() < KV_LOW;
+            case DECODE -> o.decodeWaiting() == 0
+                    && (!(o.itlP95Ms() >= low) && o.decodeKvUsage() < KV_LOW || o.decodeKvUsage() < KV_IDLE);
         };
     }
 

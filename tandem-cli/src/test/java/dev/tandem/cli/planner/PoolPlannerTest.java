@@ -90,6 +90,22 @@ class PoolPlannerTest {
     }
 
     @Test
+    void aMostlyEmptyDecodePool_shrinksEvenInsideTheBand() {
+        Observation trickle = new Observation(5, 300, 70, 0, 0, 0, 0.1); // ITL in the band, KV nearly empty
+        Observation busy = new Observation(5, 300, 70, 0, 0, 0, 0.3);
+
+        Decision first = planner.decide(trickle, 1, 3);
+        nowMs += CONFIG.scaleDownHoldMs();
+        Decision emptyEnough = planner.decide(trickle, 1, 3);
+        nowMs += CONFIG.scaleDownHoldMs();
+        Decision notEmpty = planner.decide(busy, 1, 2);
+
+        assertThat(first.decode()).isEqualTo(3);
+        assertThat(emptyEnough.decode()).as(emptyEnough.reason()).isEqualTo(2);
+        assertThat(notEmpty.decode()).isEqualTo(2);
+    }
+
+    @Test
     void aBreakInTheHeadroom_restartsTheHold() {
         planner.decide(IDLE, 2, 2);
         nowMs += 15_000;
