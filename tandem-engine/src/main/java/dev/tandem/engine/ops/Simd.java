@@ -68,6 +68,15 @@ public final class Simd {
     /** Float species of {@link #Q4_LANES} / 2 lanes. */
     static final VectorSpecies<Float> F4 = VectorSpecies.of(float.class, VectorShape.forBitSize(Q4_LANES * 16));
 
+    /** Lanes of the K-quants' per-sub-block passes: min(8, FL), eight sub-blocks in one or two steps. */
+    static final int M8 = Math.min(8, FL);
+    /** Float species of {@link #M8} lanes. */
+    static final VectorSpecies<Float> FM = VectorSpecies.of(float.class, VectorShape.forBitSize(M8 * 32));
+    /** Int species of {@link #M8} lanes. */
+    static final VectorSpecies<Integer> IM = VectorSpecies.of(int.class, VectorShape.forBitSize(M8 * 32));
+    /** Byte species of 8 lanes (the smallest byte vector), widened to {@link #FM} in 8 / M8 parts. */
+    static final VectorSpecies<Byte> B8 = VectorSpecies.of(byte.class, VectorShape.S_64_BIT);
+
     static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
