@@ -27,9 +27,9 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "planner", mixinStandardHelpOptions = true,
         description = {"Size the prefill and decode pools of a running cluster for latency objectives.",
-            "Scrapes the frontend's /metrics (TTFT and ITL histograms, queue, per-worker load) and prints each",
-            "change as 'kubectl scale deployment/tandem-{prefill,decode} --replicas=N' for deploy/kubernetes.",
-            "To start and drain local worker processes instead, run: tandem up FILE --planner"})
+            "It scrapes the frontend's /metrics (TTFT and ITL histograms, queue, per-worker load).",
+            "Each change is printed as: kubectl scale deployment/tandem-ROLE --replicas=N (deploy/kubernetes).",
+            "To start and drain local worker processes instead: tandem up FILE --planner"})
 final class PlannerCommand implements Callable<Integer> {
     @Option(names = "--frontend", required = true, description = "the frontend, e.g. http://127.0.0.1:8000")
     String frontend;
