@@ -36,16 +36,23 @@ import java.util.stream.Stream;
  * ({@link ClusterState}) is rewritten, so {@code tandem down} can stop whatever is running even if
  * this process died. Stop order is the reverse: workers (each deregisters and drains), frontend,
  * NATS, etcd; then etcd's data and the state file are deleted. Logs stay in the state directory.
+ * Every worker gets {@code --metrics-port 0} (unless its args set one); once all are up, their
+ * metrics endpoints and the frontend's are written to {@link PrometheusTargets#FILE} in the state
+ * directory. {@link #addWorker} and {@link #removeWorker} (the planner's) rewrite it.
  *
  * <h2>Concurrency</h2>
  * Start and close from one thread; {@link #close()} may also come from a shutdown hook while
- * start is still running (it stops whatever has started).
+ * start is still running (it stops whatever has started). {@link #addWorker} and
+ * {@link #removeWorker} come from one thread (the planner's), which must be stopped before
+ * {@link #close()} so that no worker starts after the stop (tandem up closes the planner first).
  */
 public final class LocalCluster implements AutoCloseable {
     private static final Duration WORKER_STOP_GRACE = Duration.ofSeconds(20);
     private static final Duration STOP_GRACE = Duration.ofSeconds(10);
     /** What {@code tandem worker --metrics-port} prints; group 1 is the metrics URL. */
     private static final Pattern METRICS_AT = Pattern.compile("Metrics at (http://\\S+/metrics)");
+    /** How long after its registration line a worker may take to print its metrics line. */
+    private static final Duration METRICS_LINE_TIMEOUT = Duration.ofSeconds(10);
 
     private final ClusterFile spec;
     private final Path dir;
@@ -129,10 +136,22 @@ public final class LocalCluster implements AutoCloseable {
         return w;
     }
 
-    /** Waits until a worker is registered and notes its metrics endpoint. */
+    /**
+     * Waits until a worker is registered and notes its metrics endpoint (printed right after the
+     * registration line; a worker whose file args turn metrics off has none and is no target).
+     */
     private void awaitWorkerMetrics(ChildProcess w) {
         TandemChild.awaitWorker(w);
-        String metricsUrl = w.awaitOutput(METRICS_AT, TandemChild.READY_TIMEOUT);
+        String metricsUrl;
+        try {
+            metricsUrl = w.awaitOutput(METRICS_AT, METRICS_LINE_TIMEOUT);
+        } catch (TandemException e) {
+            if (!w.isAlive()) {
+                throw e;
+            }
+            progress.accept("worker " + w.name() + " serves no metrics (--metrics-port off); no Prometheus target");
+            return;
+        }
         targets.computeIfPresent(w, (k, t) -> new PrometheusTargets.WorkerTarget(t.id(), t.role(), metricsUrl));
     }
 
