@@ -1,8 +1,10 @@
 package dev.tandem.systemtests;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.tandem.runtime.Prerequisites;
 import dev.tandem.cli.cluster.ChildProcess;
 import dev.tandem.cli.cluster.FreePorts;
+import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -19,7 +21,6 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.Assumptions;
 
 import static org.assertj.core.api.Assertions.fail;
 
@@ -27,7 +28,7 @@ import static org.assertj.core.api.Assertions.fail;
  * Debian's {@code prometheus} package for tests: {@code promtool} runs, and a real Prometheus
  * server on a free loopback port with its own storage directory, queried over its HTTP API.
  * Without the package the tests are skipped with the reason, unless
- * {@code TANDEM_REQUIRE_SERVERS=1}, when they fail.
+ * {@code TANDEM_REQUIRE_SERVERS=1} (bin/setup installs it; CI sets the variable), when they fail.
  */
 final class Prometheus implements AutoCloseable {
     /** The repository's deploy/prometheus (tests run in tandem-system-tests). */
@@ -44,23 +45,19 @@ final class Prometheus implements AutoCloseable {
         this.url = url;
     }
 
-    /** The path of {@code binary} on PATH; skips (or fails when servers are required) without it. */
+    /**
+     * The path of {@code binary} (prometheus or promtool) on PATH; skips the test without it, or
+     * fails it where {@code TANDEM_REQUIRE_SERVERS=1} ({@link Prerequisites#prometheus()}).
+     */
     static String require(String binary) {
-        String path = System.getenv("PATH");
-        if (path != null) {
-            for (String d : path.split(java.io.File.pathSeparator)) {
-                Path p = Path.of(d, binary);
-                if (!d.isEmpty() && Files.isExecutable(p)) {
-                    return p.toString();
-                }
+        Prerequisites.prometheus();
+        for (String d : System.getenv("PATH").split(File.pathSeparator)) {
+            Path p = Path.of(d, binary);
+            if (!d.isEmpty() && Files.isExecutable(p)) {
+                return p.toString();
             }
         }
-        String reason = binary + " is not on PATH (Debian: apt-get install -y prometheus)";
-        if ("1".equals(System.getenv("TANDEM_REQUIRE_SERVERS"))) {
-            fail(reason + "; TANDEM_REQUIRE_SERVERS=1 says it must be there");
-        }
-        Assumptions.abort(reason);
-        return null;
+        throw new AssertionError(binary + " vanished from PATH");
     }
 
     /** Result of one command: exit code and output (stdout and stderr). */
@@ -73,13 +70,18 @@ final class Prometheus implements AutoCloseable {
         command.add(require("promtool"));
         command.addAll(List.of(args));
         try {
-            Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true).start();
-            byte[] out = p.getInputStream().readAllBytes();
-            if (!p.waitFor(COMMAND_TIMEOUT.toSeconds(), TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                fail("promtool " + String.join(" ", args) + " did not finish within " + COMMAND_TIMEOUT);
+            Path output = Files.createTempFile("promtool", ".out");
+            try {
+                Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true)
+                        .redirectOutput(output.toFile()).start();
+                if (!p.waitFor(COMMAND_TIMEOUT.toSeconds(), TimeUnit.SECONDS)) {
+                    p.destroyForcibly();
+                    fail("promtool " + String.join(" ", args) + " did not finish within " + COMMAND_TIMEOUT);
+                }
+                return new Run(p.exitValue(), Files.readString(output, StandardCharsets.UTF_8));
+            } finally {
+                Files.deleteIfExists(output);
             }
-            return new Run(p.exitValue(), new String(out, StandardCharsets.UTF_8));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } catch (InterruptedException e) {
