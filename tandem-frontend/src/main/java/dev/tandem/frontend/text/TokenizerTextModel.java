@@ -13,7 +13,9 @@ import java.util.Objects;
  * {@link ChatTemplate} (the model's own Jinja template, or the documented fallback).
  *
  * <p>Prompts are tokenised as llama.cpp's server does: with the model's BOS when it wants one,
- * and with control-token text ({@code <|im_start|>}) matched as control tokens. Generated text is
+ * and with control-token text ({@code <|im_start|>}) matched as control tokens in a completions
+ * prompt and in a chat template's own text, but not inside chat messages' contents (a user's
+ * {@code <|im_end|>} stays text; llama.cpp's server would parse it). Generated text is
  * decoded as a continuation of the prompt (the first token keeps its leading space).
  *
  * <p>Safe for concurrent use: the tokenizer is immutable and each choice gets its own decoder.
