@@ -45,7 +45,9 @@ import java.util.function.Function;
  * ({@code <|im_start|>role\ncontent<|im_end|>\n}) if the vocabulary has the
  * {@code <|im_start|>} and {@code <|im_end|>} tokens, since the model was then trained on it;
  * otherwise plain {@code role: content} lines ending in {@code assistant:}, which a base model
- * such as stories260K can at least continue. Neither fallback writes BOS: {@link #encode} adds
+ * such as stories260K can at least continue. An assistant message is written right after
+ * {@code assistant:} (no space added), where its generation began, so a follow-up prompt repeats
+ * the earlier generation prompt and reply exactly. Neither fallback writes BOS: {@link #encode} adds
  * it when the model wants one.
  *
  * <h2>Invariants</h2>
@@ -63,7 +65,10 @@ public final class ChatTemplate {
     static final String CHATML = "{% for message in messages %}"
             + "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
             + "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
-    static final String PLAIN = "{% for message in messages %}{{ message['role'] + ': ' + message['content'] + '\\n' }}"
+    static final String PLAIN = "{% for message in messages %}"
+            + "{% if message['role'] == 'assistant' %}"
+            + "{{ 'assistant:' + message['content'] + '\\n' }}"
+            + "{% else %}{{ message['role'] + ': ' + message['content'] + '\\n' }}{% endif %}"
             + "{% endfor %}{% if add_generation_prompt %}{{ 'assistant:' }}{% endif %}";
 
     private static final long MAX_OUTPUT_CHARS = 64L << 20;

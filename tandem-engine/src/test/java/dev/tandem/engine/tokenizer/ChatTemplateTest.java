@@ -181,6 +181,30 @@ class ChatTemplateTest {
     }
 
     @Test
+    void encode_plainFallbackFollowUpWithKnownReply_startsWithPreviousPromptAndReplyIds() {
+        Tokenizer tokenizer = TestFiles.tokenizer("stories260K.gguf");
+        ChatTemplate template = ChatTemplate.forModel(stories, tokenizer);
+        List<ChatMessage> first = List.of(new ChatMessage("user", "Tom and Sue went to the park"));
+        int[] prompt = template.encode(tokenizer, first, true);
+        int[] reply = tokenizer.encode("Ben. In the park, Go weigh the dark", false, false);
+        StreamDecoder decoder = tokenizer.newStreamDecoder(true);
+        StringBuilder text = new StringBuilder();
+        for (int id : reply) {
+            text.append(decoder.next(id));
+        }
+        text.append(decoder.finish());
+        assertThat(text.toString()).startsWith(" Ben.");
+        List<ChatMessage> second = List.of(first.get(0), new ChatMessage("assistant", text.toString()),
+                new ChatMessage("user", "Then what?"));
+        assertThat(template.render(second, true)).startsWith(template.render(first, true) + text);
+        int[] followUp = template.encode(tokenizer, second, true, t -> t.equals(text.toString()) ? reply : null);
+        int[] expected = java.util.stream.IntStream.concat(java.util.Arrays.stream(prompt), java.util.Arrays.stream(reply))
+                .toArray();
+        assertThat(followUp).startsWith(expected);
+        assertThat(tokenizer.decode(followUp)).endsWith("\nuser: Then what?\nassistant:");
+    }
+
+    @Test
     void fallback_vocabularyWithChatMlTokens_chatMlSameAsQwenTemplate() {
         JsonNode check = TestFiles.json("llamacpp-bpe-tokenizers.json").get("vocabularies").get(1).get("chat_template_check");
         ChatTemplate template = ChatTemplate.fallback(TestFiles.tokenizer("qwen2-vocab-tiny.gguf"));
