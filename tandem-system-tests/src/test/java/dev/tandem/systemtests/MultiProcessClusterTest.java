@@ -144,6 +144,43 @@ class MultiProcessClusterTest {
         }
     }
 
+    /**
+     * Multi-turn chats with sampled replies: each follow-up turn is routed to the worker holding
+     * the conversation and finds every full block of the previous prompt and reply in its cache.
+     */
+    @Test
+    @Order(2)
+    void conversation_followUpTurn_cachedTokensCoverThePreviousPromptAndReply() throws Exception {
+        int block = 16;
+        for (int c = 0; c < 2; c++) {
+            com.fasterxml.jackson.databind.node.ArrayNode messages = ClusterFixture.JSON.createArrayNode();
+            messages.addObject().put("role", "user").put("content", "Tell me a story about a cat called number " + c
+                    + ", a blue kite and a small boat on the lake.");
+            int previousHeld = -1;
+            for (int t = 0; t < 3; t++) {
+                com.fasterxml.jackson.databind.node.ObjectNode body = ClusterFixture.JSON.createObjectNode();
+                body.set("messages", messages);
+                body.put("max_tokens", 24).put("temperature", 1.0).put("seed", 100 * c + t).put("ignore_eos", true);
+                HttpResponse<String> r = cluster.post("/v1/chat/completions", body.toString());
+                assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+                JsonNode answer = ClusterFixture.json(r);
+                int prompt = answer.at("/usage/prompt_tokens").asInt();
+                int cached = answer.at("/usage/prompt_tokens_details/cached_tokens").asInt();
+                if (previousHeld >= 0) {
+                    // all full blocks but the last generated token (never computed) and the last prompt token
+                    int expected = Math.min(previousHeld / block, (prompt - 1) / block) * block;
+                    assertThat(cached).as("cached tokens of conversation %d turn %d: %s", c, t, messages)
+                            .isEqualTo(expected);
+                }
+                previousHeld = prompt + answer.at("/usage/completion_tokens").asInt() - 1;
+                messages.addObject().put("role", "assistant").put("content",
+                        answer.at("/choices/0/message/content").asText());
+                messages.addObject().put("role", "user").put("content", "And then what happened to the cat?");
+                Thread.sleep(300); // the worker's KV events travel through NATS to the router
+            }
+        }
+    }
+
     @Test
     @Order(3)
     void clientGoneMidStream_cancellationReachesTheWorkersEngineAndFreesItsBlocks() throws Exception {
