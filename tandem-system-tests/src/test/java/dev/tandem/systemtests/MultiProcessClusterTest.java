@@ -393,4 +393,53 @@ class MultiProcessClusterTest {
         await().atMost(Duration.ofSeconds(30)).until(() -> cluster.listed().equals(before));
         assertThat(cluster.complete(prompt("bear"), 4).statusCode()).isEqualTo(200);
     }
+
+    /**
+     * A frozen worker (SIGSTOP) keeps its connections open, so nothing fails on its streams until
+     * the connection's keepalive gives up (18.5 s). Once its lease lapses and the registry drops it,
+     * its stalled streams migrate at once.
+     */
+    @Test
+    @Order(10)
+    void sigstop_frozenWorkersStreamMigratesWhenTheRegistryDropsIt() throws Exception {
+        String p = prompt("frozen owl");
+        java.util.Map<String, Long> before = new java.util.HashMap<>();
+        for (String id : cluster.listed()) {
+            before.put(id, cluster.load(cluster.worker(id)).promptTokens());
+        }
+        assertThat(cluster.complete(p, 4).statusCode()).isEqualTo(200);
+        String served = null;
+        for (String id : before.keySet()) {
+            if (cluster.load(cluster.worker(id)).promptTokens() > before.get(id)) {
+                served = id;
+            }
+        }
+        assertThat(served).as("the worker that served the prompt").isNotNull();
+        Thread.sleep(300); // its KV events reach the router: the same prompt goes there again
+        String migrated = "tandem_frontend_migrations_total{outcome=\"migrated\"}";
+        double migratedBefore = cluster.counter(migrated);
+        long pid = cluster.worker(served).process().pid();
+        signal("STOP", pid);
+        try {
+            long startNs = System.nanoTime();
+            HttpResponse<String> r = cluster.complete(p, 8);
+            long tookMs = (System.nanoTime() - startNs) / 1_000_000;
+
+            assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+            assertThat(cluster.counter(migrated)).isGreaterThan(migratedBefore);
+            System.out.printf("worker %s frozen: its request answered after %d ms (lease %d ms)%n", served, tookMs,
+                    TTL_MS);
+            assertThat(tookMs).as("answered soon after the lease lapsed, not after the keepalive")
+                    .isLessThan(TTL_MS + 8_000);
+        } finally {
+            signal("CONT", pid);
+        }
+        String back = served;
+        await().atMost(Duration.ofSeconds(60)).until(() -> cluster.listed().contains(back));
+    }
+
+    private static void signal(String name, long pid) throws Exception {
+        Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(pid)).inheritIO().start();
+        assertThat(kill.waitFor()).isZero();
+    }
 }
