@@ -129,6 +129,7 @@ public final class WorkerProcess implements AutoCloseable {
         if (options.metricsPort() >= 0) {
             PrometheusRegistry metricsRegistry = new PrometheusRegistry();
             metrics.register(metricsRegistry, disagg::activePins);
+            WorkerLoadMetrics.register(metricsRegistry, owned::load, registry);
             metricsServer = MetricsServer.start(spec.rpcBindHost(), options.metricsPort(), metricsRegistry);
         }
         rpc = WorkerRpcServer.start(spec.rpcBindHost(), spec.rpcPort(), disagg, disagg, runtime);
@@ -139,6 +140,9 @@ public final class WorkerProcess implements AutoCloseable {
         record = new WorkerRecord(id, spec.role(), info.modelName(), address, info.layout(), info.totalBlocks(),
                 info.maxBatchTokens(), endpoints, spec.transferConfig().hostId());
         registration = registry.register(record);
+        if (metricsServer != null) {
+            metricsServer.ready(true);
+        }
         LOG.log(INFO, "[worker={0}] registered as {1} at {2}: {3} {4}, {5} KV blocks of {6} tokens, transfer {7}",
                 id, registration.key(), address, spec.role().name().toLowerCase(Locale.ROOT), info.modelName(),
                 info.totalBlocks(), info.layout().blockSizeTokens(), endpoints.isEmpty() ? "none" : endpoints);
@@ -210,6 +214,9 @@ public final class WorkerProcess implements AutoCloseable {
         }
         closed = true;
         String id = spec.instanceId();
+        if (metricsServer != null) {
+            metricsServer.ready(false);
+        }
         if (registration != null) {
             registration.close();
         }
