@@ -50,15 +50,23 @@ class KernelTunerTest {
 
             assertThat(choices).extracting(KernelTuner.Choice::type).containsExactly(GgmlType.Q8_0, GgmlType.F32);
             KernelTuner.Choice c = choices.getFirst();
-            assertThat(c.measured()).isTrue();
             long intNanos = c.bestNanos().get("dot integer");
             long floatNanos = c.bestNanos().get("dot float");
-            assertThat(c.plan().decode()).isEqualTo(intNanos < floatNanos ? DecodeKernel.INTEGER : DecodeKernel.FLOAT);
+            if (c.measured()) {
+                assertThat(c.plan().decode()).isEqualTo(intNanos < floatNanos ? DecodeKernel.INTEGER : DecodeKernel.FLOAT);
+                assertThat(c.describe()).contains("slower");
+            } else {
+                // the two kernels stayed more than 2x apart (one not compiled in time on a loaded
+                // machine, or a width where one formulation is that much slower): the default stays
+                assertThat(Math.max(intNanos, floatNanos)).isGreaterThan(2 * Math.min(intNanos, floatNanos));
+                assertThat(c.plan().decode()).isEqualTo(DecodeKernel.INTEGER);
+                assertThat(c.describe()).contains("integer dot (not measured)");
+            }
             assertThat(c.gemmMeasured()).isTrue();
             assertThat(c.plan().gemmMinTokens()).isEqualTo(KernelTuner.gemmThreshold(c.bestNanos(), c.plan().decode()));
             assertThat(q8).allSatisfy(m -> assertThat(m.plan()).isEqualTo(c.plan()));
             assertThat(f32.plan().decode()).isEqualTo(DecodeKernel.FLOAT);
-            assertThat(c.describe()).startsWith("Q8_0: ").contains("slower").contains("blocked from");
+            assertThat(c.describe()).startsWith("Q8_0: ").contains("blocked from");
         }
     }
 
