@@ -8,7 +8,7 @@ import dev.tandem.runtime.events.WorkerEventSubscriber;
 import dev.tandem.runtime.registry.Registry;
 import dev.tandem.runtime.registry.RegistryWatch;
 import dev.tandem.runtime.registry.WorkerSetTracker;
-import dev.tandem.worker.DisaggMetrics;
+import dev.tandem.runtime.metrics.DisaggMetrics;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;

@@ -15,7 +15,7 @@ import dev.tandem.core.Usage;
 import dev.tandem.frontend.WorkerSelector.Selection;
 import dev.tandem.frontend.openai.ApiException;
 import dev.tandem.runtime.rpc.PrefillService;
-import dev.tandem.worker.DisaggMetrics;
+import dev.tandem.runtime.metrics.DisaggMetrics;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;

@@ -5,7 +5,7 @@ import dev.tandem.frontend.AdmissionQueue.Permit;
 import dev.tandem.frontend.openai.ApiException;
 import dev.tandem.frontend.openai.Endpoint;
 import dev.tandem.frontend.openai.ResponseWriter;
-import dev.tandem.worker.DisaggMetrics;
+import dev.tandem.runtime.metrics.DisaggMetrics;
 import io.helidon.common.buffers.DataReader;
 import io.helidon.http.DirectHandler;
 import io.helidon.http.HeaderNames;

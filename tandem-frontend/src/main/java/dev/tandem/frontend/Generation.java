@@ -13,7 +13,7 @@ import dev.tandem.frontend.WorkerSelector.Selection;
 import dev.tandem.frontend.openai.ApiException;
 import dev.tandem.frontend.openai.CompletionSpec;
 import dev.tandem.frontend.text.TextModel;
-import dev.tandem.worker.DisaggMetrics;
+import dev.tandem.runtime.metrics.DisaggMetrics;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;

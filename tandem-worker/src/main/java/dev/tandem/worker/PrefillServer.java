@@ -14,6 +14,7 @@ import dev.tandem.core.TransferEndpoint;
 import dev.tandem.core.Usage;
 import dev.tandem.engine.LlmEngine;
 import dev.tandem.engine.PromptPin;
+import dev.tandem.runtime.metrics.DisaggMetrics;
 import dev.tandem.runtime.rpc.PrefillService;
 import dev.tandem.runtime.transfer.ReadGuard;
 import java.util.Arrays;

@@ -14,6 +14,7 @@ import dev.tandem.core.TransferKind;
 import dev.tandem.engine.EngineConfig;
 import dev.tandem.engine.LlmEngine;
 import dev.tandem.runtime.RuntimeConfig;
+import dev.tandem.runtime.metrics.DisaggMetrics;
 import dev.tandem.runtime.transfer.HostIdentity;
 import dev.tandem.runtime.transfer.LocalPools;
 import dev.tandem.runtime.transfer.TransferConfig;

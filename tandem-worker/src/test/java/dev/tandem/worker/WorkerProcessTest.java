@@ -120,7 +120,7 @@ class WorkerProcessTest {
     @Test
     void close_realEngineWithSharedMemoryPool_deregistersAndDeletesThePoolFiles() {
         WorkerProcess w = WorkerProcess.start(realSpec("shm-files"), runtime, registry, bus);
-        Path pool = WorkerEngines.SHM_DIR.resolve("tandem-kv-shm-files.pool");
+        Path pool = WorkerProcess.SHM_DIR.resolve("tandem-kv-shm-files.pool");
         assertThat(pool).exists();
         assertThat(ShmPoolFiles.lockFile(pool)).exists();
         assertThat(registered()).hasSize(1);
@@ -246,7 +246,7 @@ class WorkerProcessTest {
 
         assertThat(client(w).info().simulated()).isTrue();
         assertThat(w.record().transferEndpoints()).isEmpty(); // the mock has no KV memory to serve
-        assertThat(Files.exists(WorkerEngines.SHM_DIR.resolve("tandem-kv-mock-1.pool"))).isFalse();
+        assertThat(Files.exists(WorkerProcess.SHM_DIR.resolve("tandem-kv-mock-1.pool"))).isFalse();
         assertThat(registered().values()).containsExactly(w.record());
     }
 }
