@@ -3,7 +3,9 @@ package dev.tandem.frontend;
 import dev.tandem.core.ConfigException;
 import dev.tandem.frontend.AdmissionQueue.Permit;
 import dev.tandem.frontend.openai.ApiException;
+import dev.tandem.frontend.openai.CompletionSpec;
 import dev.tandem.frontend.openai.Endpoint;
+import dev.tandem.frontend.openai.RequestParser;
 import dev.tandem.frontend.openai.ResponseWriter;
 import dev.tandem.runtime.metrics.DisaggMetrics;
 import io.helidon.common.buffers.DataReader;
@@ -59,11 +61,9 @@ public final class FrontendServer implements AutoCloseable {
     private final FrontendConfig config;
     private final List<ServedModel> models;
     private final WorkerSet workers;
-    private final WorkerSelector selector;
     private final AdmissionQueue admission;
     private final FrontendMetrics metrics;
-    private final Dispatcher dispatcher;
-    private final CompletionHandler completions = new CompletionHandler(this);
+    private final CompletionHandler completions;
     /** Requests inside a handler; read by metrics and shutdown. */
     private final AtomicInteger inFlight = new AtomicInteger();
     /** Generations running now, so shutdown can cancel them. */
@@ -90,11 +90,12 @@ public final class FrontendServer implements AutoCloseable {
         this.config = config;
         this.models = List.copyOf(models);
         this.workers = workers;
-        this.selector = selector;
         this.admission = new AdmissionQueue(config.maxRunning(), config.maxQueued());
         this.metrics = new FrontendMetrics(inFlight::get, admission::queued, workers);
         disagg.register(metrics.registry(), activePins);
-        this.dispatcher = new Dispatcher(dispatch, selector, workers, disagg);
+        this.completions = new CompletionHandler(config, this::resolveModel, workers, selector,
+                new Dispatcher(dispatch, selector, workers, disagg),
+                this::admit, this::newRequestId, active, metrics);
         this.server = WebServer.builder()
                 .host(config.host())
                 .port(config.port())
@@ -231,7 +232,9 @@ public final class FrontendServer implements AutoCloseable {
             if (closing) {
                 throw ApiException.unavailable("The server is shutting down");
             }
-            status = completions.serve(endpoint, req, res, startNs);
+            checkApiKey(req);
+            CompletionSpec spec = RequestParser.parse(endpoint, readBody(req));
+            status = completions.serve(spec, res, startNs);
         } catch (ApiException e) {
             status = e.status();
             error(res, e);
@@ -314,28 +317,12 @@ public final class FrontendServer implements AutoCloseable {
         return config;
     }
 
-    WorkerSelector selector() {
-        return selector;
-    }
-
     FrontendMetrics metrics() {
         return metrics;
     }
 
-    Dispatcher dispatcher() {
-        return dispatcher;
-    }
-
     String newRequestId(Endpoint endpoint) {
         return endpoint.idPrefix() + idPrefix + "-" + requestCounter.incrementAndGet();
-    }
-
-    void track(Generation g) {
-        active.add(g);
-    }
-
-    void untrack(Generation g) {
-        active.remove(g);
     }
 
     /** 401 unless no key is configured or the request carries {@code Authorization: Bearer <key>}. */
