@@ -174,6 +174,11 @@ public final class LlmEngine implements Engine {
         return scheduler.cancelImport(reservation);
     }
 
+    /** The engine's clock: pin expiries ({@link PromptPin#expiresAtNanos()}) are on it. */
+    public NanoClock clock() {
+        return clock;
+    }
+
     /**
      * The KV memory (null for a simulated engine). Blocks may be read from any thread while they
      * are pinned, and written while they are reserved for import.

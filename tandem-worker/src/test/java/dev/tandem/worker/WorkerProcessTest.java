@@ -6,6 +6,7 @@ import dev.tandem.core.GenerateRequest;
 import dev.tandem.core.KvEvent;
 import dev.tandem.core.KvSnapshot;
 import dev.tandem.core.LoadReport;
+import dev.tandem.core.RecordingSink;
 import dev.tandem.core.TransferKind;
 import dev.tandem.core.WorkerRecord;
 import dev.tandem.core.WorkerRole;
