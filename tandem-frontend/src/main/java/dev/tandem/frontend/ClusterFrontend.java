@@ -66,10 +66,6 @@ public final class ClusterFrontend implements AutoCloseable {
             if (eventsSilenceMs < 100 || eventsSilenceMs > 600_000) {
                 throw new ConfigException("events silence must be in [100, 600000] ms, got " + eventsSilenceMs);
             }
-            if (router.policy() == RouterConfig.PolicyKind.DIRECT) {
-                throw new ConfigException("the direct router policy needs a target worker per request; use kv, "
-                        + "round-robin, random, least-loaded or session-affinity");
-            }
         }
 
         /** Silence threshold for workers reporting load every {@code loadReportIntervalMs}: 20 reports, at least 2 s. */

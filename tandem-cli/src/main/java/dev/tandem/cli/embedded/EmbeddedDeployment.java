@@ -92,10 +92,6 @@ public final class EmbeddedDeployment implements AutoCloseable {
             if (threadsPerWorker < 1) {
                 throw new ConfigException("threads per worker must be at least 1, got " + threadsPerWorker);
             }
-            if (routerPolicy == RouterConfig.PolicyKind.DIRECT) {
-                throw new ConfigException("the direct router policy needs a target worker per request; use kv, "
-                        + "round-robin, random, least-loaded or session-affinity");
-            }
         }
     }
 
