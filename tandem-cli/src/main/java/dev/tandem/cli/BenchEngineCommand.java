@@ -13,6 +13,7 @@ import dev.tandem.engine.model.ForwardTimer;
 import dev.tandem.engine.model.ModelConfig;
 import dev.tandem.engine.model.Transformer;
 import dev.tandem.engine.ops.KernelPool;
+import dev.tandem.engine.ops.KernelTuner;
 import dev.tandem.engine.ops.Simd;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
@@ -253,6 +254,17 @@ final class BenchEngineCommand implements Runnable {
             out.put("weight_type", transformer.weights().weightType().name());
             out.put("threads", threadCount);
             out.put("kernels", Simd.describe());
+            List<Map<String, Object>> chosen = new ArrayList<>();
+            for (KernelTuner.Choice k : transformer.kernelChoices()) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("type", k.type().name());
+                m.put("decode", k.plan().decode().name().toLowerCase(java.util.Locale.ROOT));
+                m.put("gemm_min_tokens", k.plan().gemmMinTokens());
+                m.put("measured", k.measured());
+                m.put("best_nanos", k.bestNanos());
+                chosen.add(m);
+            }
+            out.put("kernel_choices", chosen);
             out.put("kv_dtype", dtype.name());
             out.put("prompt_tokens", promptTokens);
             out.put("gen_tokens", genTokens);
@@ -300,6 +312,9 @@ final class BenchEngineCommand implements Runnable {
         System.out.printf("model    %s (%s, %s weights)%n", model, c.architecture(), transformer.weights().weightType());
         System.out.printf("setup    %d thread(s), %s, KV %s, %d reps after %d warm-up%n", threadCount, Simd.describe(),
                 dtype, reps, warmup);
+        for (KernelTuner.Choice k : transformer.kernelChoices()) {
+            System.out.printf("kernels  %s%n", k.describe());
+        }
         for (Run r : runs) {
             System.out.printf("prefill  %5d tokens  median %9.1f tok/s  (min %.1f, max %.1f)%n", promptTokens,
                     r.prefill().median(), r.prefill().min(), r.prefill().max());

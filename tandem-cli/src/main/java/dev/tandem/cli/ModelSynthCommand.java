@@ -35,7 +35,7 @@ final class ModelSynthCommand implements Runnable {
     String shape;
 
     @Option(names = "--type", defaultValue = "q8_0",
-            description = "weight type: q8_0, q4_0, q6_k, f16, bf16 or f32 (default: ${DEFAULT-VALUE})")
+            description = "weight type: q8_0, q4_0, q4_k, q6_k, f16, bf16 or f32 (default: ${DEFAULT-VALUE})")
     String type;
 
     @Option(names = "--output-type",
@@ -72,11 +72,12 @@ final class ModelSynthCommand implements Runnable {
         return switch (name.toLowerCase(Locale.ROOT)) {
             case "q8_0" -> GgmlType.Q8_0;
             case "q4_0" -> GgmlType.Q4_0;
+            case "q4_k" -> GgmlType.Q4_K;
             case "q6_k" -> GgmlType.Q6_K;
             case "f16" -> GgmlType.F16;
             case "bf16" -> GgmlType.BF16;
             case "f32" -> GgmlType.F32;
-            default -> throw new ConfigException("unknown type " + name + " (q8_0, q4_0, q6_k, f16, bf16, f32)");
+            default -> throw new ConfigException("unknown type " + name + " (q8_0, q4_0, q4_k, q6_k, f16, bf16, f32)");
         };
     }
 

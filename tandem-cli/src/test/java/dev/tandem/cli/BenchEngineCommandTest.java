@@ -63,6 +63,10 @@ class BenchEngineCommandTest {
         assertThat(run.at("/decode/max").asDouble()).isGreaterThanOrEqualTo(decode);
         assertThat(j.get("prompt_tokens").asInt()).isEqualTo(32);
         assertThat(j.get("weight_type").asText()).isEqualTo("F32");
+        JsonNode kernels = j.get("kernel_choices").get(0);
+        assertThat(kernels.get("type").asText()).isEqualTo("F32");
+        assertThat(kernels.get("decode").asText()).isEqualTo("float"); // F32 has no integer dot
+        assertThat(kernels.get("measured").asBoolean()).isFalse(); // stories260K is too small to time
         assertThat(r.err()).contains("rep 3/3");
     }
 

@@ -57,7 +57,7 @@ class ModelCommandTest {
         assertThat(shape.exitCode()).isEqualTo(1);
         assertThat(shape.err().strip()).startsWith("error: unknown shape gpt-5 (known: tiny, stories15m");
         Run type = run("model", "synth", "--shape", "tiny", "--type", "q5_k", "--out", dir.resolve("x.gguf").toString());
-        assertThat(type.err().strip()).isEqualTo("error: unknown type q5_k (q8_0, q4_0, q6_k, f16, bf16, f32)");
+        assertThat(type.err().strip()).isEqualTo("error: unknown type q5_k (q8_0, q4_0, q4_k, q6_k, f16, bf16, f32)");
         assertThat(dir.resolve("x.gguf")).doesNotExist();
     }
 

@@ -17,7 +17,9 @@ public final class EtcdProcess extends ExternalProcess {
         super("etcd");
     }
 
+    /** A started etcd; skips the test (or fails it, see {@link Prerequisites}) without etcd on the PATH. */
     public static EtcdProcess started() {
+        Prerequisites.etcd();
         return startedOrClosed(new EtcdProcess());
     }
 

@@ -10,7 +10,9 @@ public final class NatsProcess extends ExternalProcess {
         super("nats");
     }
 
+    /** A started nats-server; skips the test (or fails it, see {@link Prerequisites}) without one on the PATH. */
     public static NatsProcess started() {
+        Prerequisites.natsServer();
         return startedOrClosed(new NatsProcess());
     }
 

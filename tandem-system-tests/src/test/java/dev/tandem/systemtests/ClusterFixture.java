@@ -8,6 +8,7 @@ import dev.tandem.cli.cluster.JavaLauncher;
 import dev.tandem.cli.cluster.NatsServer;
 import dev.tandem.cli.cluster.TandemChild;
 import dev.tandem.core.LoadReport;
+import dev.tandem.runtime.Prerequisites;
 import dev.tandem.runtime.RuntimeConfig;
 import dev.tandem.runtime.registry.EtcdRegistry;
 import dev.tandem.runtime.registry.RegistryEvent;
@@ -91,8 +92,12 @@ final class ClusterFixture implements AutoCloseable {
                 .toAbsolutePath().toString();
     }
 
-    /** Starts etcd (client port on {@code etcdHosts}) and NATS (on {@code natsHost}). */
+    /**
+     * Starts etcd (client port on {@code etcdHosts}) and NATS (on {@code natsHost}); skips the test
+     * (or fails it, see {@link Prerequisites}) when either is not on the PATH.
+     */
     void startServices(List<String> etcdHosts, String natsHost) {
+        Prerequisites.servers();
         etcd = EtcdServer.start(dir, etcdHosts);
         parts.add(etcd);
         nats = NatsServer.start(dir, natsHost);

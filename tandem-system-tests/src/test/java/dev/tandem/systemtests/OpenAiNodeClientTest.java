@@ -1,13 +1,12 @@
 package dev.tandem.systemtests;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tandem.runtime.Prerequisites;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -20,7 +19,7 @@ import org.junit.jupiter.api.Timeout;
  * case against {@code tandem serve} running in its own JVM; then the server is stopped with a
  * signal and must shut down cleanly.
  *
- * <p>Needs Node 20+ and {@code npm ci} in tandem-system-tests/js (.ci/run does it). Without
+ * <p>Needs Node 20+ and {@code npm ci} in tandem-system-tests/js (bin/setup does both). Without
  * them the test is skipped and says why.
  */
 @Timeout(300)
@@ -29,16 +28,8 @@ class OpenAiNodeClientTest {
 
     @Test
     void officialOpenAiNodeClient_chatStreamCompletionModelsAndError() throws Exception {
-        // CI installs the client (.ci/run sets TANDEM_REQUIRE_JS_CLIENT=1): there a missing install fails
-        // instead of skipping; on a developer machine without npm the test says why it skips.
-        boolean required = "1".equals(System.getenv("TANDEM_REQUIRE_JS_CLIENT"));
-        String missing = "the openai npm package is not installed: run 'npm ci' in tandem-system-tests/js";
-        if (required) {
-            assertThat(JS.resolve("node_modules/openai")).as(missing).isDirectory();
-            assertThat(nodeVersion()).as("node version on the PATH").isGreaterThanOrEqualTo(20);
-        }
-        assumeTrue(Files.isDirectory(JS.resolve("node_modules/openai")), missing);
-        assumeTrue(nodeVersion() >= 20, "node 20 or newer is needed on the PATH");
+        // skipped, saying why, without them; failed instead where TANDEM_REQUIRE_JS_CLIENT=1 (CI)
+        Prerequisites.nodeClient(JS);
         Path model = Path.of(System.getProperty("tandem.test.models"), "stories260K.gguf");
 
         try (ServeProcess serve = ServeProcess.start("openai-node", "--model", model.toString(), "--port", "0",
@@ -86,17 +77,6 @@ class OpenAiNodeClientTest {
         assertThat(node.waitFor(120, TimeUnit.SECONDS)).as("node finished").isTrue();
         assertThat(node.exitValue()).as("node failed:%n%s%nserver log:%n%s", stderr.get(), serve.logText()).isZero();
         return new ObjectMapper().readTree(stdout);
-    }
-
-    private static int nodeVersion() {
-        try {
-            Process p = new ProcessBuilder("node", "--version").start();
-            String v = read(p.getInputStream()).trim();
-            p.waitFor(30, TimeUnit.SECONDS);
-            return Integer.parseInt(v.replaceFirst("^v", "").split("\\.")[0]);
-        } catch (IOException | InterruptedException | RuntimeException e) {
-            return 0;
-        }
     }
 
     private static String read(java.io.InputStream in) {

@@ -5,6 +5,7 @@ import dev.tandem.cli.cluster.ChildProcess;
 import dev.tandem.cli.cluster.ClusterState;
 import dev.tandem.cli.cluster.JavaLauncher;
 import dev.tandem.cli.cluster.TandemChild;
+import dev.tandem.runtime.Prerequisites;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -41,6 +42,7 @@ class UpDownTest {
 
     @Test
     void up_thenDown_servesRequestsThenStopsEveryProcess() throws Exception {
+        Prerequisites.servers(); // 'up' starts etcd and nats-server from the PATH
         Path dir = Files.createTempDirectory(Files.createDirectories(Path.of("target", "system-tests")), "up-");
         stateDir = dir.resolve("state");
         Path file = dir.resolve("cluster.yaml");

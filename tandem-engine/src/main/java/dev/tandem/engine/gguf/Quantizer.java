@@ -7,9 +7,10 @@ import java.nio.ByteOrder;
 
 /**
  * Float to and from the tensor types Tandem writes: F32, F16, BF16 ({@link FloatBits}),
- * Q8_0 ({@link BlockQ8_0}), Q4_0 ({@link BlockQ4_0}) and Q6_K ({@link BlockQ6_K}). Each conversion is bit-exact with
- * llama.cpp's reference code, so a file Tandem quantises equals the one llama.cpp's
- * {@code llama-quantize} would write from the same floats. Stateless; safe for concurrent use.
+ * Q8_0 ({@link BlockQ8_0}), Q4_0 ({@link BlockQ4_0}), Q4_K ({@link BlockQ4_K}) and Q6_K ({@link BlockQ6_K}).
+ * Each conversion but Q4_K's quantisation is bit-exact with llama.cpp's reference code, so a file
+ * Tandem quantises equals the one llama.cpp's {@code llama-quantize} would write from the same
+ * floats (Q4_K: see {@link BlockQ4_K}). Stateless; safe for concurrent use.
  */
 public final class Quantizer {
     static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -21,7 +22,7 @@ public final class Quantizer {
     /** Whether {@link #quantize} and {@link #dequantize} handle {@code type}. */
     public static boolean supports(GgmlType type) {
         return switch (type) {
-            case F32, F16, BF16, Q8_0, Q4_0, Q6_K -> true;
+            case F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K -> true;
             default -> false;
         };
     }
@@ -50,6 +51,7 @@ public final class Quantizer {
             }
             case Q8_0 -> BlockQ8_0.quantize(src, srcOffset, count / BlockQ8_0.ELEMENTS, dst, dstOffset);
             case Q4_0 -> BlockQ4_0.quantize(src, srcOffset, count / BlockQ4_0.ELEMENTS, dst, dstOffset);
+            case Q4_K -> BlockQ4_K.quantize(src, srcOffset, count / BlockQ4_K.ELEMENTS, dst, dstOffset);
             case Q6_K -> BlockQ6_K.quantize(src, srcOffset, count / BlockQ6_K.ELEMENTS, dst, dstOffset);
             default -> throw unsupported(type);
         }
@@ -75,6 +77,7 @@ public final class Quantizer {
             }
             case Q8_0 -> BlockQ8_0.dequantize(src, srcOffset, dst, dstOffset, count);
             case Q4_0 -> BlockQ4_0.dequantize(src, srcOffset, dst, dstOffset, count);
+            case Q4_K -> BlockQ4_K.dequantize(src, srcOffset, dst, dstOffset, count);
             case Q6_K -> BlockQ6_K.dequantize(src, srcOffset, dst, dstOffset, count);
             default -> throw unsupported(type);
         }
@@ -98,6 +101,6 @@ public final class Quantizer {
     }
 
     private static ModelFormatException unsupported(GgmlType type) {
-        return new ModelFormatException("tensor type " + type + " is not supported here (supported: F32, F16, BF16, Q8_0, Q4_0, Q6_K)");
+        return new ModelFormatException("tensor type " + type + " is not supported here (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)");
     }
 }

@@ -102,7 +102,7 @@ public final class HfConverter {
      */
     public static void convert(Path dir, Path out, GgmlType weightType, GgufWriter.Progress progress) {
         if (weightType != null && !Quantizer.supports(weightType)) {
-            throw new ModelFormatException("cannot convert to " + weightType + " (supported: F32, F16, BF16, Q8_0, Q4_0, Q6_K)");
+            throw new ModelFormatException("cannot convert to " + weightType + " (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)");
         }
         HfConfig config = HfConfig.read(dir.resolve("config.json"));
         if (!Files.isRegularFile(dir.resolve("tokenizer.json"))) {

@@ -57,7 +57,7 @@ public final class SyntheticModel {
     }
 
     /**
-     * Writes {@code shape} with matrices of type {@code type} (F32, F16, BF16, Q8_0, Q4_0 or Q6_K)
+     * Writes {@code shape} with matrices of type {@code type} (F32, F16, BF16, Q8_0, Q4_0, Q4_K or Q6_K)
      * to {@code out}. {@code outputType} is the type of the output projection (of
      * {@code token_embd} when tied); null means {@code type}. An output type whose blocks do not
      * divide the model width becomes Q8_0, as in llama-quantize.
@@ -67,7 +67,7 @@ public final class SyntheticModel {
         GgmlType outType = outputType == null ? type : outputType;
         for (GgmlType t : new GgmlType[] {type, outType}) {
             if (!Quantizer.supports(t)) {
-                throw new ConfigException("synthetic models support F32, F16, BF16, Q8_0, Q4_0 and Q6_K, not " + t);
+                throw new ConfigException("synthetic models support F32, F16, BF16, Q8_0, Q4_0, Q4_K and Q6_K, not " + t);
             }
         }
         for (int width : new int[] {shape.embeddingLength(), shape.feedForwardLength()}) {
@@ -104,7 +104,7 @@ public final class SyntheticModel {
         w.putString("general.type", "model");
         w.putString("general.name", "synthetic " + shape.name());
         w.putU32("general.file_type", fileType(type));
-        if (type == GgmlType.Q8_0 || type == GgmlType.Q4_0 || type == GgmlType.Q6_K) {
+        if (type == GgmlType.Q8_0 || type == GgmlType.Q4_0 || type == GgmlType.Q4_K || type == GgmlType.Q6_K) {
             w.putU32("general.quantization_version", 2);
         }
         w.putString("tandem.synthetic.shape", shape.name());
@@ -170,6 +170,7 @@ public final class SyntheticModel {
             case F16 -> 1;
             case Q4_0 -> 2;
             case Q8_0 -> 7;
+            case Q4_K -> 15;
             case Q6_K -> 18;
             case BF16 -> 32;
             default -> throw new ConfigException("no GGUF file type for " + type);

@@ -76,6 +76,19 @@ public final class ModelWeights {
         ropeFreqFactors = optionalVector(gguf, "rope_freqs.weight", c.ropeDim() / 2);
     }
 
+    /**
+     * The matrices the forward pass multiplies with (every layer's, and the output projection;
+     * the embedding table only when it is tied to the output).
+     */
+    public java.util.List<WeightMatrix> matrices() {
+        java.util.List<WeightMatrix> all = new java.util.ArrayList<>();
+        for (Layer l : layers) {
+            all.addAll(java.util.List.of(l.wq, l.wk, l.wv, l.wo, l.gate, l.up, l.down));
+        }
+        all.add(output);
+        return all;
+    }
+
     /** Bytes of all weight matrices (what a decode step streams, plus one embedding row). */
     public long matrixBytes() {
         long sum = tokenEmbedding.byteSize() + (tiedOutput ? 0 : output.byteSize());

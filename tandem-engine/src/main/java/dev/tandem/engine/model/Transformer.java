@@ -7,9 +7,11 @@ import dev.tandem.engine.gguf.GgufFile;
 import dev.tandem.engine.kvcache.KvPool;
 import dev.tandem.engine.ops.FloatOps;
 import dev.tandem.engine.ops.KernelPool;
+import dev.tandem.engine.ops.KernelTuner;
 import dev.tandem.engine.ops.MatMul;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * The Llama-family forward pass (Llama 2/3, Mistral-style, TinyLlama, Qwen2) over a batch of
@@ -46,6 +48,7 @@ public final class Transformer implements ModelRunner {
     private final GgufFile ownedFile;
     private final KernelPool pool;
     private final MatMul matmul;
+    private final List<KernelTuner.Choice> kernelChoices;
     private final PagedAttention attention;
     private final Rope rope;
     private final int maxTokens;
@@ -86,6 +89,7 @@ public final class Transformer implements ModelRunner {
         this.ownedFile = owned ? gguf : null;
         this.pool = new KernelPool(threads);
         this.matmul = new MatMul(pool);
+        this.kernelChoices = new KernelTuner(matmul).tune(weights.matrices());
         this.attention = new PagedAttention(config, threads, maxBatchTokens);
         this.rope = new Rope(config, weights.ropeFreqFactors);
         this.maxTokens = maxBatchTokens;
@@ -121,6 +125,11 @@ public final class Transformer implements ModelRunner {
 
     public ModelWeights weights() {
         return weights;
+    }
+
+    /** The kernels chosen at load for each weight type (see {@link KernelTuner}). */
+    public List<KernelTuner.Choice> kernelChoices() {
+        return kernelChoices;
     }
 
     /** The KV layout this model needs. */

@@ -36,7 +36,7 @@ import static dev.tandem.engine.ops.GemmKernels.MR;
  * </pre>
  */
 public final class MatMul implements KernelPool.Task {
-    /** Token count from which the blocked matrix-matrix path runs (see MatMulBenchmark). */
+    /** Token count from which the blocked matrix-matrix path runs unless the matrix's plan says otherwise. */
     public static final int GEMM_MIN_TOKENS = 4;
     /** Products with fewer multiply-adds than this run single-threaded (a barrier costs about 2 us). */
     static final long PARALLEL_MIN_MACS = 1L << 17;
@@ -76,9 +76,19 @@ public final class MatMul implements KernelPool.Task {
     }
 
     /**
-     * {@code out[outOff + t*N + r] = W[r] . x[xOff + t*K ..]} for t in 0..tokens, r in 0..N.
+     * {@code out[outOff + t*N + r] = W[r] . x[xOff + t*K ..]} for t in 0..tokens, r in 0..N, by
+     * the matrix's {@link WeightMatrix#plan() plan}.
      */
     public void multiply(WeightMatrix w, float[] x, int xOff, int tokens, float[] out, int outOff) {
+        KernelPlan plan = w.plan();
+        boolean blockedPath = tokens >= plan.gemmMinTokens();
+        multiply(w, x, xOff, tokens, out, outOff, blockedPath,
+                !blockedPath && plan.decode() == KernelPlan.DecodeKernel.INTEGER);
+    }
+
+    /** As {@link #multiply(WeightMatrix, float[], int, int, float[], int)} on a path the caller picks (KernelTuner). */
+    void multiply(WeightMatrix w, float[] x, int xOff, int tokens, float[] out, int outOff, boolean blockedPath,
+                  boolean integerDot) {
         int rows = w.rows();
         int cols = w.cols();
         if (tokens <= 0 || xOff < 0 || outOff < 0 || xOff + (long) tokens * cols > x.length
@@ -92,7 +102,7 @@ public final class MatMul implements KernelPool.Task {
         this.tokens = tokens;
         this.out = out;
         this.outOff = outOff;
-        this.blocked = tokens >= GEMM_MIN_TOKENS;
+        this.blocked = blockedPath;
         if (blocked) {
             tp = (tokens + Simd.FL - 1) / Simd.FL * Simd.FL;
             kc = Math.min(cols, Math.clamp(XT_CHUNK_FLOATS / tp / MIN_KC * MIN_KC, MIN_KC, MAX_KC));
@@ -104,7 +114,7 @@ public final class MatMul implements KernelPool.Task {
             }
             transposeIn(x, xOff, tokens, cols, xt, tp);
         }
-        this.integer = !blocked && w.hasQ8Dot();
+        this.integer = integerDot;
         if (integer) {
             xq.quantize(x, xOff, tokens, cols);
         }
@@ -137,7 +147,7 @@ public final class MatMul implements KernelPool.Task {
         }
     }
 
-    /** Decode path: rows r0..r1 for every token, one fused dot product each. */
+    /** Decode path: rows r0..r1 for every token, one fused dot product each (the row stays in L1 for all tokens). */
     private void dotRows(int r0, int r1) {
         WeightMatrix m = w;
         float[] in = x;

@@ -1,13 +1,15 @@
 package dev.tandem.engine.ops;
 
 import static dev.tandem.engine.ops.Simd.B;
-import static dev.tandem.engine.ops.Simd.B2;
+import static dev.tandem.engine.ops.Simd.B4;
 import static dev.tandem.engine.ops.Simd.BYTE_LOAD;
 import static dev.tandem.engine.ops.Simd.F;
 import static dev.tandem.engine.ops.Simd.FL;
 import static dev.tandem.engine.ops.Simd.I;
 import static dev.tandem.engine.ops.Simd.PARTS;
-import static dev.tandem.engine.ops.Simd.S2;
+import static dev.tandem.engine.ops.Simd.F4;
+import static dev.tandem.engine.ops.Simd.Q4_LANES;
+import static dev.tandem.engine.ops.Simd.S4;
 
 import dev.tandem.engine.gguf.GgmlType;
 import java.lang.foreign.MemorySegment;
@@ -117,61 +119,60 @@ final class Q4_0Matrix extends WeightMatrix {
                 - 8f * offsetSum(scales, row * blocks, blocks, xScales, xSums, sOff);
     }
 
-    /** The block products of {@link #dotQ8Vector} without the -8 offset (static: C2 compiles it as a tight leaf). */
+    /**
+     * The block products of {@link #dotQ8Vector} without the -8 offset (static: C2 compiles it as
+     * a tight leaf), in vectors of {@link Simd#Q4_LANES} 16-bit lanes: one load covers a block's
+     * 16 nibble bytes at 256 bits and more (so this kernel runs at 256 bits on 512-bit machines),
+     * two at 128 bits.
+     */
     private static float dotQ8Kernel(byte[] w, float[] ws, int si, int blocks, short[] q, int qOff, float[] xScales,
                                      int sOff) {
+        final int lanes = Q4_LANES;
         int wi = si * QS_PER_BLOCK;
-        FloatVector acc0 = FloatVector.zero(F);
-        FloatVector acc1 = FloatVector.zero(F);
+        FloatVector acc0 = FloatVector.zero(F4);
+        FloatVector acc1 = FloatVector.zero(F4);
         int b = 0;
         // Every index is an affine function of b alone, so C2 hoists the bounds checks.
         for (; b + 1 < blocks; b += 2) {
             int qi = qOff + b * BLOCK;
             int wb = wi + b * QS_PER_BLOCK;
-            ShortVector n0 = (ShortVector) ByteVector.fromArray(B2, w, wb)
-                    .convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-            ShortVector n1 = (ShortVector) ByteVector.fromArray(B2, w, wb + QS_PER_BLOCK)
-                    .convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-            ShortVector p0 = n0.and((short) 0x0F).mul(ShortVector.fromArray(S2, q, qi))
-                    .add(n0.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S2, q, qi + QS_PER_BLOCK)));
-            ShortVector p1 = n1.and((short) 0x0F).mul(ShortVector.fromArray(S2, q, qi + BLOCK))
-                    .add(n1.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S2, q, qi + BLOCK + QS_PER_BLOCK)));
-            for (int j = 2 * FL; j < QS_PER_BLOCK; j += 2 * FL) { // 128-bit vectors only
-                n0 = (ShortVector) ByteVector.fromArray(B2, w, wb + j).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-                n1 = (ShortVector) ByteVector.fromArray(B2, w, wb + QS_PER_BLOCK + j)
-                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-                p0 = p0.add(n0.and((short) 0x0F).mul(ShortVector.fromArray(S2, q, qi + j)))
-                        .add(n0.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S2, q, qi + QS_PER_BLOCK + j)));
-                p1 = p1.add(n1.and((short) 0x0F).mul(ShortVector.fromArray(S2, q, qi + BLOCK + j)))
+            ShortVector p0 = ShortVector.zero(S4);
+            ShortVector p1 = ShortVector.zero(S4);
+            for (int j = 0; j < QS_PER_BLOCK; j += lanes) {
+                ShortVector n0 = (ShortVector) ByteVector.fromArray(B4, w, wb + j)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S4, 0);
+                ShortVector n1 = (ShortVector) ByteVector.fromArray(B4, w, wb + QS_PER_BLOCK + j)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S4, 0);
+                p0 = p0.add(n0.and((short) 0x0F).mul(ShortVector.fromArray(S4, q, qi + j)))
+                        .add(n0.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S4, q, qi + QS_PER_BLOCK + j)));
+                p1 = p1.add(n1.and((short) 0x0F).mul(ShortVector.fromArray(S4, q, qi + BLOCK + j)))
                         .add(n1.lanewise(VectorOperators.LSHR, 4)
-                                .mul(ShortVector.fromArray(S2, q, qi + BLOCK + QS_PER_BLOCK + j)));
+                                .mul(ShortVector.fromArray(S4, q, qi + BLOCK + QS_PER_BLOCK + j)));
             }
             IntVector i0 = p0.reinterpretAsInts();
             IntVector i1 = p1.reinterpretAsInts();
-            IntVector sum0 = i0.lanewise(VectorOperators.ASHR, 16)
-                    .add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
-            IntVector sum1 = i1.lanewise(VectorOperators.ASHR, 16)
-                    .add(i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+            // lane-pair sums (see Q8_0Matrix.dotQ8Vector); |pair sum| <= 8 * 15 * 127
+            IntVector sum0 = i0.add(i0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
+            IntVector sum1 = i1.add(i1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
             float d0 = ws[si + b] * xScales[sOff + b];
             float d1 = ws[si + b + 1] * xScales[sOff + b + 1];
-            acc0 = ((FloatVector) sum0.convertShape(VectorOperators.I2F, F, 0)).fma(FloatVector.broadcast(F, d0), acc0);
-            acc1 = ((FloatVector) sum1.convertShape(VectorOperators.I2F, F, 0)).fma(FloatVector.broadcast(F, d1), acc1);
+            acc0 = ((FloatVector) sum0.convertShape(VectorOperators.I2F, F4, 0)).fma(FloatVector.broadcast(F4, d0), acc0);
+            acc1 = ((FloatVector) sum1.convertShape(VectorOperators.I2F, F4, 0)).fma(FloatVector.broadcast(F4, d1), acc1);
         }
         if (b < blocks) {
             int qi = qOff + b * BLOCK;
             int wb = wi + b * QS_PER_BLOCK;
-            ShortVector p0 = ShortVector.zero(S2);
-            for (int j = 0; j < QS_PER_BLOCK; j += 2 * FL) {
-                ShortVector n0 = (ShortVector) ByteVector.fromArray(B2, w, wb + j)
-                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-                p0 = p0.add(n0.and((short) 0x0F).mul(ShortVector.fromArray(S2, q, qi + j)))
-                        .add(n0.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S2, q, qi + QS_PER_BLOCK + j)));
+            ShortVector p0 = ShortVector.zero(S4);
+            for (int j = 0; j < QS_PER_BLOCK; j += lanes) {
+                ShortVector n0 = (ShortVector) ByteVector.fromArray(B4, w, wb + j)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S4, 0);
+                p0 = p0.add(n0.and((short) 0x0F).mul(ShortVector.fromArray(S4, q, qi + j)))
+                        .add(n0.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S4, q, qi + QS_PER_BLOCK + j)));
             }
             IntVector i0 = p0.reinterpretAsInts();
-            IntVector sum0 = i0.lanewise(VectorOperators.ASHR, 16)
-                    .add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+            IntVector sum0 = i0.add(i0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
             float d0 = ws[si + b] * xScales[sOff + b];
-            acc0 = ((FloatVector) sum0.convertShape(VectorOperators.I2F, F, 0)).fma(FloatVector.broadcast(F, d0), acc0);
+            acc0 = ((FloatVector) sum0.convertShape(VectorOperators.I2F, F4, 0)).fma(FloatVector.broadcast(F4, d0), acc0);
         }
         return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
     }

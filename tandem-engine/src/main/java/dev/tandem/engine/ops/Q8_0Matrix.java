@@ -118,13 +118,18 @@ final class Q8_0Matrix extends WeightMatrix {
 
     /**
      * Integer dot with Q8 activations (see {@link Q8Activations}). Per block: 2 FL weight quants
-     * widened to 16-bit lanes (B2S) times 2 FL activation quants, two such products added per
-     * lane (|sum| &le; 32512), adjacent lane pairs summed into FL int lanes by reading two shorts
-     * as one int (high = i &gt;&gt; 16, low = (i &lt;&lt; 16) &gt;&gt; 16), converted to float and scaled by
-     * d_w * d_x. Two blocks per iteration keep two accumulator chains; one method, as for
-     * {@link #dotVector}. Measured about 1.3x faster than the float kernel (MatMulBenchmark).
+     * widened to 16-bit lanes (B2S) times 2 FL activation quants; where a block holds more than
+     * one such chunk (vectors of 256 bits and less) two chunk products are first added per lane
+     * (|sum| &le; 32512). Adjacent lane pairs are then summed into FL int lanes by reading two
+     * shorts as one int {@code i = hi << 16 | lo & 0xFFFF}: with one product per lane in three
+     * operations, {@code (i + (i << 16)) >> 16 = hi + lo} (exact while |hi + lo| &le; 32767), with
+     * two in four, {@code (i >> 16) + ((i << 16) >> 16)}. The sums are converted to float and
+     * scaled by d_w * d_x. Two blocks
+     * per iteration keep two accumulator chains; one method, as for {@link #dotVector}.
      * <pre>
-     * lanes (FL = 8): w[0..16) x q[0..16) + w[16..32) x q[16..32)  -&gt; 16 shorts -&gt; 8 ints -&gt; 8 floats
+     * FL = 16: w[0..32) x q[0..32)                          -&gt; 32 shorts -&gt; 16 ints -&gt; 16 floats
+     * FL = 8:  w[0..16) x q[0..16) + w[16..32) x q[16..32)  -&gt; 16 shorts -&gt;  8 ints -&gt;  8 floats
+     * FL = 4:  as FL = 8 in two steps of 8 + 8 quants        -&gt;  8 shorts -&gt;  4 ints -&gt;  4 floats
      * </pre>
      */
     @Override
@@ -135,6 +140,7 @@ final class Q8_0Matrix extends WeightMatrix {
     /** The kernel of {@link #dotQ8Vector} on plain arguments (static: C2 compiles it as a tight leaf). */
     private static float dotQ8Kernel(byte[] w, float[] ws, int wi, int si, int blocks, short[] q, int qOff,
                                      float[] xScales, int sOff) {
+        final int chunk = 2 * FL; // quants per 16-bit vector
         FloatVector acc0 = FloatVector.zero(F);
         FloatVector acc1 = FloatVector.zero(F);
         int b = 0;
@@ -144,22 +150,34 @@ final class Q8_0Matrix extends WeightMatrix {
             int wb = wi + b * BLOCK;
             IntVector sum0 = IntVector.zero(I);
             IntVector sum1 = IntVector.zero(I);
-            for (int j = 0; j < BLOCK; j += 4 * FL) {
-                ShortVector p0 = ((ShortVector) ByteVector.fromArray(B2, w, wb + j)
-                        .convertShape(VectorOperators.B2S, S2, 0)).mul(ShortVector.fromArray(S2, q, qi + j))
-                        .add(((ShortVector) ByteVector.fromArray(B2, w, wb + j + 2 * FL)
-                                .convertShape(VectorOperators.B2S, S2, 0)).mul(ShortVector.fromArray(S2, q, qi + j + 2 * FL)));
-                ShortVector p1 = ((ShortVector) ByteVector.fromArray(B2, w, wb + BLOCK + j)
-                        .convertShape(VectorOperators.B2S, S2, 0)).mul(ShortVector.fromArray(S2, q, qi + BLOCK + j))
-                        .add(((ShortVector) ByteVector.fromArray(B2, w, wb + BLOCK + j + 2 * FL)
-                                .convertShape(VectorOperators.B2S, S2, 0))
-                                .mul(ShortVector.fromArray(S2, q, qi + BLOCK + j + 2 * FL)));
-                IntVector i0 = p0.reinterpretAsInts();
-                IntVector i1 = p1.reinterpretAsInts();
-                sum0 = sum0.add(i0.lanewise(VectorOperators.ASHR, 16))
-                        .add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
-                sum1 = sum1.add(i1.lanewise(VectorOperators.ASHR, 16))
-                        .add(i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+            if (chunk == BLOCK) {
+                IntVector i0 = ((ShortVector) ByteVector.fromArray(B2, w, wb).convertShape(VectorOperators.B2S, S2, 0))
+                        .mul(ShortVector.fromArray(S2, q, qi)).reinterpretAsInts();
+                IntVector i1 = ((ShortVector) ByteVector.fromArray(B2, w, wb + BLOCK)
+                        .convertShape(VectorOperators.B2S, S2, 0)).mul(ShortVector.fromArray(S2, q, qi + BLOCK))
+                        .reinterpretAsInts();
+                sum0 = i0.add(i0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
+                sum1 = i1.add(i1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
+            } else {
+                for (int j = 0; j < BLOCK; j += 2 * chunk) {
+                    IntVector i0 = ((ShortVector) ByteVector.fromArray(B2, w, wb + j)
+                            .convertShape(VectorOperators.B2S, S2, 0)).mul(ShortVector.fromArray(S2, q, qi + j))
+                            .add(((ShortVector) ByteVector.fromArray(B2, w, wb + j + chunk)
+                                    .convertShape(VectorOperators.B2S, S2, 0))
+                                    .mul(ShortVector.fromArray(S2, q, qi + j + chunk)))
+                            .reinterpretAsInts();
+                    IntVector i1 = ((ShortVector) ByteVector.fromArray(B2, w, wb + BLOCK + j)
+                            .convertShape(VectorOperators.B2S, S2, 0)).mul(ShortVector.fromArray(S2, q, qi + BLOCK + j))
+                            .add(((ShortVector) ByteVector.fromArray(B2, w, wb + BLOCK + j + chunk)
+                                    .convertShape(VectorOperators.B2S, S2, 0))
+                                    .mul(ShortVector.fromArray(S2, q, qi + BLOCK + j + chunk)))
+                            .reinterpretAsInts();
+                    // lanes hold two products each (|lane| <= 32512, a pair up to 65024): split, then add
+                    sum0 = sum0.add(i0.lanewise(VectorOperators.ASHR, 16))
+                            .add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                    sum1 = sum1.add(i1.lanewise(VectorOperators.ASHR, 16))
+                            .add(i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                }
             }
             float d0 = ws[si + b] * xScales[sOff + b];
             float d1 = ws[si + b + 1] * xScales[sOff + b + 1];
@@ -170,14 +188,10 @@ final class Q8_0Matrix extends WeightMatrix {
             int qi = qOff + b * BLOCK;
             int wb = wi + b * BLOCK;
             IntVector sum0 = IntVector.zero(I);
-            for (int j = 0; j < BLOCK; j += 4 * FL) {
-                ShortVector p0 = ((ShortVector) ByteVector.fromArray(B2, w, wb + j)
-                        .convertShape(VectorOperators.B2S, S2, 0)).mul(ShortVector.fromArray(S2, q, qi + j))
-                        .add(((ShortVector) ByteVector.fromArray(B2, w, wb + j + 2 * FL)
-                                .convertShape(VectorOperators.B2S, S2, 0)).mul(ShortVector.fromArray(S2, q, qi + j + 2 * FL)));
-                IntVector i0 = p0.reinterpretAsInts();
-                sum0 = sum0.add(i0.lanewise(VectorOperators.ASHR, 16))
-                        .add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+            for (int j = 0; j < BLOCK; j += chunk) {
+                IntVector i0 = ((ShortVector) ByteVector.fromArray(B2, w, wb + j).convertShape(VectorOperators.B2S, S2, 0))
+                        .mul(ShortVector.fromArray(S2, q, qi + j)).reinterpretAsInts();
+                sum0 = sum0.add(i0.add(i0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16));
             }
             float d0 = ws[si + b] * xScales[sOff + b];
             acc0 = ((FloatVector) sum0.convertShape(VectorOperators.I2F, F, 0)).fma(FloatVector.broadcast(F, d0), acc0);

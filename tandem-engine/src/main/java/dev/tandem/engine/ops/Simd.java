@@ -47,14 +47,35 @@ public final class Simd {
     /** Float vectors per byte load. */
     static final int PARTS = BYTE_LOAD / FL;
     /**
-     * The integer dot kernels (WeightMatrix.dotQ8) load 2 FL quants as 16-bit lanes, so they
-     * need 2 FL &le; 16, i.e. vectors of at most 256 bits; wider vectors use the scalar twin.
+     * Species of the Q8_0 integer dot ({@code Q8_0Matrix.dotQ8Vector}): 2 FL quants at a time,
+     * bytes widened to 16-bit lanes ({@link #B2} to {@link #S2}), whose lane-pair sums are FL
+     * ints ({@link #I}). At 512 bits one load covers a whole 32-quant block.
      */
-    static final boolean INT_DOT = FL <= 8;
-    /** Short species of 2 FL lanes (the integer dot kernels). */
     static final VectorSpecies<Short> S2 = VectorSpecies.of(short.class, VectorShape.forBitSize(FL * 32));
-    /** Byte species of 2 FL lanes (the integer dot kernels). */
+    /** Byte species of 2 FL lanes (the Q8_0 integer dot). */
     static final VectorSpecies<Byte> B2 = VectorSpecies.of(byte.class, VectorShape.forBitSize(FL * 16));
+    /**
+     * 16-bit lanes of the Q4_0 integer dot: 2 FL, at most 16 (a block's 16 nibble bytes), so
+     * the Q4_0 integer kernel runs at 256 bits on 512-bit machines.
+     */
+    static final int Q4_LANES = Math.min(2 * FL, 16);
+    /** Short species of {@link #Q4_LANES} lanes. */
+    static final VectorSpecies<Short> S4 = VectorSpecies.of(short.class, VectorShape.forBitSize(Q4_LANES * 16));
+    /** Byte species of {@link #Q4_LANES} lanes. */
+    static final VectorSpecies<Byte> B4 = VectorSpecies.of(byte.class, VectorShape.forBitSize(Q4_LANES * 8));
+    /** Int species of {@link #Q4_LANES} / 2 lanes (the lane-pair sums of the Q4_0 integer dot). */
+    static final VectorSpecies<Integer> I4 = VectorSpecies.of(int.class, VectorShape.forBitSize(Q4_LANES * 16));
+    /** Float species of {@link #Q4_LANES} / 2 lanes. */
+    static final VectorSpecies<Float> F4 = VectorSpecies.of(float.class, VectorShape.forBitSize(Q4_LANES * 16));
+
+    /** Lanes of the K-quants' per-sub-block passes: min(8, FL), eight sub-blocks in one or two steps. */
+    static final int M8 = Math.min(8, FL);
+    /** Float species of {@link #M8} lanes. */
+    static final VectorSpecies<Float> FM = VectorSpecies.of(float.class, VectorShape.forBitSize(M8 * 32));
+    /** Int species of {@link #M8} lanes. */
+    static final VectorSpecies<Integer> IM = VectorSpecies.of(int.class, VectorShape.forBitSize(M8 * 32));
+    /** Byte species of 8 lanes (the smallest byte vector), widened to {@link #FM} in 8 / M8 parts. */
+    static final VectorSpecies<Byte> B8 = VectorSpecies.of(byte.class, VectorShape.S_64_BIT);
 
     static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -78,12 +99,21 @@ public final class Simd {
         if (bits != 0 && bits != 128 && bits != 256 && bits != 512) {
             throw new IllegalArgumentException(VECTOR_BITS_PROPERTY + " must be 0, 128, 256 or 512, got " + bits);
         }
-        return Math.min(bits, max);
+        return bits;
+    }
+
+    /** The CPU's widest float vector in bits (what the Vector API prefers on this machine). */
+    public static int nativeBits() {
+        return FloatVector.SPECIES_PREFERRED.vectorBitSize();
     }
 
     /** A one-line description for logs and benchmark reports. */
     public static String describe() {
-        return ENABLED ? "vector " + VECTOR_BITS + "-bit (" + FL + " floats)" : "scalar (vector kernels disabled)";
+        if (!ENABLED) {
+            return "scalar (vector kernels disabled)";
+        }
+        return "vector " + VECTOR_BITS + "-bit (" + FL + " floats)"
+                + (VECTOR_BITS > nativeBits() ? ", emulated: this CPU's widest is " + nativeBits() + "-bit" : "");
     }
 
     /** IEEE half (bits in the low 16 of {@code bits}) to float. */

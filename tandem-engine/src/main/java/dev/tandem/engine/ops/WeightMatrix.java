@@ -26,6 +26,8 @@ public abstract sealed class WeightMatrix
     final int cols;
     final long rowBytes;
     private final GgmlType type;
+    /** Set once at model load (KernelTuner) before the matrix is shared with the kernel threads. */
+    private KernelPlan plan;
 
     WeightMatrix(GgmlType type, MemorySegment data, int rows, int cols) {
         if (rows <= 0 || cols <= 0 || cols % type.blockSize() != 0) {
@@ -41,6 +43,20 @@ public abstract sealed class WeightMatrix
                     + " bytes, the tensor has " + data.byteSize());
         }
         this.data = data;
+        this.plan = KernelPlan.defaultFor(this);
+    }
+
+    /** How {@link MatMul} multiplies this matrix. */
+    public final KernelPlan plan() {
+        return plan;
+    }
+
+    /** Sets how {@link MatMul} multiplies this matrix; call before the matrix is in use. */
+    public final void usePlan(KernelPlan plan) {
+        if (plan.decode() == KernelPlan.DecodeKernel.INTEGER && !hasQ8Dot()) {
+            throw new IllegalArgumentException(type + " has no integer dot kernel");
+        }
+        this.plan = plan;
     }
 
     /** A view of {@code tensor} as a matrix of {@code tensor.rows()} x {@code tensor.cols()}. */
@@ -131,7 +147,7 @@ public abstract sealed class WeightMatrix
     public final float dotQ8(int row, Q8Activations x, int t) {
         int qOff = t * cols;
         int sOff = t * (cols / Q8Activations.BLOCK);
-        return Simd.ENABLED && Simd.INT_DOT
+        return Simd.ENABLED
                 ? dotQ8Vector(row, x.q, qOff, x.scales, x.sums, sOff)
                 : dotQ8Scalar(row, x.q, qOff, x.scales, x.sums, sOff);
     }

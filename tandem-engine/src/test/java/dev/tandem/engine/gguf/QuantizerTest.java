@@ -148,10 +148,10 @@ class QuantizerTest {
             x[i] = (float) (random.nextGaussian() * scale);
         }
         for (GgmlType type : new GgmlType[] {GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0,
-                GgmlType.Q6_K}) {
+                GgmlType.Q4_K, GgmlType.Q6_K}) {
             float[] back = new float[n];
             Quantizer.dequantize(type, MemorySegment.ofArray(encode(type, x)), 0, back, 0, n);
-            int block = type == GgmlType.Q6_K ? 256 : 32;
+            int block = type.blockSize() == 256 ? 256 : 32;
             for (int b = 0; b < n / block; b++) {
                 float amax = 0;
                 for (int j = 0; j < block; j++) {
@@ -172,6 +172,9 @@ class QuantizerTest {
                         // slack for the int8 group scales and the clamp at 31; plus the f16 super-block
                         // scale's absolute rounding (2^-25 among subnormals) times 128 x 32.
                         case Q6_K -> amax / 32 * 1.05 + 0x1p-25 * 128 * 32;
+                        // Half a step of a sub-block's scale (at most 2 amax / 15), plus the 6-bit rounding of
+                        // scale and min against their largest (d / 2 at up to 15 quants, dmin / 2), plus f16 slack.
+                        case Q4_K -> amax / 15 * 1.01 + amax / 63 + amax / 126 + 0x1p-25 * 64 * 16;
                         default -> throw new AssertionError(type);
                     };
                     assertThat((double) Math.abs(back[i] - x[i]))
@@ -197,6 +200,6 @@ class QuantizerTest {
     void quantize_countNotMultipleOfBlock_throws() {
         assertThatThrownBy(() -> Quantizer.quantize(GgmlType.Q8_0, new float[40], 0, 40, new byte[100], 0))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("multiples of 32");
-        assertThat(Quantizer.supports(GgmlType.Q4_K)).isFalse();
+        assertThat(Quantizer.supports(GgmlType.Q5_K)).isFalse();
     }
 }

@@ -218,8 +218,8 @@ class SyntheticModelTest {
 
     @Test
     void write_unsupportedType_configError() {
-        assertThatThrownBy(() -> SyntheticModel.write(TINY, GgmlType.Q4_K, null, 1, dir.resolve("x.gguf"), 1, null))
-                .isInstanceOf(ConfigException.class).hasMessageContaining("not Q4_K");
+        assertThatThrownBy(() -> SyntheticModel.write(TINY, GgmlType.Q5_K, null, 1, dir.resolve("x.gguf"), 1, null))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("not Q5_K");
         assertThatThrownBy(() -> SyntheticModel.write(TINY, GgmlType.Q6_K, null, 1, dir.resolve("x.gguf"), 1, null))
                 .isInstanceOf(ConfigException.class)
                 .hasMessage("Q6_K needs rows of a multiple of 256 elements; shape tiny has rows of 64");

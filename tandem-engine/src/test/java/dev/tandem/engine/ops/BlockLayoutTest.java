@@ -115,6 +115,25 @@ class BlockLayoutTest {
 
     @ParameterizedTest(name = "vector={0}")
     @ValueSource(booleans = {false, true})
+    void q4_K_quantizerOutput_decodesAsTheFormatSays(boolean vector) {
+        SplittableRandom rnd = new SplittableRandom(3);
+        float[] x = new float[512];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) (rnd.nextGaussian() * (i < 256 ? 0.02 : 3));
+        }
+        byte[] bytes = new byte[(int) GgmlType.Q4_K.bytesFor(512)];
+        dev.tandem.engine.gguf.Quantizer.quantize(GgmlType.Q4_K, x, 0, 512, bytes, 0);
+        float[] expected = new float[512];
+        dev.tandem.engine.gguf.Quantizer.dequantize(GgmlType.Q4_K, MemorySegment.ofArray(bytes), 0, expected, 0, 512);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment seg = arena.allocate(bytes.length);
+            seg.copyFrom(MemorySegment.ofArray(bytes));
+            assertThat(decode(GgmlType.Q4_K, seg, 512, vector)).containsExactly(expected);
+        }
+    }
+
+    @ParameterizedTest(name = "vector={0}")
+    @ValueSource(booleans = {false, true})
     void q6_K_knownBlock_scalePerSixteenElements(boolean vector) {
         SplittableRandom rnd = new SplittableRandom(11);
         try (Arena arena = Arena.ofConfined()) {

@@ -78,7 +78,10 @@ class MatMulTest {
     }
 
     @Test
-    void multiply_largeMatrixOnSeveralThreads_equalsSingleThreadExactly() {
+    void multiply_largeMatrixOnSeveralThreads_matchesSingleThread() {
+        // Not bit for bit: a vector's lane sum (reduceLanes) has no fixed order, and the compiled
+        // kernel and the interpreter's sum differ in the last bits, so a row computed on a thread
+        // whose kernel the JIT has not compiled yet may differ there; chunking must change nothing else.
         SplittableRandom rnd = new SplittableRandom(5);
         int rows = 301;
         int cols = 512;
@@ -91,7 +94,10 @@ class MatMulTest {
                     float[] b = new float[tokens * rows];
                     new MatMul(one).multiply(m, x, 0, tokens, a, 0);
                     new MatMul(three).multiply(m, x, 0, tokens, b, 0);
-                    assertThat(b).as("%s tokens %d", type, tokens).containsExactly(a);
+                    for (int i = 0; i < a.length; i++) {
+                        assertThat(b[i]).as("%s tokens %d output %d", type, tokens, i)
+                                .isCloseTo(a[i], within(1e-5f * Math.max(1f, Math.abs(a[i]))));
+                    }
                 }
             }
         }

@@ -114,12 +114,12 @@ class WeightMatrixTest {
     void dotQ8_randomOddShapes_vectorMatchesScalarAndFloatDot(GgmlType type, long seed) {
         SplittableRandom rnd = new SplittableRandom(seed);
         int rows = 1 + rnd.nextInt(5);
-        int cols = 32 * (1 + 2 * rnd.nextInt(6));
+        int block = Math.max(32, type.blockSize());
+        int cols = block * (1 + 2 * rnd.nextInt(block > 32 ? 2 : 6));
         try (Arena arena = Arena.ofConfined()) {
-            WeightMatrix m = RandomWeights.matrix(arena, type.blockSize() > 32 ? GgmlType.F32 : type, rows, cols,
-                    rnd.nextInt(8), rnd);
+            WeightMatrix m = RandomWeights.matrix(arena, type, rows, cols, rnd.nextInt(8), rnd);
             if (!m.hasQ8Dot()) {
-                assertThat(type).isNotIn(GgmlType.Q8_0, GgmlType.Q4_0);
+                assertThat(type).isNotIn(GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K);
                 return;
             }
             int tokens = 1 + rnd.nextInt(3);
@@ -145,6 +145,46 @@ class WeightMatrixTest {
                 assertThat(scalar).isCloseTo(exact, within((float) (0.01 * magnitude + 1e-5)));
             }
         }
+    }
+
+    /**
+     * The extremes of the integer dots' 16-bit lanes: every Q8_0 quant -128 or every Q4_0
+     * nibble 0 (-8), against activations that all quantise to +127 or -127 with one sign, so
+     * every product, pair and block sum is as large as the formats allow.
+     */
+    @ParameterizedTest(name = "{0} quant byte {1} activation sign {2}")
+    @MethodSource("extremes")
+    void dotQ8_extremeQuants_vectorMatchesScalar(GgmlType type, int quantByte, int sign) {
+        int rows = 3;
+        int cols = 32 * 7;
+        try (Arena arena = Arena.ofConfined()) {
+            java.lang.foreign.MemorySegment seg = arena.allocate(rows * type.bytesFor(cols));
+            for (long b = 0; b < seg.byteSize() / type.blockBytes(); b++) {
+                long off = b * type.blockBytes();
+                seg.set(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, off, Float.floatToFloat16(1f));
+                for (long i = 2; i < type.blockBytes(); i++) {
+                    seg.set(java.lang.foreign.ValueLayout.JAVA_BYTE, off + i, (byte) quantByte);
+                }
+            }
+            WeightMatrix m = WeightMatrix.of(type, seg, rows, cols);
+            float[] x = new float[cols];
+            java.util.Arrays.fill(x, sign * 3f);
+            Q8Activations q = new Q8Activations();
+            q.quantize(x, 0, 1, cols);
+            for (int r = 0; r < rows; r++) {
+                float scalar = m.dotQ8Scalar(r, q.q, 0, q.scales, q.sums, 0);
+                // float sums in another order differ in the last bits; an overflowed 16-bit lane is far off
+                assertThat(m.dotQ8Vector(r, q.q, 0, q.scales, q.sums, 0)).as("row %d", r)
+                        .isCloseTo(scalar, within(Math.abs(scalar) * 1e-6f));
+                assertThat(scalar).isCloseTo(m.dotScalar(r, x, 0), within(Math.abs(scalar) * 1e-3f));
+            }
+        }
+    }
+
+    static Stream<Arguments> extremes() {
+        return Stream.of(Arguments.of(GgmlType.Q8_0, 0x80, 1), Arguments.of(GgmlType.Q8_0, 0x80, -1),
+                Arguments.of(GgmlType.Q8_0, 0x7f, 1), Arguments.of(GgmlType.Q8_0, 0x7f, -1),
+                Arguments.of(GgmlType.Q4_0, 0x00, 1), Arguments.of(GgmlType.Q4_0, 0xff, -1));
     }
 
     @Test

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.tandem.core.KvHandle;
 import dev.tandem.core.TransferEndpoint;
 import dev.tandem.core.TransferKind;
+import dev.tandem.runtime.Prerequisites;
 import java.lang.foreign.Arena;
 import java.time.Duration;
 import java.util.List;
@@ -99,8 +100,7 @@ class TransferPlaneTest {
 
     @Test
     void pull_otherHostBothWithUcx_usesUcx() {
-        org.junit.jupiter.api.Assumptions.assumeTrue(UcxSupport.available(),
-                () -> "UCX skipped: " + UcxSupport.unavailableReason());
+        Prerequisites.ucx();
         try (TransferPlane prefill = new TransferPlane(config("h1", TransferKind.values()), new LocalPools(), metrics);
              TransferPlane decode = new TransferPlane(config("h2", TransferKind.values()), new LocalPools(), metrics)) {
             List<TransferEndpoint> eps = prefill.serve("prefill-0", prefillPool, ReadGuard.ALLOW_ALL);

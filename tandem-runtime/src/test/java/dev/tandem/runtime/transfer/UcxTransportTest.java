@@ -1,11 +1,10 @@
 package dev.tandem.runtime.transfer;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
-
 import dev.tandem.core.KvLayout;
 import dev.tandem.core.TransferEndpoint;
 import dev.tandem.core.TransferKind;
+import dev.tandem.runtime.Prerequisites;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.net.InetAddress;
@@ -19,14 +18,14 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The UCX transport over UCX's own shared-memory and TCP transports (no RDMA here). Skipped, with
- * the reason, when libucx cannot be loaded.
+ * the reason, when libucx cannot be loaded (failed where TANDEM_REQUIRE_UCX=1, see {@link Prerequisites}).
  */
 class UcxTransportTest extends KvTransportContract {
     private final List<UcxTransferServer> servers = new ArrayList<>();
 
     @BeforeAll
     static void requireUcx() {
-        assumeTrue(UcxSupport.available(), () -> "UCX transport tests skipped: " + UcxSupport.unavailableReason());
+        Prerequisites.ucx();
     }
 
     @Override
