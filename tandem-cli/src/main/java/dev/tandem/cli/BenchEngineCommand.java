@@ -261,6 +261,7 @@ final class BenchEngineCommand implements Runnable {
                 m.put("decode", k.plan().decode().name().toLowerCase(java.util.Locale.ROOT));
                 m.put("gemm_min_tokens", k.plan().gemmMinTokens());
                 m.put("measured", k.measured());
+                m.put("gemm_measured", k.gemmMeasured());
                 m.put("best_nanos", k.bestNanos());
                 chosen.add(m);
             }

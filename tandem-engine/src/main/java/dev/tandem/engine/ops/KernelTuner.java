@@ -20,15 +20,21 @@ import java.util.function.LongSupplier;
  * Design
  *   Per weight type: the largest matrix of that type, cut to its first rows so that the slice is
  *   about SLICE_BYTES (in a server core's L2: the kernels' own speed is measured, not memory's;
- *   a quarter of that for the token-count comparisons). First every candidate runs on 16 rows
- *   until the JIT has compiled the kernels (up to 40% of the type's time).
- *   1. Decode kernel: float dot against integer dot (types with both), one token.
- *   2. Blocked threshold: at T = 2, 4, 8, 16, 32 tokens, the chosen dot path against the blocked
- *      matrix-matrix product; gemmMinTokens is the smallest T from which blocked wins at every
- *      measured T (64 when it never does).
+ *   a quarter of that for the token-count comparisons).
+ *   1. Decode kernel (40% of the type's time): float dot against integer dot (types with both), one token.
+ *   2. Blocked threshold (the rest): at T = 2, 4, 8, 16, 32 tokens, the chosen dot path against the
+ *      blocked matrix-matrix product; gemmMinTokens is the smallest T from which blocked wins at
+ *      every measured T (64 when it never does).
+ *   Each phase first runs each kernel WARMUP_CALLS times on a few blocks per row, so that the
+ *   JIT's last tier has compiled them (interpreted or C1-compiled vector code is one to two
+ *   orders of magnitude slower, and a kernel still there would lose unfairly), and keeps the
+ *   default of what it could not measure in time (said in the log line and Choice).
  *   Candidates run in rounds, one of each per round, so that load on a shared machine falls on all
- *   of them alike; each keeps its fastest round after the warm-up rounds (the JIT compiles the
- *   kernels during these). A type stops after ROUNDS rounds or its share of the time budget.
+ *   of them alike; each keeps its fastest round. A phase ends when no candidate has improved by
+ *   more than 5% for STABLE_ROUNDS rounds (a kernel the JIT compiled late would show as a late
+ *   improvement), or at the end of its time: then what it measures is not trusted and the
+ *   defaults stay. On an idle machine a phase takes some hundred milliseconds, most of it the
+ *   JIT's warm-up; the budget (3 s by default) bounds it on a loaded one.
  *   Overrides: -Dtandem.kernels.decode=float|integer, -Dtandem.kernels.gemm-min-tokens=N, and
  *   -Dtandem.kernels.tune-ms=0 (no measurement: the defaults of KernelPlan.defaultFor).
  *   Models whose matrices are smaller than MIN_MODEL_BYTES are not measured (their steps take
@@ -50,29 +56,35 @@ public final class KernelTuner {
     /** Forces the blocked threshold (2..64 tokens). */
     public static final String GEMM_PROPERTY = "tandem.kernels.gemm-min-tokens";
 
+    private static final boolean DEBUG = Boolean.getBoolean("tandem.kernels.tune-debug");
     static final long SLICE_BYTES = 1L << 20;
     static final long MIN_MODEL_BYTES = 16L << 20;
     static final int[] TOKEN_COUNTS = {2, 4, 8, 16, 32};
-    private static final int WARMUP_ROUNDS = 2;
-    private static final int WARMUP_CALLS = 400;
-    private static final int WARMUP_SHARE_PERCENT = 40;
-    private static final int ROUNDS = 24;
-    private static final long DEFAULT_BUDGET_MS = 600;
+    private static final int STABLE_ROUNDS = 8;
+    private static final int MAX_ROUNDS = 200;
+    private static final int WARMUP_CALLS = 6_000;
+    private static final int DECODE_SHARE_PERCENT = 40;
+    private static final int WARMUP_SHARE_PERCENT = 60;
+    private static final long DEFAULT_BUDGET_MS = 3000;
 
     /** What was chosen for one weight type, with the fastest time of each candidate (nanoseconds). */
-    public record Choice(GgmlType type, KernelPlan plan, boolean measured, Map<String, Long> bestNanos) {
+    public record Choice(GgmlType type, KernelPlan plan, boolean measured, boolean gemmMeasured,
+                         Map<String, Long> bestNanos) {
         /** One line: {@code Q8_0: integer dot (float 1.21x slower), blocked from 8 tokens}. */
         public String describe() {
             StringBuilder s = new StringBuilder(type + ": " + plan.decode().name().toLowerCase(Locale.ROOT) + " dot");
             Long f = bestNanos.get("dot float");
             Long i = bestNanos.get("dot integer");
-            if (f != null && i != null) {
+            if (measured && f != null && i != null) {
                 double ratio = plan.decode() == DecodeKernel.INTEGER ? (double) f / i : (double) i / f;
                 String other = plan.decode() == DecodeKernel.INTEGER ? "float" : "integer";
                 s.append(String.format(Locale.ROOT, " (%s %.2fx slower)", other, ratio));
             }
-            s.append(", blocked from ").append(plan.gemmMinTokens()).append(" tokens");
             if (!measured) {
+                s.append(" (not measured)");
+            }
+            s.append(", blocked from ").append(plan.gemmMinTokens()).append(" tokens");
+            if (!gemmMeasured) {
                 s.append(" (not measured)");
             }
             return s.toString();
@@ -159,7 +171,7 @@ public final class KernelTuner {
         KernelPlan def = KernelPlan.defaultFor(group.getFirst());
         DecodeKernel decode = forcedDecode(group.getFirst(), def.decode());
         return new Choice(group.getFirst().type(), new KernelPlan(decode,
-                forcedGemm != null ? forcedGemm : def.gemmMinTokens()), false, Map.of());
+                forcedGemm != null ? forcedGemm : def.gemmMinTokens()), false, false, Map.of());
     }
 
     private DecodeKernel forcedDecode(WeightMatrix m, DecodeKernel otherwise) {
@@ -176,63 +188,97 @@ public final class KernelTuner {
                 largest = m;
             }
         }
-        WeightMatrix decodeSlice = slice(largest, SLICE_BYTES);
-        WeightMatrix gemmSlice = slice(largest, SLICE_BYTES / 4);
         int maxTokens = TOKEN_COUNTS[TOKEN_COUNTS.length - 1];
         SplittableRandom rnd = new SplittableRandom(17);
         float[] x = new float[maxTokens * largest.cols()];
         for (int i = 0; i < x.length; i++) {
             x[i] = (float) rnd.nextGaussian();
         }
+        WeightMatrix decodeSlice = slice(largest, SLICE_BYTES);
         float[] out = new float[maxTokens * decodeSlice.rows()];
+        long start = clock.getAsLong();
+        Map<String, Long> best = new LinkedHashMap<>();
 
-        List<Candidate> candidates = new ArrayList<>();
+        // Phase 1, the decode kernel (DECODE_SHARE_PERCENT of the time).
         boolean tryInteger = largest.hasQ8Dot() && forcedDecode == null;
-        Candidate floatDot = new Candidate("dot float", decodeSlice, 1, false, false);
-        Candidate intDot = tryInteger ? new Candidate("dot integer", decodeSlice, 1, false, true) : null;
-        candidates.add(floatDot);
-        if (intDot != null) {
-            candidates.add(intDot);
+        List<Candidate> dots = new ArrayList<>();
+        dots.add(new Candidate("dot float", decodeSlice, 1, false, false));
+        if (tryInteger) {
+            dots.add(new Candidate("dot integer", decodeSlice, 1, false, true));
         }
+        WeightMatrix small = small(largest, 1);
+        boolean decodeMeasured = run(dots, small, x, out, start + shareNanos * DECODE_SHARE_PERCENT / 100);
+        dots.forEach(c -> best.put(c.name, c.best));
+        DecodeKernel decode = forcedDecode(largest, decodeMeasured && tryInteger && dots.get(1).best < dots.get(0).best
+                ? DecodeKernel.INTEGER
+                : decodeMeasured || !tryInteger ? DecodeKernel.FLOAT : KernelPlan.defaultFor(largest).decode());
+
+        // Phase 2, the blocked threshold (the rest), on a quarter of the slice.
+        int gemm = forcedGemm != null ? forcedGemm : MatMul.GEMM_MIN_TOKENS;
+        boolean gemmMeasured = false;
         if (forcedGemm == null) {
+            WeightMatrix gemmSlice = slice(largest, SLICE_BYTES / 4);
+            boolean integer = decode == DecodeKernel.INTEGER;
+            List<Candidate> counts = new ArrayList<>();
             for (int t : TOKEN_COUNTS) {
-                candidates.add(new Candidate("dot float x" + t, gemmSlice, t, false, false));
-                if (tryInteger) {
-                    candidates.add(new Candidate("dot integer x" + t, gemmSlice, t, false, true));
-                }
-                candidates.add(new Candidate("blocked x" + t, gemmSlice, t, true, false));
+                counts.add(new Candidate("dot " + (integer ? "integer" : "float") + " x" + t, gemmSlice, t, false, integer));
+                counts.add(new Candidate("blocked x" + t, gemmSlice, t, true, false));
+            }
+            gemmMeasured = run(counts, small(largest, 6), x, out, start + shareNanos);
+            if (gemmMeasured) {
+                counts.forEach(c -> best.put(c.name, c.best));
+                gemm = gemmThreshold(best, decode);
             }
         }
-        long end = clock.getAsLong() + shareNanos;
-        // Warm-up on a few rows: the JIT compiles the kernels (interpreted vector code is very slow).
-        WeightMatrix few = slice(largest, 16 * largest.rowBytes());
-        long warmEnd = clock.getAsLong() + shareNanos * WARMUP_SHARE_PERCENT / 100;
-        for (int i = 0; i < WARMUP_CALLS && clock.getAsLong() < warmEnd; i++) {
-            for (Candidate c : candidates) {
-                matmul.multiply(few, x, 0, c.tokens, out, 0, c.blocked, c.integer);
-            }
+        return new Choice(largest.type(), new KernelPlan(decode, gemm), decodeMeasured, gemmMeasured, best);
+    }
+
+    /**
+     * Warms {@code candidates}' kernels up on {@code small} (up to 60% of the time left), then times
+     * them in rounds until they are stable or {@code end}; true when the timings can be trusted.
+     */
+    private boolean run(List<Candidate> candidates, WeightMatrix small, float[] x, float[] out, long end) {
+        // Enough calls of every kernel for the JIT's last tier (about 5,000 invocations), on small
+        // products; a phase whose warm-up does not finish in its share of the time is not trusted.
+        long warmEnd = clock.getAsLong() + (end - clock.getAsLong()) * WARMUP_SHARE_PERCENT / 100;
+        int calls = 0;
+        for (; calls < WARMUP_CALLS * candidates.size() && clock.getAsLong() < warmEnd; calls++) {
+            Candidate c = candidates.get(calls % candidates.size());
+            matmul.multiply(small, x, 0, c.blocked ? c.tokens : 1, out, 0, c.blocked, c.integer);
         }
-        for (int round = 0; round < ROUNDS && clock.getAsLong() < end; round++) {
+        if (calls < WARMUP_CALLS * candidates.size()) {
+            return false;
+        }
+        // Rounds until no candidate has improved by more than 5% for STABLE_ROUNDS rounds (a kernel
+        // the JIT compiles late shows as a late improvement) or the time is up.
+        int rounds = 0;
+        int lastImprovement = 0;
+        for (; rounds < MAX_ROUNDS && rounds - lastImprovement < STABLE_ROUNDS && clock.getAsLong() < end; rounds++) {
             for (Candidate c : candidates) {
                 long t0 = clock.getAsLong();
                 matmul.multiply(c.matrix, x, 0, c.tokens, out, 0, c.blocked, c.integer);
                 long took = clock.getAsLong() - t0;
-                if (round >= WARMUP_ROUNDS) {
-                    c.best = Math.min(c.best, took);
+                if (DEBUG) {
+                    System.err.println("round " + rounds + " " + c.name + " " + took / 1000 + " us");
                 }
+                if (took < c.best * 0.95) {
+                    lastImprovement = rounds;
+                }
+                c.best = Math.min(c.best, took);
             }
         }
-        Map<String, Long> best = new LinkedHashMap<>();
-        for (Candidate c : candidates) {
-            best.put(c.name, c.best);
-        }
-        if (floatDot.best == Long.MAX_VALUE) { // out of time before the warm-up ended (emulated or very slow kernels)
-            return unmeasured(group);
-        }
-        DecodeKernel decode = forcedDecode(largest, intDot != null && intDot.best < floatDot.best
-                ? DecodeKernel.INTEGER : DecodeKernel.FLOAT);
-        int gemm = forcedGemm != null ? forcedGemm : gemmThreshold(best, decode);
-        return new Choice(largest.type(), new KernelPlan(decode, gemm), true, best);
+        return rounds - lastImprovement >= STABLE_ROUNDS;
+    }
+
+    /**
+     * The first {@code rows} rows of {@code m} cut to a few blocks each (so that the kernels' main
+     * loops run): warm-up products cheap enough for the interpreter, where vector code runs orders
+     * of magnitude slower than once C2 has compiled it.
+     */
+    private static WeightMatrix small(WeightMatrix m, int rows) {
+        int cols = Math.min(m.cols(), Math.max(4 * 32, 2 * m.blockSize()));
+        int r = Math.min(rows, m.rows());
+        return WeightMatrix.of(m.type(), m.data.asSlice(0, r * m.type().bytesFor(cols)), r, cols);
     }
 
     /** The smallest measured token count from which blocked beats the decode kernel at every larger one. */

@@ -54,6 +54,7 @@ class KernelTunerTest {
             long intNanos = c.bestNanos().get("dot integer");
             long floatNanos = c.bestNanos().get("dot float");
             assertThat(c.plan().decode()).isEqualTo(intNanos < floatNanos ? DecodeKernel.INTEGER : DecodeKernel.FLOAT);
+            assertThat(c.gemmMeasured()).isTrue();
             assertThat(c.plan().gemmMinTokens()).isEqualTo(KernelTuner.gemmThreshold(c.bestNanos(), c.plan().decode()));
             assertThat(q8).allSatisfy(m -> assertThat(m.plan()).isEqualTo(c.plan()));
             assertThat(f32.plan().decode()).isEqualTo(DecodeKernel.FLOAT);
