@@ -17,6 +17,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
+import static dev.tandem.core.Closeables.closeQuietly;
+
 /**
  * A frontend process of a distributed deployment ({@code tandem frontend}): the OpenAI server and
  * the KV-aware router, with workers in other processes found through the registry and followed
@@ -197,22 +199,11 @@ public final class ClusterFrontend implements AutoCloseable {
     }
 
     private void closeAll(FrontendServer s, RegistryWatch w, WorkerEventSubscriber sub) {
-        closeQuietly(s);
-        closeQuietly(w);
-        closeQuietly(sub);
+        closeQuietly(s, LOG);
+        closeQuietly(w, LOG);
+        closeQuietly(sub, LOG);
         timer.shutdownNow();
-        closeQuietly(remote);
-        closeQuietly(selector);
-    }
-
-    private static void closeQuietly(AutoCloseable c) {
-        if (c == null) {
-            return;
-        }
-        try {
-            c.close();
-        } catch (Exception e) {
-            LOG.log(System.Logger.Level.WARNING, "closing " + c.getClass().getSimpleName() + " failed", e);
-        }
+        closeQuietly(remote, LOG);
+        closeQuietly(selector, LOG);
     }
 }

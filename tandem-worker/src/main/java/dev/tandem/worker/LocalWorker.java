@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Objects;
 
 import static java.lang.System.Logger.Level.WARNING;
+import static dev.tandem.core.Closeables.closeQuietly;
 
 /**
  * One worker assembled in this JVM, the one way a worker is built: an engine from an
@@ -137,7 +138,7 @@ public final class LocalWorker implements AutoCloseable {
         try {
             return new LocalWorker(spec, engine, disagg, bus, runtime);
         } catch (RuntimeException e) {
-            closeQuietly(disagg != null ? disagg : engine);
+            closeQuietly(disagg != null ? disagg : engine, LOG);
             throw e;
         }
     }
@@ -162,7 +163,7 @@ public final class LocalWorker implements AutoCloseable {
     public void deregister() {
         Registration r = registration;
         registration = null;
-        closeQuietly(r);
+        closeQuietly(r, LOG);
     }
 
     public String id() {
@@ -222,20 +223,9 @@ public final class LocalWorker implements AutoCloseable {
     @Override
     public void close() {
         deregister();
-        closeQuietly(load);
-        closeQuietly(subscription);
-        closeQuietly(kvEvents);
-        closeQuietly(served());
-    }
-
-    private static void closeQuietly(AutoCloseable c) {
-        if (c == null) {
-            return;
-        }
-        try {
-            c.close();
-        } catch (Exception e) {
-            LOG.log(WARNING, "closing " + c.getClass().getSimpleName() + " failed", e);
-        }
+        closeQuietly(load, LOG);
+        closeQuietly(subscription, LOG);
+        closeQuietly(kvEvents, LOG);
+        closeQuietly(served(), LOG);
     }
 }

@@ -21,7 +21,7 @@ import java.util.List;
 import java.util.Locale;
 
 import static java.lang.System.Logger.Level.INFO;
-import static java.lang.System.Logger.Level.WARNING;
+import static dev.tandem.core.Closeables.closeQuietly;
 
 /**
  * One worker process: a {@link LocalWorker} (engine, transfer plane, publishers, registry record)
@@ -217,10 +217,10 @@ public final class WorkerProcess implements AutoCloseable {
             }
             rpc.shutdown(spec.drainTimeoutMs());
         }
-        closeQuietly(worker);
-        closeQuietly(releaser);
-        closeQuietly(metricsServer);
-        closeQuietly(source);
+        closeQuietly(worker, LOG);
+        closeQuietly(releaser, LOG);
+        closeQuietly(metricsServer, LOG);
+        closeQuietly(source, LOG);
         ShmPoolFiles.release(poolLock, poolFile);
         LOG.log(INFO, "[worker={0}] stopped", id);
     }
@@ -230,17 +230,6 @@ public final class WorkerProcess implements AutoCloseable {
             Thread.sleep(ms);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        }
-    }
-
-    private static void closeQuietly(AutoCloseable c) {
-        if (c == null) {
-            return;
-        }
-        try {
-            c.close();
-        } catch (Exception e) {
-            LOG.log(WARNING, "closing " + c.getClass().getSimpleName() + " failed", e);
         }
     }
 }

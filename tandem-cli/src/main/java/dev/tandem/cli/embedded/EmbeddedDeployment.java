@@ -40,6 +40,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
+import static dev.tandem.core.Closeables.closeQuietly;
+
 /**
  * The whole system in one JVM ({@code tandem serve}): N {@link LocalWorker}s over one model (the
  * same assembly {@code tandem worker} runs, without its gRPC server), the embedded registry and
@@ -346,31 +348,20 @@ public final class EmbeddedDeployment implements AutoCloseable {
         }
         closed = true;
         LOG.log(System.Logger.Level.DEBUG, "shutting down: frontend, then {0} workers", started.size());
-        closeQuietly(frontend);
-        closeQuietly(watch);
-        closeQuietly(subscriber);
+        closeQuietly(frontend, LOG);
+        closeQuietly(watch, LOG);
+        closeQuietly(subscriber, LOG);
         // each worker deregisters, stops its publishers, then its engine: reverse order of start
         for (int i = started.size() - 1; i >= 0; i--) {
-            closeQuietly(started.get(i));
+            closeQuietly(started.get(i), LOG);
         }
-        closeQuietly(releaser);
-        closeQuietly(selector);
-        closeQuietly(bus);
-        closeQuietly(registry);
-        closeQuietly(store);
-        closeQuietly(engines);
-        closeQuietly(text);
-        closeQuietly(model);
-    }
-
-    private static void closeQuietly(AutoCloseable c) {
-        if (c == null) {
-            return;
-        }
-        try {
-            c.close();
-        } catch (Exception e) {
-            LOG.log(System.Logger.Level.WARNING, "closing " + c.getClass().getSimpleName() + " failed", e);
-        }
+        closeQuietly(releaser, LOG);
+        closeQuietly(selector, LOG);
+        closeQuietly(bus, LOG);
+        closeQuietly(registry, LOG);
+        closeQuietly(store, LOG);
+        closeQuietly(engines, LOG);
+        closeQuietly(text, LOG);
+        closeQuietly(model, LOG);
     }
 }
