@@ -13,7 +13,8 @@ final class EngineOptions {
     @Option(names = "--kv-blocks", description = "KV blocks in the pool (default: derived from --kv-cache-memory)")
     Integer kvBlocks;
 
-    @Option(names = "--kv-cache-memory", description = "KV pool size, e.g. 2GiB or 512MiB (default: 2GiB)")
+    @Option(names = "--kv-cache-memory", description = "KV pool size, e.g. 2GiB or 512MiB (default: "
+            + ServeCommand.DEFAULT_KV_CACHE_MEMORY + " per worker in serve and worker, 2GiB in generate)")
     String kvCacheMemory;
 
     @Option(names = "--kv-dtype", description = "KV element type: f16 or f32 (default: f16)")

@@ -23,6 +23,20 @@ final class HttpServerOptions {
             description = "largest request body; larger ones get 413 (default: ${DEFAULT-VALUE})")
     long maxBodyBytes;
 
+    @Option(names = "--read-timeout-ms", defaultValue = "30000",
+            description = "a request body not received within this time gets 408 and the connection is closed "
+                    + "(default: ${DEFAULT-VALUE})")
+    long readTimeoutMs;
+
+    @Option(names = "--idle-timeout-ms", defaultValue = "60000",
+            description = "a connection with no request started (idle keep-alive, half-sent request line) is "
+                    + "closed after this time (default: ${DEFAULT-VALUE})")
+    long idleTimeoutMs;
+
+    @Option(names = "--max-connections", defaultValue = "4096",
+            description = "most open client connections; more wait until one closes (default: ${DEFAULT-VALUE})")
+    int maxConnections;
+
     @Option(names = "--shutdown-grace-ms", defaultValue = "5000",
             description = "how long Ctrl-C lets running requests finish before cancelling them (default: ${DEFAULT-VALUE})")
     long shutdownGraceMs;
@@ -33,6 +47,8 @@ final class HttpServerOptions {
                 .withApiKey(apiKey == null || apiKey.isBlank() ? null : apiKey)
                 .withAdmission(maxRunning, maxQueued)
                 .withMaxBodyBytes(maxBodyBytes)
+                .withReadTimeoutMs(readTimeoutMs)
+                .withConnections(maxConnections, idleTimeoutMs)
                 .withShutdownGraceMs(shutdownGraceMs);
     }
 }

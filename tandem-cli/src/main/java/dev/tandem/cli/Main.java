@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
             WorkerCommand.class,
             UpCommand.class,
             DownCommand.class,
+            PlannerCommand.class,
             BenchCommand.class,
             TokenizeCommand.class,
             GenerateCommand.class,

@@ -15,13 +15,14 @@ import picocli.CommandLine.Spec;
 /**
  * {@code tandem tokenize}: the token ids and pieces of a text under a model's tokenizer.
  *
- * <p>By default the text is tokenized as a prompt is: BOS (and EOS) are added where the model
- * says so ({@code tokenizer.ggml.add_bos_token}, or the tokenizer type's default), and
- * control-token texts such as {@code <|im_start|>} become their tokens. {@code --no-special}
- * treats the text as plain text: nothing is added and control-token texts are tokenized as
- * ordinary characters (user-defined tokens such as {@code <tool_call>} are still matched, as
- * in llama.cpp). Pieces are the vocabulary's token texts ({@code ▁Once}, {@code Ġworld},
- * {@code <0x0A>}).
+ * <p>By default the text is plain text, as llama.cpp's {@code llama_tokenize(parse_special =
+ * false)}: control-token texts such as {@code <|im_start|>} or {@code </s>} are tokenized as
+ * ordinary characters (user-defined tokens such as {@code <tool_call>} are still matched, as in
+ * llama.cpp), and BOS (and EOS) are added where the model says so
+ * ({@code tokenizer.ggml.add_bos_token}, or the tokenizer type's default). {@code --parse-special}
+ * makes control-token texts their tokens (how the server reads a {@code /v1/completions} prompt
+ * and a chat template's own text); {@code --no-special} adds no BOS/EOS. Pieces are the
+ * vocabulary's token texts ({@code ▁Once}, {@code Ġworld}, {@code <0x0A>}).
  */
 @Command(name = "tokenize", mixinStandardHelpOptions = true,
         description = "Print the token ids and pieces of a text under a model's tokenizer.")
@@ -39,15 +40,19 @@ final class TokenizeCommand implements Runnable {
     @Option(names = "--json", description = "print one JSON object {\"ids\": [...], \"pieces\": [...]}")
     boolean json;
 
-    @Option(names = "--no-special", description = "plain text: add no BOS/EOS and do not parse control-token texts")
+    @Option(names = "--no-special", description = "add no BOS/EOS")
     boolean noSpecial;
+
+    @Option(names = "--parse-special", description = "control-token texts (<|im_start|>, </s>) become their tokens,"
+            + " as in a completions prompt; by default they are plain characters")
+    boolean parseSpecial;
 
     @Override
     public void run() {
         PrintWriter out = spec.commandLine().getOut();
         try (GgufFile gguf = GgufFile.open(ModelPaths.resolve(model == null ? null : model.toString()))) {
             Tokenizer tokenizer = Tokenizer.fromGguf(gguf);
-            int[] ids = tokenizer.encode(text, !noSpecial, !noSpecial);
+            int[] ids = tokenizer.encode(text, !noSpecial, parseSpecial);
             if (json) {
                 ObjectMapper mapper = new ObjectMapper();
                 ObjectNode node = mapper.createObjectNode();

@@ -4,13 +4,18 @@ import dev.tandem.cli.cluster.ClusterFile;
 import dev.tandem.cli.cluster.ClusterState;
 import dev.tandem.cli.cluster.JavaLauncher;
 import dev.tandem.cli.cluster.LocalCluster;
+import dev.tandem.cli.planner.LocalClusterActuator;
+import dev.tandem.cli.planner.PlannerConfig;
+import dev.tandem.cli.planner.PlannerLoop;
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -30,6 +35,13 @@ final class UpCommand implements Callable<Integer> {
     @Option(names = "--state-dir", description = "logs, etcd data and the state file (default: $TMPDIR/tandem-up-NAME)")
     Path stateDir;
 
+    @Option(names = "--planner", description = "start and drain prefill and decode workers to meet --ttft-slo-ms "
+            + "and --itl-slo-ms (the cluster file needs a prefill and a decode worker group)")
+    boolean planner;
+
+    @Mixin
+    PlannerOptions plannerOptions;
+
     final Foreground foreground = new Foreground();
     /** Set once every part is up; read by tests. */
     volatile LocalCluster running;
@@ -37,6 +49,11 @@ final class UpCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         ClusterFile spec = ClusterFile.read(file);
+        PlannerConfig plannerConfig = null;
+        if (planner) {
+            plannerConfig = plannerOptions.config();
+            LocalClusterActuator.requirePools(spec);
+        }
         Path dir = stateDir != null ? stateDir : ClusterState.defaultDir(spec.name());
         PrintStream out = System.out;
         out.printf("Starting cluster '%s': etcd, NATS, a frontend and %d worker%s; logs in %s%n", spec.name(),
@@ -51,8 +68,16 @@ final class UpCommand implements Callable<Integer> {
         out.printf("Stop with Ctrl-C, or: tandem down --name %s%n", spec.name());
         out.flush();
         Thread watcher = Thread.ofPlatform().daemon().name("tandem-up-watch").start(() -> watch(cluster, out));
+        List<AutoCloseable> parts = new ArrayList<>();
+        if (plannerConfig != null) {
+            parts.add(PlannerLoop.start(plannerConfig, cluster.url(), new LocalClusterActuator(cluster, line -> {
+                out.println(line);
+                out.flush();
+            }), out, plannerOptions.intervalMs));
+        }
+        parts.add(cluster);
         try {
-            foreground.run("up", List.of(cluster), "Tandem cluster '" + spec.name() + "' stopped");
+            foreground.run("up", parts, "Tandem cluster '" + spec.name() + "' stopped");
         } finally {
             watcher.interrupt();
         }

@@ -61,6 +61,14 @@ class ServeCommandTest {
     }
 
     @Test
+    void serveHelp_oneKvDefaultAndTheConnectionBounds() {
+        String help = Main.newCommandLine().getSubcommands().get("serve").getUsageMessage();
+        assertThat(help).contains("--read-timeout-ms", "408", "--idle-timeout-ms", "--max-connections")
+                .contains("default " + ServeCommand.DEFAULT_KV_CACHE_MEMORY)
+                .doesNotContain("(default: 2GiB)");
+    }
+
+    @Test
     void serve_unknownModel_oneClearErrorAndExitCode1() {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         CommandLine cli = Main.newCommandLine();

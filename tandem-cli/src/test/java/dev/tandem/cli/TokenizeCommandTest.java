@@ -46,12 +46,21 @@ class TokenizeCommandTest {
     }
 
     @Test
-    void tokenize_noSpecial_noBosAndControlTextsStayText() throws Exception {
+    void tokenize_default_controlTextsStayTextAsLlamaCppTokenize() throws Exception {
         Run r = run("tokenize", "--model", model("qwen2-vocab-tiny.gguf").toString(), "--text", "<|im_start|>user",
-                "--json", "--no-special");
-        assertThat(new ObjectMapper().readTree(r.out()).get("ids").toString()).isEqualTo("[27,91,318,4906,91,29,872]");
-        Run special = run("tokenize", "--model", model("qwen2-vocab-tiny.gguf").toString(), "--text", "<|im_start|>user",
                 "--json");
+        assertThat(new ObjectMapper().readTree(r.out()).get("ids").toString()).isEqualTo("[27,91,318,4906,91,29,872]");
+        // llama.cpp (parse_special = false): '</s>' is ' </', 's', '>' and never Qwen's EOG token 128247
+        Run pad = run("tokenize", "--model", model("qwen2-vocab-tiny.gguf").toString(), "--text",
+                "[PAD151700] <s> </s> <unk>", "--json");
+        assertThat(new ObjectMapper().readTree(pad.out()).get("ids").toString())
+                .isEqualTo("[42347,1808,16,20,16,22,15,15,60,366,82,29,690,82,29,366,3122,29]");
+    }
+
+    @Test
+    void tokenize_parseSpecial_controlTextsBecomeTheirTokens() throws Exception {
+        Run special = run("tokenize", "--model", model("qwen2-vocab-tiny.gguf").toString(), "--text", "<|im_start|>user",
+                "--json", "--parse-special");
         assertThat(new ObjectMapper().readTree(special.out()).get("ids").toString()).isEqualTo("[151644,872]");
     }
 

@@ -21,13 +21,17 @@ import dev.tandem.core.ConfigException;
  * @param tokenTimeoutMs   {@code tandem.frontend.token-timeout-ms}: longest silence from a worker
  *                         (first token or between tokens) before the request fails; default 300 000 ms
  * @param readTimeoutMs    {@code tandem.frontend.read-timeout-ms}: longest time to receive a request
- *                         body; a slower client is disconnected (counted as 408); default 30 000 ms
+ *                         body; a slower client gets 408 and the connection is closed; default 30 000 ms
  * @param shutdownGraceMs  {@code tandem.frontend.shutdown-grace-ms}: how long a shutdown lets
  *                         in-flight requests finish before cancelling them; default 5 000 ms
+ * @param maxConnections   {@code tandem.frontend.max-connections}: most open client connections; more
+ *                         wait in the listen backlog until one closes; default 4096, range [1, 1_000_000]
+ * @param idleTimeoutMs    {@code tandem.frontend.idle-timeout-ms}: a connection that has not started a
+ *                         request line (idle keep-alive, or half-open) this long is closed; default 60 000 ms
  */
 public record FrontendConfig(String host, int port, String apiKey, int maxRunning, int maxQueued,
                              long maxBodyBytes, long queueTimeoutMs, long tokenTimeoutMs, long readTimeoutMs,
-                             long shutdownGraceMs) {
+                             long shutdownGraceMs, int maxConnections, long idleTimeoutMs) {
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 8000;
     public static final int DEFAULT_MAX_RUNNING = 256;
@@ -37,6 +41,8 @@ public record FrontendConfig(String host, int port, String apiKey, int maxRunnin
     public static final long DEFAULT_TOKEN_TIMEOUT_MS = 300_000;
     public static final long DEFAULT_READ_TIMEOUT_MS = 30_000;
     public static final long DEFAULT_SHUTDOWN_GRACE_MS = 5_000;
+    public static final int DEFAULT_MAX_CONNECTIONS = 4096;
+    public static final long DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 
     public FrontendConfig {
         if (host == null || host.isBlank()) {
@@ -53,48 +59,62 @@ public record FrontendConfig(String host, int port, String apiKey, int maxRunnin
         range("token-timeout-ms", tokenTimeoutMs, 1, 86_400_000);
         range("read-timeout-ms", readTimeoutMs, 1, 86_400_000);
         range("shutdown-grace-ms", shutdownGraceMs, 0, 3_600_000);
+        range("max-connections", maxConnections, 1, 1_000_000);
+        range("idle-timeout-ms", idleTimeoutMs, 100, 86_400_000);
     }
 
     /** Every default: 127.0.0.1:8000, no API key. */
     public static FrontendConfig defaults() {
         return new FrontendConfig(DEFAULT_HOST, DEFAULT_PORT, null, DEFAULT_MAX_RUNNING, DEFAULT_MAX_QUEUED,
                 DEFAULT_MAX_BODY_BYTES, DEFAULT_QUEUE_TIMEOUT_MS, DEFAULT_TOKEN_TIMEOUT_MS, DEFAULT_READ_TIMEOUT_MS,
-                DEFAULT_SHUTDOWN_GRACE_MS);
+                DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_IDLE_TIMEOUT_MS);
     }
 
     public FrontendConfig withPort(int p) {
         return new FrontendConfig(host, p, apiKey, maxRunning, maxQueued, maxBodyBytes, queueTimeoutMs,
-                tokenTimeoutMs, readTimeoutMs, shutdownGraceMs);
+                tokenTimeoutMs, readTimeoutMs, shutdownGraceMs, maxConnections, idleTimeoutMs);
     }
 
     public FrontendConfig withHost(String h) {
         return new FrontendConfig(h, port, apiKey, maxRunning, maxQueued, maxBodyBytes, queueTimeoutMs,
-                tokenTimeoutMs, readTimeoutMs, shutdownGraceMs);
+                tokenTimeoutMs, readTimeoutMs, shutdownGraceMs, maxConnections, idleTimeoutMs);
     }
 
     public FrontendConfig withApiKey(String key) {
         return new FrontendConfig(host, port, key, maxRunning, maxQueued, maxBodyBytes, queueTimeoutMs,
-                tokenTimeoutMs, readTimeoutMs, shutdownGraceMs);
+                tokenTimeoutMs, readTimeoutMs, shutdownGraceMs, maxConnections, idleTimeoutMs);
     }
 
     public FrontendConfig withAdmission(int running, int queued) {
         return new FrontendConfig(host, port, apiKey, running, queued, maxBodyBytes, queueTimeoutMs,
-                tokenTimeoutMs, readTimeoutMs, shutdownGraceMs);
+                tokenTimeoutMs, readTimeoutMs, shutdownGraceMs, maxConnections, idleTimeoutMs);
     }
 
     public FrontendConfig withMaxBodyBytes(long bytes) {
         return new FrontendConfig(host, port, apiKey, maxRunning, maxQueued, bytes, queueTimeoutMs,
-                tokenTimeoutMs, readTimeoutMs, shutdownGraceMs);
+                tokenTimeoutMs, readTimeoutMs, shutdownGraceMs, maxConnections, idleTimeoutMs);
     }
 
     public FrontendConfig withTimeouts(long queueMs, long tokenMs, long readMs) {
         return new FrontendConfig(host, port, apiKey, maxRunning, maxQueued, maxBodyBytes, queueMs, tokenMs,
-                readMs, shutdownGraceMs);
+                readMs, shutdownGraceMs, maxConnections, idleTimeoutMs);
     }
 
     public FrontendConfig withShutdownGraceMs(long ms) {
         return new FrontendConfig(host, port, apiKey, maxRunning, maxQueued, maxBodyBytes, queueTimeoutMs,
-                tokenTimeoutMs, readTimeoutMs, ms);
+                tokenTimeoutMs, readTimeoutMs, ms, maxConnections, idleTimeoutMs);
+    }
+
+    /** At most {@code max} open connections; idle ones closed after {@code idleMs}. */
+    public FrontendConfig withConnections(int max, long idleMs) {
+        return new FrontendConfig(host, port, apiKey, maxRunning, maxQueued, maxBodyBytes, queueTimeoutMs,
+                tokenTimeoutMs, readTimeoutMs, shutdownGraceMs, max, idleMs);
+    }
+
+    /** The request body read timeout (408 past it), ms. */
+    public FrontendConfig withReadTimeoutMs(long ms) {
+        return new FrontendConfig(host, port, apiKey, maxRunning, maxQueued, maxBodyBytes, queueTimeoutMs,
+                tokenTimeoutMs, ms, shutdownGraceMs, maxConnections, idleTimeoutMs);
     }
 
     private static void range(String name, long value, long min, long max) {

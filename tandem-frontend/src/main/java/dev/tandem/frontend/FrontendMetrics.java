@@ -2,6 +2,7 @@ package dev.tandem.frontend;
 
 import dev.tandem.core.LoadReport;
 import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
@@ -27,6 +28,11 @@ import java.util.function.IntSupplier;
  * tandem_frontend_worker_kv_usage{worker}                gauge    active KV blocks / total, [0, 1]
  * tandem_frontend_worker_prefix_hit_rate{worker}         gauge    cached / prompt tokens since start, [0, 1]
  * tandem_frontend_worker_waiting{worker}                 gauge    sequences waiting in the worker
+ * tandem_frontend_worker_kv_blocks{worker,state}         gauge    KV blocks by state: free, cached (reusable
+ *                                                                 prefix, refcount 0), active (held by sequences)
+ * tandem_frontend_worker_prefix_cache_queries_total{worker}  counter  prompt tokens looked up in the prefix cache
+ * tandem_frontend_worker_prefix_cache_hits_total{worker}     counter  prompt tokens found there (as vLLM's
+ *                                                                 prefix_cache_queries / prefix_cache_hits)
  * </pre>
  *
  * <p>Exemplars are off: nothing here traces requests, and sampling them costs time on every
@@ -86,6 +92,31 @@ final class FrontendMetrics {
                 .callback(cb -> {
                     for (Worker w : workers.all()) {
                         cb.call(safeLoad(w).prefixHitRate(), w.id());
+                    }
+                }).register(registry);
+        GaugeWithCallback.builder().name("tandem_frontend_worker_kv_blocks")
+                .help("A worker's KV blocks by state: free, cached (a reusable prefix), active (held by sequences)")
+                .labelNames("worker", "state")
+                .callback(cb -> {
+                    for (Worker w : workers.all()) {
+                        LoadReport l = safeLoad(w);
+                        cb.call(Math.max(0, l.totalBlocks() - l.activeBlocks() - l.cachedBlocks()), w.id(), "free");
+                        cb.call(l.cachedBlocks(), w.id(), "cached");
+                        cb.call(l.activeBlocks(), w.id(), "active");
+                    }
+                }).register(registry);
+        CounterWithCallback.builder().name("tandem_frontend_worker_prefix_cache_queries")
+                .help("Prompt tokens a worker looked up in its prefix cache since it started").labelNames("worker")
+                .callback(cb -> {
+                    for (Worker w : workers.all()) {
+                        cb.call(safeLoad(w).promptTokens(), w.id());
+                    }
+                }).register(registry);
+        CounterWithCallback.builder().name("tandem_frontend_worker_prefix_cache_hits")
+                .help("Prompt tokens a worker found in its prefix cache since it started").labelNames("worker")
+                .callback(cb -> {
+                    for (Worker w : workers.all()) {
+                        cb.call(safeLoad(w).cachedPromptTokens(), w.id());
                     }
                 }).register(registry);
         GaugeWithCallback.builder().name("tandem_frontend_worker_waiting")

@@ -15,6 +15,9 @@ import io.helidon.http.Status;
 import io.helidon.webserver.CloseConnectionException;
 import io.helidon.webserver.WebServer;
 import io.helidon.webserver.http.DirectHandlers;
+import io.helidon.webserver.http.FilterChain;
+import io.helidon.webserver.http.RoutingRequest;
+import io.helidon.webserver.http.RoutingResponse;
 import io.helidon.webserver.http.HttpRouting;
 import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
@@ -57,6 +60,10 @@ public final class FrontendServer implements AutoCloseable {
     private static final int BODY_READING = 0;
     private static final int BODY_DONE = 1;
     private static final int BODY_TIMED_OUT = 2;
+    /** Set on a request's thread when its connection must close after the response (see closeWhenAsked). */
+    private static final ThreadLocal<Boolean> CLOSE_AFTER = new ThreadLocal<>();
+    /** The response of the generation request on this thread, so a body read past its deadline can be answered. */
+    private static final ThreadLocal<ServerResponse> RESPONSE = new ThreadLocal<>();
 
     private final FrontendConfig config;
     private final List<ServedModel> models;
@@ -93,6 +100,9 @@ public final class FrontendServer implements AutoCloseable {
         this.admission = new AdmissionQueue(config.maxRunning(), config.maxQueued());
         this.metrics = new FrontendMetrics(inFlight::get, admission::queued, workers);
         disagg.register(metrics.registry(), activePins);
+        if (selector instanceof RouterSelector routing) {
+            RouterMetrics.register(metrics.registry(), routing.router()::stats, workers);
+        }
         this.completions = new CompletionHandler(config, this::resolveModel, workers, selector,
                 new Dispatcher(dispatch, selector, workers, disagg),
                 this::admit, this::newRequestId, active, metrics);
@@ -100,7 +110,12 @@ public final class FrontendServer implements AutoCloseable {
                 .host(config.host())
                 .port(config.port())
                 .connectionOptions(o -> o.tcpNoDelay(true))
-                .maxPayloadSize(config.maxBodyBytes())
+                // bodies up to the drain limit reach readBody, which answers 413 after reading them, so
+                // a client that sends its whole body before reading (no Expect: 100-continue) gets the 413
+                .maxPayloadSize(drainLimit(config.maxBodyBytes()))
+                .maxTcpConnections(config.maxConnections())
+                .idleConnectionTimeout(Duration.ofMillis(config.idleTimeoutMs()))
+                .idleConnectionPeriod(Duration.ofMillis(Math.clamp(config.idleTimeoutMs() / 4, 50, 1000)))
                 .shutdownGracePeriod(Duration.ofMillis(Math.max(100, config.shutdownGraceMs())))
                 // the owner stops the frontend (close()), in order with the workers behind it
                 .shutdownHook(false)
@@ -204,6 +219,7 @@ public final class FrontendServer implements AutoCloseable {
     // ---- routing -------------------------------------------------------------------------------
 
     private void routes(HttpRouting.Builder r) {
+        r.addFilter(this::closeWhenAsked);
         r.post(Endpoint.CHAT.path(), (req, res) -> generate(Endpoint.CHAT, req, res))
                 .post(Endpoint.COMPLETIONS.path(), (req, res) -> generate(Endpoint.COMPLETIONS, req, res))
                 .get("/v1/models", this::listModels)
@@ -224,6 +240,25 @@ public final class FrontendServer implements AutoCloseable {
         });
     }
 
+    /**
+     * Closes the connection after the response when the client asked for it ({@code Connection:
+     * close}) or the request's body was not read to its end (413 before the body, 408): Helidon
+     * would otherwise keep the socket open, or read the rest of the body as the next request.
+     */
+    private void closeWhenAsked(FilterChain chain, RoutingRequest req, RoutingResponse res) {
+        CLOSE_AFTER.remove();
+        try {
+            chain.proceed();
+        } finally {
+            boolean close = CLOSE_AFTER.get() != null
+                    || req.headers().first(HeaderNames.CONNECTION).map(v -> v.equalsIgnoreCase("close")).orElse(false);
+            CLOSE_AFTER.remove();
+            if (close) {
+                throw new CloseConnectionException("connection closed after the response");
+            }
+        }
+    }
+
     private void generate(Endpoint endpoint, ServerRequest req, ServerResponse res) {
         long startNs = System.nanoTime();
         inFlight.incrementAndGet();
@@ -232,19 +267,24 @@ public final class FrontendServer implements AutoCloseable {
             if (closing) {
                 throw ApiException.unavailable("The server is shutting down");
             }
+            RESPONSE.set(res);
             checkApiKey(req);
             CompletionSpec spec = RequestParser.parse(endpoint, readBody(req));
             status = completions.serve(spec, res, startNs);
         } catch (ApiException e) {
             status = e.status();
+            if (CLOSE_AFTER.get() != null && !res.isSent()) {
+                res.header(HeaderNames.CONNECTION, "close");
+            }
             error(res, e);
         } catch (BodyAbandoned e) {
             status = CompletionHandler.CLIENT_CLOSED;
             throw e;
         } catch (CloseConnectionException e) {
-            status = 408;
+            status = CompletionHandler.CLIENT_CLOSED; // the connection went away under the request
             throw e;
         } finally {
+            RESPONSE.remove();
             inFlight.decrementAndGet();
             metrics.requestFinished(endpoint.label(), status, (System.nanoTime() - startNs) / 1e9);
         }
@@ -339,22 +379,41 @@ public final class FrontendServer implements AutoCloseable {
     }
 
     /**
-     * The whole body, at most {@code maxBodyBytes} (Helidon refuses larger declared lengths before
-     * routing). A client that has not sent its body within the read timeout is cut off: the
-     * watchdog interrupts the reading virtual thread, which closes the socket (Helidon sets no read
-     * timeout on accepted sockets, and a stalled body would otherwise hold the request forever).
-     * Registering costs a set insert and removal: no timer per request, and no wake-up of the
-     * watchdog thread (scheduling and cancelling a timer per request did both).
+     * The whole body, at most {@code maxBodyBytes}.
+     *
+     * <p>Too large: with {@code Expect: 100-continue} the 413 goes out before any of the body (the
+     * connection is closed after it); otherwise the body is read and dropped up to the drain limit
+     * ({@link #drainLimit}), so that a client which sends everything before it reads (Python's
+     * urllib, many SDKs) gets the 413 instead of a reset. Larger declared lengths get Helidon's 413
+     * before routing.
+     *
+     * <p>A client that has not sent its body within the read timeout gets 408 and the connection is
+     * closed: the watchdog interrupts the reading virtual thread (Helidon sets no read timeout on
+     * accepted sockets, and a stalled body would otherwise hold the request forever). Registering
+     * costs a set insert and removal: no timer per request, and no wake-up of the watchdog thread
+     * (scheduling and cancelling a timer per request did both).
      */
     byte[] readBody(ServerRequest req) {
         long limit = config.maxBodyBytes();
-        BodyRead read = new BodyRead(Thread.currentThread(),
+        long declared = req.headers().contentLength().orElse(-1);
+        if (declared > limit && req.headers().first(HeaderNames.EXPECT)
+                .map(v -> v.equalsIgnoreCase("100-continue")).orElse(false)) {
+            CLOSE_AFTER.set(Boolean.TRUE);
+            throw ApiException.tooLarge(limit);
+        }
+        BodyRead read = new BodyRead(Thread.currentThread(), RESPONSE.get(),
                 System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(config.readTimeoutMs()));
         bodyReads.add(read);
         try (InputStream in = req.content().inputStream()) {
-            byte[] body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, limit + 1));
-            if (body.length > limit) {
-                throw ApiException.tooLarge(limit);
+            byte[] body = declared > limit ? new byte[0] : in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, limit + 1));
+            if (declared > limit || body.length > limit) {
+                if (!drain(in, drainLimit(limit))) {
+                    CLOSE_AFTER.set(Boolean.TRUE); // the rest of the body is still on the way
+                }
+                if (read.state.compareAndSet(BODY_READING, BODY_DONE)) {
+                    throw ApiException.tooLarge(limit);
+                }
+                throw slowClient();
             }
             if (read.state.compareAndSet(BODY_READING, BODY_DONE)) {
                 return body;
@@ -372,12 +431,35 @@ public final class FrontendServer implements AutoCloseable {
                 throw re;
             }
             // the client closed (or reset) the connection before its body was complete
-            LOG.log(System.Logger.Level.INFO, "client closed the connection before sending its whole body (499): {0}",
+            LOG.log(System.Logger.Level.DEBUG, "client closed the connection before sending its whole body (499): {0}",
                     e.toString());
             throw new BodyAbandoned(e);
         } finally {
             read.state.compareAndSet(BODY_READING, BODY_DONE);
             bodyReads.remove(read);
+        }
+    }
+
+    /** The most body bytes read and dropped to answer 413 readably: 4 x the limit, at least 16 MiB, at most 1 GiB. */
+    static long drainLimit(long maxBodyBytes) {
+        return Math.min(1L << 30, Math.max(16L << 20, 4 * maxBodyBytes));
+    }
+
+    /** Reads and drops the rest of a body, at most {@code max} bytes; true if it reached the end. */
+    private static boolean drain(InputStream in, long max) throws IOException {
+        byte[] buffer = new byte[64 * 1024];
+        long total = 0;
+        try {
+            while (total < max) {
+                int n = in.read(buffer, 0, (int) Math.min(buffer.length, max - total));
+                if (n < 0) {
+                    return true;
+                }
+                total += n;
+            }
+            return in.read() < 0;
+        } catch (RuntimeException e) {
+            return false; // a chunked body past Helidon's payload limit
         }
     }
 
@@ -388,27 +470,47 @@ public final class FrontendServer implements AutoCloseable {
         }
     }
 
-    /** One body being read: its thread, its deadline and whether the watchdog fired. */
+    /** One body being read: its thread, its response (null outside a generation request), its deadline and whether the watchdog fired. */
     private static final class BodyRead {
         final Thread reader;
+        final ServerResponse response;
         final long deadlineNs;
         /** BODY_READING until the reader finishes (BODY_DONE) or the watchdog fires (BODY_TIMED_OUT). */
         final AtomicInteger state = new AtomicInteger(BODY_READING);
 
-        BodyRead(Thread reader, long deadlineNs) {
+        BodyRead(Thread reader, ServerResponse response, long deadlineNs) {
             this.reader = reader;
+            this.response = response;
             this.deadlineNs = deadlineNs;
         }
     }
 
-    /** Watchdog tick: interrupts every reader past its deadline (a slow client is cut off at most one period late). */
+    /**
+     * Watchdog tick: answers 408 to every reader past its deadline, then interrupts it (a slow
+     * client is cut off at most one period late). The answer is written from this thread because
+     * interrupting a thread blocked on a socket closes the socket: the reader cannot answer after.
+     * The reader touches the response again only after its read returns, and then finds it sent.
+     */
     private void cutOffStalledBodies() {
         long now = System.nanoTime();
         for (BodyRead r : bodyReads) {
             if (now - r.deadlineNs >= 0 && r.state.compareAndSet(BODY_READING, BODY_TIMED_OUT)) {
+                if (r.response != null) {
+                    try {
+                        r.response.header(HeaderNames.CONNECTION, "close");
+                        json(r.response, 408, ResponseWriter.errorBody(requestTimeout()));
+                    } catch (RuntimeException e) {
+                        LOG.log(System.Logger.Level.DEBUG, "could not answer 408 to a slow client: {0}", e.toString());
+                    }
+                }
                 r.reader.interrupt();
             }
         }
+    }
+
+    private ApiException requestTimeout() {
+        return new ApiException(408, "invalid_request_error", "request_timeout", null,
+                "The request body was not received within " + config.readTimeoutMs() + " ms");
     }
 
     /** A quarter of the read timeout, between 10 ms and 250 ms. */
@@ -416,11 +518,13 @@ public final class FrontendServer implements AutoCloseable {
         return Math.clamp(config.readTimeoutMs() / 4, 10, 250);
     }
 
-    private CloseConnectionException slowClient() {
+    /** 408 for a body not received within the read timeout; the connection is closed after it. */
+    private ApiException slowClient() {
         Thread.interrupted();
-        LOG.log(System.Logger.Level.INFO, "client sent no complete body within {0} ms; connection closed",
+        CLOSE_AFTER.set(Boolean.TRUE);
+        LOG.log(System.Logger.Level.INFO, "client sent no complete body within {0} ms: 408, connection closed",
                 config.readTimeoutMs());
-        return new CloseConnectionException("request body not received within " + config.readTimeoutMs() + " ms");
+        return requestTimeout();
     }
 
     /** The served model a request names (or the only one, if it names none). */

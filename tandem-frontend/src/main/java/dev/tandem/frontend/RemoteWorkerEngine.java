@@ -18,6 +18,9 @@ import dev.tandem.runtime.rpc.RemoteEngine;
 import dev.tandem.core.PrefillResult;
 import java.util.concurrent.CompletableFuture;
 import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The frontend's handle on a worker in another process: a {@link RemoteEngine} (every call over
@@ -30,6 +33,10 @@ import java.util.Objects;
  *   <li>A generate that fails with {@link RequestException.Kind#WORKER_LOST} (refused or dropped
  *       connection) tells {@code onLost} before the error reaches the request, so the worker
  *       leaves the worker set at once instead of at the end of its lease.</li>
+ *   <li>Running streams are tracked with the time of their last token, so that when the worker
+ *       leaves the registry, streams that have stopped moving (a frozen or unreachable worker) can
+ *       be failed with WORKER_LOST at once ({@link #abandonStalled}) and migrated, instead of
+ *       waiting for the connection's keepalive to fail.</li>
  * </ul>
  *
  * <p>Safe for concurrent use. Does not own the client: {@link #close()} is a no-op, the
@@ -41,6 +48,8 @@ final class RemoteWorkerEngine implements Engine, PrefillService {
     private final Runnable onLost;
     /** Latest load report; written by an event-bus thread, read by metrics. */
     private volatile LoadReport load;
+    /** Streams running on this worker. */
+    private final Set<Stream> streams = ConcurrentHashMap.newKeySet();
 
     RemoteWorkerEngine(RemoteEngine client, EngineInfo info, Runnable onLost) {
         this.client = Objects.requireNonNull(client, "client");
@@ -65,25 +74,94 @@ final class RemoteWorkerEngine implements Engine, PrefillService {
 
     @Override
     public RequestHandle submit(GenerateRequest request, TokenSink sink) {
-        return client.submit(request, new TokenSink() {
-            @Override
-            public void onToken(GeneratedToken token) {
+        Stream stream = new Stream(sink);
+        streams.add(stream);
+        try {
+            stream.handle = client.submit(request, stream);
+        } catch (RuntimeException e) {
+            streams.remove(stream);
+            throw e;
+        }
+        return stream.handle;
+    }
+
+    /** Streams running now. */
+    int runningStreams() {
+        return streams.size();
+    }
+
+    /**
+     * Fails every stream that has had no token for {@code stallNanos} with WORKER_LOST (so its
+     * request migrates to another worker) and cancels it here. Events that arrive later for such a
+     * stream are dropped.
+     *
+     * @return how many streams were failed
+     */
+    int abandonStalled(long stallNanos, String why) {
+        long now = System.nanoTime();
+        int n = 0;
+        for (Stream s : streams) {
+            if (now - s.lastProgressNs >= stallNanos && s.abandon(why)) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /** One running stream: forwards events to the request's sink until it ends or is abandoned. */
+    private final class Stream implements TokenSink {
+        final TokenSink sink;
+        final AtomicBoolean ended = new AtomicBoolean();
+        volatile long lastProgressNs = System.nanoTime();
+        volatile RequestHandle handle;
+
+        Stream(TokenSink sink) {
+            this.sink = sink;
+        }
+
+        @Override
+        public void onToken(GeneratedToken token) {
+            if (!ended.get()) {
+                lastProgressNs = System.nanoTime();
                 sink.onToken(token);
             }
+        }
 
-            @Override
-            public void onFinish(FinishReason reason, Usage usage) {
+        @Override
+        public void onFinish(FinishReason reason, Usage usage) {
+            if (ended.compareAndSet(false, true)) {
+                streams.remove(this);
                 sink.onFinish(reason, usage);
             }
+        }
 
-            @Override
-            public void onError(TandemException error) {
-                if (error instanceof RequestException re && re.kind() == RequestException.Kind.WORKER_LOST) {
-                    onLost.run();
-                }
+        @Override
+        public void onError(TandemException error) {
+            if (error instanceof RequestException re && re.kind() == RequestException.Kind.WORKER_LOST) {
+                onLost.run();
+            }
+            if (ended.compareAndSet(false, true)) {
+                streams.remove(this);
                 sink.onError(error);
             }
-        });
+        }
+
+        boolean abandon(String why) {
+            if (!ended.compareAndSet(false, true)) {
+                return false;
+            }
+            streams.remove(this);
+            RequestHandle h = handle;
+            if (h != null) {
+                try {
+                    h.cancel();
+                } catch (RuntimeException e) {
+                    // the connection is going anyway
+                }
+            }
+            sink.onError(new RequestException(RequestException.Kind.WORKER_LOST, why));
+            return true;
+        }
     }
 
     /** A prefill on the worker; a lost connection takes the worker out of the set, as for generate. */

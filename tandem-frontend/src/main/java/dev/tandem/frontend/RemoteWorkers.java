@@ -57,6 +57,7 @@ public final class RemoteWorkers implements WorkerSetTracker.Listener, AutoClose
     private final Function<WorkerRecord, RemoteEngine> connector;
     private final long probeIntervalMs;
     private final long drainWaitMs;
+    private final long stallMigrateMs;
     private final ScheduledExecutorService timer;
     private final Map<String, Member> members = new HashMap<>(); // guarded by this
     private boolean closed; // guarded by this
@@ -95,11 +96,23 @@ public final class RemoteWorkers implements WorkerSetTracker.Listener, AutoClose
     public RemoteWorkers(WorkerSet workers, Set<String> servedModels, RuntimeConfig runtime, EventBus bus,
                          long probeIntervalMs) {
         this(workers, servedModels, record -> RemoteEngine.connect(record, runtime, bus), probeIntervalMs,
-                runtime.rpcGenerateTimeoutMs());
+                runtime.rpcGenerateTimeoutMs(), Long.getLong("tandem.frontend.stall-migrate-ms", DEFAULT_STALL_MIGRATE_MS));
     }
+
+    /**
+     * Default of {@code tandem.frontend.stall-migrate-ms}: once a worker has left the registry, a
+     * stream of it with no token for this long is failed and migrated (a worker that drains
+     * gracefully keeps producing tokens, so its streams finish where they are).
+     */
+    static final long DEFAULT_STALL_MIGRATE_MS = 1_000;
 
     RemoteWorkers(WorkerSet workers, Set<String> servedModels, Function<WorkerRecord, RemoteEngine> connector,
                   long probeIntervalMs, long drainWaitMs) {
+        this(workers, servedModels, connector, probeIntervalMs, drainWaitMs, DEFAULT_STALL_MIGRATE_MS);
+    }
+
+    RemoteWorkers(WorkerSet workers, Set<String> servedModels, Function<WorkerRecord, RemoteEngine> connector,
+                  long probeIntervalMs, long drainWaitMs, long stallMigrateMs) {
         if (probeIntervalMs <= 0) {
             throw new IllegalArgumentException("probe interval must be positive, got " + probeIntervalMs);
         }
@@ -108,6 +121,7 @@ public final class RemoteWorkers implements WorkerSetTracker.Listener, AutoClose
         this.connector = connector;
         this.probeIntervalMs = probeIntervalMs;
         this.drainWaitMs = drainWaitMs;
+        this.stallMigrateMs = stallMigrateMs;
         this.timer = Executors.newSingleThreadScheduledExecutor(
                 Thread.ofPlatform().daemon().name("tandem-worker-probes").factory());
     }
@@ -183,14 +197,32 @@ public final class RemoteWorkers implements WorkerSetTracker.Listener, AutoClose
             m.joined = false;
             workers.remove(m.id());
         }
-        Thread.ofVirtual().name("tandem-worker-close-" + m.id()).start(() -> closeWhenIdle(m.client));
+        RemoteWorkerEngine engine = m.engine;
+        String id = m.id();
+        Thread.ofVirtual().name("tandem-worker-close-" + m.id()).start(() -> closeWhenIdle(id, m.client, engine));
     }
 
-    /** Closes a client once its running streams have ended (or after the longest stream deadline). */
-    private void closeWhenIdle(RemoteEngine client) {
+    /**
+     * Closes a client once its running streams have ended (or after the longest stream deadline).
+     * Meanwhile a stream that makes no progress for {@code stallMigrateMs} is failed, so its request
+     * migrates at once instead of when the connection's keepalive gives up.
+     */
+    private void closeWhenIdle(String id, RemoteEngine client, RemoteWorkerEngine engine) {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(drainWaitMs);
+        long stallNs = TimeUnit.MILLISECONDS.toNanos(stallMigrateMs);
         try {
             while (client.runningRequests() > 0 && System.nanoTime() - deadline < 0) {
+                if (engine != null) {
+                    int failed = engine.abandonStalled(stallNs, "worker " + id + " left the registry and its stream "
+                            + "made no progress for " + stallMigrateMs + " ms");
+                    if (failed > 0) {
+                        LOG.log(WARNING, "[worker={0}] left the registry with {1} stalled streams; migrating them",
+                                id, failed);
+                    }
+                    if (engine.runningStreams() == 0) {
+                        break;
+                    }
+                }
                 Thread.sleep(100);
             }
         } catch (InterruptedException e) {

@@ -133,6 +133,23 @@ class AdmissionAndLifecycleTest {
                 .contains("tandem_frontend_requests_total{endpoint=\"completions\",status=\"503\"} 1");
     }
 
+    /** Clients that leave at once, before any byte of the answer, went away: 499, never 408. */
+    @Test
+    void clientsLeaveAtOnce_countedAs499() throws Exception {
+        start(c -> c);
+        RecordingEngine engine = h.engine(0);
+        for (String body : List.of(LONG_STREAM, "{\"prompt\": \"a\", \"max_tokens\": 50, \"temperature\": 0}")) {
+            try (Socket s = openStream(body)) {
+                s.setSoLinger(true, 0); // leave with a reset, without reading anything
+            }
+        }
+
+        await().atMost(Duration.ofSeconds(20)).until(() -> engine.unfinished.get() == 0);
+        await().atMost(Duration.ofSeconds(10)).until(() -> h.get("/metrics").body()
+                .contains("tandem_frontend_requests_total{endpoint=\"completions\",status=\"499\"} 2"));
+        assertThat(h.get("/metrics").body()).doesNotContain("status=\"408\"");
+    }
+
     @Test
     void stream_clientDisconnects_generationCancelledAndBlocksReturned() throws Exception {
         start(c -> c);

@@ -204,6 +204,39 @@ class DisaggServingTest {
     }
 
     @Test
+    void enforceDisagg_prefillPastItsDeadline_503PlainAndStreamed() throws Exception {
+        try (DisaggFixture f = new DisaggFixture(Set.of(TransferKind.LOCAL))) {
+            f.worker("prefill-0", WorkerRole.PREFILL, e -> new AnswersLate(e, 600));
+            f.worker("decode-0", WorkerRole.DECODE);
+            f.start(DISPATCH.withDisagg(MIN_TOKENS, true).withPrefillTimeoutMs(150));
+
+            HttpResponse<String> r = f.post("/v1/completions", body(STORY, 16, false));
+            HttpResponse<String> streamed = f.post("/v1/completions", body(STORY, 16, true));
+
+            assertThat(r.statusCode()).as(r.body()).isEqualTo(503);
+            assertThat(Harness.json(r.body()).at("/error/message").asText()).contains("did not answer within 150 ms");
+            assertThat(streamed.statusCode()).as(streamed.body()).isEqualTo(503);
+            await().atMost(Duration.ofSeconds(10)).until(() -> f.activePins() == 0
+                    && f.activeBlocks("prefill-0", "decode-0") == 0);
+        }
+    }
+
+    /** Disaggregated, the decode worker holds the reply: a follow-up turn finds prompt and reply there. */
+    @Test
+    void conversation_followUpTurn_cachedTokensCoverThePreviousPromptAndReply() throws Exception {
+        try (DisaggFixture f = new DisaggFixture(Set.of(TransferKind.LOCAL))) {
+            f.worker("prefill-0", WorkerRole.PREFILL);
+            f.worker("decode-0", WorkerRole.DECODE);
+            f.start(DISPATCH);
+            Conversations.check(2, 3, body -> {
+                HttpResponse<String> r = f.post("/v1/chat/completions", body);
+                assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+                return Harness.json(r.body());
+            });
+        }
+    }
+
+    @Test
     void prefillWorkerDiesBeforeThePull_tcp_decodeWorkerPrefillsLocally() throws Exception {
         try (DisaggFixture f = new DisaggFixture(Set.of(TransferKind.TCP))) {
             f.worker("prefill-0", WorkerRole.PREFILL, DiesAfterAnswer::new);

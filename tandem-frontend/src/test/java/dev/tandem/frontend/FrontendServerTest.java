@@ -163,7 +163,32 @@ class FrontendServerTest {
         int cached = third.get("usage").get("prompt_tokens_details").get("cached_tokens").asInt();
         assertThat(cached).isPositive().isLessThan(promptTokens).isEqualTo(cached / 16 * 16);
         assertThat(cached).isGreaterThanOrEqualTo((promptTokens - 1) / 16 * 16 - 16);
-        assertThat(h.get("/metrics").body()).contains("tandem_frontend_actual_cached_tokens_total");
+        String metrics = h.get("/metrics").body();
+        assertThat(metrics).contains("tandem_frontend_actual_cached_tokens_total");
+        // per worker, as vLLM and llama.cpp export: blocks by state, prefix-cache queries and hits (tokens)
+        double hits = 0;
+        double queries = 0;
+        for (String w : List.of("w0", "w1")) {
+            double free = sample(metrics, "tandem_frontend_worker_kv_blocks{state=\"free\",worker=\"" + w + "\"}");
+            double cachedBlocks = sample(metrics, "tandem_frontend_worker_kv_blocks{state=\"cached\",worker=\"" + w + "\"}");
+            double active = sample(metrics, "tandem_frontend_worker_kv_blocks{state=\"active\",worker=\"" + w + "\"}");
+            assertThat(free + cachedBlocks + active).isEqualTo(Harness.KV_BLOCKS);
+            assertThat(cachedBlocks).isPositive();
+            hits += sample(metrics, "tandem_frontend_worker_prefix_cache_hits_total{worker=\"" + w + "\"}");
+            queries += sample(metrics, "tandem_frontend_worker_prefix_cache_queries_total{worker=\"" + w + "\"}");
+        }
+        assertThat(hits).isGreaterThanOrEqualTo(cached);
+        assertThat(queries).isGreaterThanOrEqualTo(3 * promptTokens);
+    }
+
+    /** The value of one sample line of a Prometheus text scrape. */
+    private static double sample(String scrape, String series) {
+        for (String line : scrape.split("\n")) {
+            if (line.startsWith(series + " ")) {
+                return Double.parseDouble(line.substring(series.length() + 1).trim());
+            }
+        }
+        throw new AssertionError("no sample " + series + " in\n" + scrape);
     }
 
     @Test

@@ -52,6 +52,12 @@ public final class Prerequisites {
         server("nats-server", "nats-server", System.getenv("PATH"), System.getenv());
     }
 
+    /** Prometheus' server and promtool (Debian package prometheus), for deploy/prometheus's tests. */
+    public static void prometheus() {
+        server("prometheus", "prometheus", System.getenv("PATH"), System.getenv());
+        server("promtool", "prometheus", System.getenv("PATH"), System.getenv());
+    }
+
     /** {@code command} on {@code path}, from the Debian package {@code debianPackage}. */
     static void server(String command, String debianPackage, String path, Map<String, String> env) {
         check(onPath(command, path), REQUIRE_SERVERS, env, () -> command + " is not on the PATH: run bin/setup, "

@@ -144,6 +144,43 @@ class MultiProcessClusterTest {
         }
     }
 
+    /**
+     * Multi-turn chats with sampled replies: each follow-up turn is routed to the worker holding
+     * the conversation and finds every full block of the previous prompt and reply in its cache.
+     */
+    @Test
+    @Order(2)
+    void conversation_followUpTurn_cachedTokensCoverThePreviousPromptAndReply() throws Exception {
+        int block = 16;
+        for (int c = 0; c < 2; c++) {
+            com.fasterxml.jackson.databind.node.ArrayNode messages = ClusterFixture.JSON.createArrayNode();
+            messages.addObject().put("role", "user").put("content", "Tell me a story about a cat called number " + c
+                    + ", a blue kite and a small boat on the lake.");
+            int previousHeld = -1;
+            for (int t = 0; t < 3; t++) {
+                com.fasterxml.jackson.databind.node.ObjectNode body = ClusterFixture.JSON.createObjectNode();
+                body.set("messages", messages);
+                body.put("max_tokens", 24).put("temperature", 1.0).put("seed", 100 * c + t).put("ignore_eos", true);
+                HttpResponse<String> r = cluster.post("/v1/chat/completions", body.toString());
+                assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+                JsonNode answer = ClusterFixture.json(r);
+                int prompt = answer.at("/usage/prompt_tokens").asInt();
+                int cached = answer.at("/usage/prompt_tokens_details/cached_tokens").asInt();
+                if (previousHeld >= 0) {
+                    // all full blocks but the last generated token (never computed) and the last prompt token
+                    int expected = Math.min(previousHeld / block, (prompt - 1) / block) * block;
+                    assertThat(cached).as("cached tokens of conversation %d turn %d: %s", c, t, messages)
+                            .isEqualTo(expected);
+                }
+                previousHeld = prompt + answer.at("/usage/completion_tokens").asInt() - 1;
+                messages.addObject().put("role", "assistant").put("content",
+                        answer.at("/choices/0/message/content").asText());
+                messages.addObject().put("role", "user").put("content", "And then what happened to the cat?");
+                Thread.sleep(300); // the worker's KV events travel through NATS to the router
+            }
+        }
+    }
+
     @Test
     @Order(3)
     void clientGoneMidStream_cancellationReachesTheWorkersEngineAndFreesItsBlocks() throws Exception {
@@ -355,5 +392,54 @@ class MultiProcessClusterTest {
         }
         await().atMost(Duration.ofSeconds(30)).until(() -> cluster.listed().equals(before));
         assertThat(cluster.complete(prompt("bear"), 4).statusCode()).isEqualTo(200);
+    }
+
+    /**
+     * A frozen worker (SIGSTOP) keeps its connections open, so nothing fails on its streams until
+     * the connection's keepalive gives up (18.5 s). Once its lease lapses and the registry drops it,
+     * its stalled streams migrate at once.
+     */
+    @Test
+    @Order(10)
+    void sigstop_frozenWorkersStreamMigratesWhenTheRegistryDropsIt() throws Exception {
+        String p = prompt("frozen owl");
+        java.util.Map<String, Long> before = new java.util.HashMap<>();
+        for (String id : cluster.listed()) {
+            before.put(id, cluster.load(cluster.worker(id)).promptTokens());
+        }
+        assertThat(cluster.complete(p, 4).statusCode()).isEqualTo(200);
+        String served = null;
+        for (String id : before.keySet()) {
+            if (cluster.load(cluster.worker(id)).promptTokens() > before.get(id)) {
+                served = id;
+            }
+        }
+        assertThat(served).as("the worker that served the prompt").isNotNull();
+        Thread.sleep(300); // its KV events reach the router: the same prompt goes there again
+        String migrated = "tandem_frontend_migrations_total{outcome=\"migrated\"}";
+        double migratedBefore = cluster.counter(migrated);
+        long pid = cluster.worker(served).process().pid();
+        signal("STOP", pid);
+        try {
+            long startNs = System.nanoTime();
+            HttpResponse<String> r = cluster.complete(p, 8);
+            long tookMs = (System.nanoTime() - startNs) / 1_000_000;
+
+            assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+            assertThat(cluster.counter(migrated)).isGreaterThan(migratedBefore);
+            System.out.printf("worker %s frozen: its request answered after %d ms (lease %d ms)%n", served, tookMs,
+                    TTL_MS);
+            assertThat(tookMs).as("answered soon after the lease lapsed, not after the keepalive")
+                    .isLessThan(TTL_MS + 8_000);
+        } finally {
+            signal("CONT", pid);
+        }
+        String back = served;
+        await().atMost(Duration.ofSeconds(60)).until(() -> cluster.listed().contains(back));
+    }
+
+    private static void signal(String name, long pid) throws Exception {
+        Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(pid)).inheritIO().start();
+        assertThat(kill.waitFor()).isZero();
     }
 }

@@ -15,11 +15,16 @@ import java.util.concurrent.Executors;
 /**
  * A worker's {@code GET /metrics} (Prometheus text format) on its own small HTTP listener: the
  * JDK's server on a virtual-thread executor, since a scrape every few seconds needs nothing more.
- * Any other path is 404. Safe for concurrent use; {@link #close()} stops it.
+ * {@code GET /health} answers 200 while the listener runs; {@code GET /ready} answers 200 while
+ * the worker is registered and not draining ({@link #ready(boolean)}), 503 otherwise (for
+ * orchestrators' readiness probes). Any other path is 404. Safe for concurrent use;
+ * {@link #close()} stops it.
  */
 public final class MetricsServer implements AutoCloseable {
     private final HttpServer server;
     private final ExecutorService executor;
+    /** Set by the worker once registered, cleared when it starts draining. */
+    private volatile boolean ready;
 
     private MetricsServer(HttpServer server, ExecutorService executor) {
         this.server = server;
@@ -40,16 +45,39 @@ public final class MetricsServer implements AutoCloseable {
         }
         ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
         server.setExecutor(executor);
-        server.createContext("/", exchange -> serve(exchange, registry));
+        MetricsServer metrics = new MetricsServer(server, executor);
+        server.createContext("/", exchange -> metrics.serve(exchange, registry));
         server.start();
-        return new MetricsServer(server, executor);
+        return metrics;
     }
 
-    private static void serve(HttpExchange exchange, PrometheusRegistry registry) throws IOException {
+    /** Whether {@code /ready} answers 200 (registered, not draining) or 503. */
+    public void ready(boolean isReady) {
+        this.ready = isReady;
+    }
+
+    private void serve(HttpExchange exchange, PrometheusRegistry registry) throws IOException {
         try (exchange) {
-            if (!exchange.getRequestURI().getPath().equals("/metrics") || !exchange.getRequestMethod().equals("GET")) {
-                exchange.sendResponseHeaders(404, -1);
+            String path = exchange.getRequestURI().getPath();
+            if (!exchange.getRequestMethod().equals("GET")) {
+                exchange.sendResponseHeaders(405, -1);
                 return;
+            }
+            switch (path) {
+                case "/health" -> {
+                    exchange.sendResponseHeaders(200, -1);
+                    return;
+                }
+                case "/ready" -> {
+                    exchange.sendResponseHeaders(ready ? 200 : 503, -1);
+                    return;
+                }
+                case "/metrics" -> {
+                }
+                default -> {
+                    exchange.sendResponseHeaders(404, -1);
+                    return;
+                }
             }
             ByteArrayOutputStream body = new ByteArrayOutputStream(8192);
             PrometheusTextFormatWriter.create().write(body, registry.scrape());

@@ -120,11 +120,15 @@ public final class WorkerProcess implements AutoCloseable {
         if (options.metricsPort() >= 0) {
             PrometheusRegistry metricsRegistry = new PrometheusRegistry();
             metrics.register(metricsRegistry, disagg::activePins);
+            WorkerLoadMetrics.register(metricsRegistry, worker.engine()::load, registry);
             metricsServer = MetricsServer.start(spec.rpcBindHost(), options.metricsPort(), metricsRegistry);
         }
         rpc = WorkerRpcServer.start(spec.rpcBindHost(), spec.rpcPort(), disagg, disagg, runtime);
         String address = hostPort(spec.advertiseHost(), rpc.port());
         Registration registration = worker.register(registry, address, spec.transferConfig().hostId());
+        if (metricsServer != null) {
+            metricsServer.ready(true);
+        }
         EngineInfo info = worker.engine().info();
         List<TransferEndpoint> endpoints = worker.endpoints();
         LOG.log(INFO, "[worker={0}] registered as {1} at {2}: {3} {4}, {5} KV blocks of {6} tokens, transfer {7}",
@@ -207,6 +211,9 @@ public final class WorkerProcess implements AutoCloseable {
         }
         closed = true;
         String id = spec.instanceId();
+        if (metricsServer != null) {
+            metricsServer.ready(false);
+        }
         if (worker != null) {
             worker.deregister();
         }

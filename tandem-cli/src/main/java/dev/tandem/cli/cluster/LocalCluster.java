@@ -15,8 +15,13 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
@@ -31,20 +36,32 @@ import java.util.stream.Stream;
  * ({@link ClusterState}) is rewritten, so {@code tandem down} can stop whatever is running even if
  * this process died. Stop order is the reverse: workers (each deregisters and drains), frontend,
  * NATS, etcd; then etcd's data and the state file are deleted. Logs stay in the state directory.
+ * Every worker gets {@code --metrics-port 0} (unless its args set one); once all are up, their
+ * metrics endpoints and the frontend's are written to {@link PrometheusTargets#FILE} in the state
+ * directory. {@link #addWorker} and {@link #removeWorker} (the planner's) rewrite it.
  *
  * <h2>Concurrency</h2>
  * Start and close from one thread; {@link #close()} may also come from a shutdown hook while
- * start is still running (it stops whatever has started).
+ * start is still running (it stops whatever has started). {@link #addWorker} and
+ * {@link #removeWorker} come from one thread (the planner's), which must be stopped before
+ * {@link #close()} so that no worker starts after the stop (tandem up closes the planner first).
  */
 public final class LocalCluster implements AutoCloseable {
     private static final Duration WORKER_STOP_GRACE = Duration.ofSeconds(20);
     private static final Duration STOP_GRACE = Duration.ofSeconds(10);
+    /** What {@code tandem worker --metrics-port} prints; group 1 is the metrics URL. */
+    private static final Pattern METRICS_AT = Pattern.compile("Metrics at (http://\\S+/metrics)");
+    /** How long after its registration line a worker may take to print its metrics line. */
+    private static final Duration METRICS_LINE_TIMEOUT = Duration.ofSeconds(10);
 
     private final ClusterFile spec;
     private final Path dir;
     private final JavaLauncher launcher;
     private final Consumer<String> progress;
     private final List<ChildProcess> workers = new CopyOnWriteArrayList<>();
+    /** Each running worker's metrics endpoint, for {@link PrometheusTargets}; in start order. */
+    private final Map<ChildProcess, PrometheusTargets.WorkerTarget> targets = new ConcurrentHashMap<>();
+    private final AtomicInteger nextWorkerIndex = new AtomicInteger();
     /** Written by the starting thread, read by close() on a shutdown hook. */
     private volatile EtcdServer etcd;
     private volatile NatsServer nats;
@@ -94,22 +111,117 @@ public final class LocalCluster implements AutoCloseable {
         saveState();
         frontend = TandemChild.start(launcher, "frontend", dir.resolve("frontend.log"), frontendArgs());
         saveState();
-        int index = 0;
         for (ClusterFile.WorkerGroup g : spec.workers()) {
             for (int i = 0; i < g.count(); i++) {
-                String id = spec.name() + "-" + g.role().toLowerCase(Locale.ROOT) + "-" + index++;
-                workers.add(TandemChild.start(launcher, id, dir.resolve(id + ".log"), workerArgs(g, id)));
-                saveState();
+                launchWorker(g);
             }
         }
         url = TandemChild.awaitFrontendUrl(frontend);
         progress.accept("frontend " + url + " (pid " + frontend.pid() + ")");
         for (ChildProcess w : workers) {
-            TandemChild.awaitWorker(w);
+            awaitWorkerMetrics(w);
             progress.accept("worker " + w.name() + " (pid " + w.pid() + ")");
         }
-        awaitJoined();
+        awaitJoined(spec.workerCount());
         saveState();
+        writeTargets();
+    }
+
+    private ChildProcess launchWorker(ClusterFile.WorkerGroup g) {
+        String id = spec.name() + "-" + g.role().toLowerCase(Locale.ROOT) + "-" + nextWorkerIndex.getAndIncrement();
+        ChildProcess w = TandemChild.start(launcher, id, dir.resolve(id + ".log"), workerArgs(g, id));
+        workers.add(w);
+        targets.put(w, new PrometheusTargets.WorkerTarget(id, g.role().toLowerCase(Locale.ROOT), ""));
+        saveState();
+        return w;
+    }
+
+    /**
+     * Waits until a worker is registered and notes its metrics endpoint (printed right after the
+     * registration line; a worker whose file args turn metrics off has none and is no target).
+     */
+    private void awaitWorkerMetrics(ChildProcess w) {
+        TandemChild.awaitWorker(w);
+        String metricsUrl;
+        try {
+            metricsUrl = w.awaitOutput(METRICS_AT, METRICS_LINE_TIMEOUT);
+        } catch (TandemException e) {
+            if (!w.isAlive()) {
+                throw e;
+            }
+            progress.accept("worker " + w.name() + " serves no metrics (--metrics-port off); no Prometheus target");
+            return;
+        }
+        targets.computeIfPresent(w, (k, t) -> new PrometheusTargets.WorkerTarget(t.id(), t.role(), metricsUrl));
+    }
+
+    private void writeTargets() {
+        List<PrometheusTargets.WorkerTarget> list = new ArrayList<>();
+        for (ChildProcess w : workers) {
+            PrometheusTargets.WorkerTarget t = targets.get(w);
+            if (t != null && !t.metricsUrl().isEmpty()) {
+                list.add(t);
+            }
+        }
+        PrometheusTargets.write(dir, spec.name(), url, list);
+    }
+
+    /**
+     * Starts one more worker like those of group {@code g} and returns once the frontend lists
+     * it (for the planner).
+     */
+    public ChildProcess addWorker(ClusterFile.WorkerGroup g) {
+        int before = workers.size();
+        ChildProcess w = launchWorker(g);
+        try {
+            awaitWorkerMetrics(w);
+        } catch (RuntimeException e) {
+            workers.remove(w);
+            targets.remove(w);
+            w.stop(WORKER_STOP_GRACE);
+            saveState();
+            throw e;
+        }
+        awaitJoined(before + 1);
+        writeTargets();
+        return w;
+    }
+
+    /**
+     * Stops the newest worker of {@code role}: SIGTERM, so it leaves the registry first, then
+     * lets its running requests finish (its drain timeout) before it exits. Returns it, or
+     * empty when no worker has that role.
+     */
+    public Optional<ChildProcess> removeWorker(String role) {
+        for (ChildProcess w : workers.reversed()) {
+            PrometheusTargets.WorkerTarget t = targets.get(w);
+            if (t != null && t.role().equalsIgnoreCase(role)) {
+                workers.remove(w);
+                targets.remove(w);
+                writeTargets();
+                saveState();
+                w.stop(WORKER_STOP_GRACE);
+                return Optional.of(w);
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** Running workers of {@code role}. */
+    public int workerCount(String role) {
+        int n = 0;
+        for (ChildProcess w : workers) {
+            PrometheusTargets.WorkerTarget t = targets.get(w);
+            if (t != null && t.role().equalsIgnoreCase(role) && w.isAlive()) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /** The cluster file this cluster was started from. */
+    public ClusterFile spec() {
+        return spec;
     }
 
     private List<String> frontendArgs() {
@@ -132,6 +244,9 @@ public final class LocalCluster implements AutoCloseable {
         if (g.mock()) {
             a.add("--mock");
         }
+        if (!g.args().contains("--metrics-port")) {
+            a.addAll(List.of("--metrics-port", "0"));
+        }
         a.addAll(g.args());
         return a;
     }
@@ -145,11 +260,11 @@ public final class LocalCluster implements AutoCloseable {
         }
     }
 
-    /** Waits until the frontend's metrics list every worker. */
-    private void awaitJoined() {
+    /** Waits until the frontend's metrics list {@code count} workers. */
+    private void awaitJoined(int count) {
         try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build()) {
-            frontend.awaitCondition("to list all " + spec.workerCount() + " workers", TandemChild.READY_TIMEOUT,
-                    () -> joinedWorkers(http, url) >= spec.workerCount());
+            frontend.awaitCondition("to list all " + count + " workers", TandemChild.READY_TIMEOUT,
+                    () -> joinedWorkers(http, url) >= count);
         }
     }
 

@@ -74,6 +74,24 @@ class EmbeddedDeploymentTest {
         }
     }
 
+    /**
+     * A follow-up turn finds the previous turn's prompt and reply in the cache: every full block
+     * of them, token for token, although sampled replies re-tokenize differently as text.
+     */
+    @Test
+    void conversation_followUpTurn_cachedTokensCoverThePreviousPromptAndReply() throws Exception {
+        try (EmbeddedDeployment d = EmbeddedDeployment.start(new EmbeddedDeployment.Spec(modelPath(), null, 1,
+                RouterConfig.PolicyKind.KV, false, 1, EngineConfig.DEFAULT.withKvBlocks(512).withMaxSequences(16), 1,
+                FrontendConfig.defaults().withPort(0), true)); HttpClient client = HttpClient.newHttpClient()) {
+            Conversations.check(3, 3, body -> {
+                HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create(d.url() + "/v1/chat/completions"))
+                        .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+                assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+                return new ObjectMapper().readTree(r.body());
+            });
+        }
+    }
+
     /** The worker whose engine has seen prompt tokens (exactly one after one request). */
     private static int servingWorker(EmbeddedDeployment d) {
         long w0 = d.engine(0).load().promptTokens();

@@ -25,7 +25,7 @@ import java.util.function.LongSupplier;
  *   2. Blocked threshold (the rest): at T = 2, 4, 8, 16, 32 tokens, the chosen dot path against the
  *      blocked matrix-matrix product; gemmMinTokens is the smallest T from which blocked wins at
  *      every measured T (64 when it never does).
- *   Each phase first runs each kernel WARMUP_CALLS times on a few blocks per row, so that the
+ *   Each phase first runs each kernel WARMUP_CALLS times on 33 blocks of one row, so that the
  *   JIT's last tier has compiled them (interpreted or C1-compiled vector code is one to two
  *   orders of magnitude slower, and a kernel still there would lose unfairly), and keeps the
  *   default of what it could not measure in time (said in the log line and Choice).
@@ -56,14 +56,15 @@ public final class KernelTuner {
     /** Forces the blocked threshold (2..64 tokens). */
     public static final String GEMM_PROPERTY = "tandem.kernels.gemm-min-tokens";
 
-    private static final boolean DEBUG = Boolean.getBoolean("tandem.kernels.tune-debug");
     static final long SLICE_BYTES = 1L << 20;
     static final long MIN_MODEL_BYTES = 16L << 20;
     static final int[] TOKEN_COUNTS = {2, 4, 8, 16, 32};
     private static final int STABLE_ROUNDS = 8;
     private static final int MAX_ROUNDS = 200;
-    private static final int WARMUP_CALLS = 6_000;
+    private static final int WARMUP_CALLS = 1_500;
+    private static final int SMALL_COLS = 1056; // 33 blocks of 32: two 16-block vector steps and a tail
     private static final int DECODE_SHARE_PERCENT = 40;
+    private static final double IMPLAUSIBLE_RATIO = 2.0;
     private static final int WARMUP_SHARE_PERCENT = 60;
     private static final long DEFAULT_BUDGET_MS = 3000;
 
@@ -209,6 +210,12 @@ public final class KernelTuner {
         WeightMatrix small = small(largest, 1);
         boolean decodeMeasured = run(dots, small, x, out, start + shareNanos * DECODE_SHARE_PERCENT / 100);
         dots.forEach(c -> best.put(c.name, c.best));
+        if (decodeMeasured && dots.size() == 2
+                && Math.max(dots.get(0).best, dots.get(1).best) > IMPLAUSIBLE_RATIO * Math.min(dots.get(0).best, dots.get(1).best)) {
+            // the two formulations do the same work within some tens of percent once compiled: a
+            // larger gap is a kernel the JIT has not (or not yet well) compiled, not a measurement
+            decodeMeasured = false;
+        }
         DecodeKernel decode = forcedDecode(largest, decodeMeasured && tryInteger && dots.get(1).best < dots.get(0).best
                 ? DecodeKernel.INTEGER
                 : decodeMeasured || !tryInteger ? DecodeKernel.FLOAT : KernelPlan.defaultFor(largest).decode());
@@ -238,8 +245,9 @@ public final class KernelTuner {
      * them in rounds until they are stable or {@code end}; true when the timings can be trusted.
      */
     private boolean run(List<Candidate> candidates, WeightMatrix small, float[] x, float[] out, long end) {
-        // Enough calls of every kernel for the JIT's last tier (about 5,000 invocations), on small
-        // products; a phase whose warm-up does not finish in its share of the time is not trusted.
+        // Enough calls of every kernel for the JIT's last tier (C2 compiles a method after about
+        // 15,000 invocations and loop iterations, at least 600 invocations), on small products; a
+        // phase whose warm-up does not finish in its share of the time is not trusted.
         long warmEnd = clock.getAsLong() + (end - clock.getAsLong()) * WARMUP_SHARE_PERCENT / 100;
         int calls = 0;
         for (; calls < WARMUP_CALLS * candidates.size() && clock.getAsLong() < warmEnd; calls++) {
@@ -258,9 +266,8 @@ public final class KernelTuner {
                 long t0 = clock.getAsLong();
                 matmul.multiply(c.matrix, x, 0, c.tokens, out, 0, c.blocked, c.integer);
                 long took = clock.getAsLong() - t0;
-                if (DEBUG) {
-                    System.err.println("round " + rounds + " " + c.name + " " + took / 1000 + " us");
-                }
+                int round = rounds;
+                LOG.log(System.Logger.Level.TRACE, () -> "round " + round + " " + c.name + " " + took / 1000 + " us");
                 if (took < c.best * 0.95) {
                     lastImprovement = rounds;
                 }
@@ -271,12 +278,14 @@ public final class KernelTuner {
     }
 
     /**
-     * The first {@code rows} rows of {@code m} cut to a few blocks each (so that the kernels' main
-     * loops run): warm-up products cheap enough for the interpreter, where vector code runs orders
-     * of magnitude slower than once C2 has compiled it.
+     * The first {@code rows} rows of {@code m} cut to {@link #SMALL_COLS} columns (enough blocks
+     * that every loop of every kernel runs, vector steps and tails: a path the JIT never saw is
+     * compiled as a trap, and the first real product then falls back to the interpreter): warm-up
+     * products cheap enough for the interpreter, where vector code runs orders of magnitude slower
+     * than once C2 has compiled it.
      */
     private static WeightMatrix small(WeightMatrix m, int rows) {
-        int cols = Math.min(m.cols(), Math.max(4 * 32, 2 * m.blockSize()));
+        int cols = Math.min(m.cols(), Math.max(SMALL_COLS / m.blockSize(), 2) * m.blockSize());
         int r = Math.min(rows, m.rows());
         return WeightMatrix.of(m.type(), m.data.asSlice(0, r * m.type().bytesFor(cols)), r, cols);
     }

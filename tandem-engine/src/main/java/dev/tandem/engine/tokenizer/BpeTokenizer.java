@@ -2,6 +2,7 @@ package dev.tandem.engine.tokenizer;
 
 import dev.tandem.core.ModelFormatException;
 import dev.tandem.engine.gguf.GgufFile;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -163,16 +164,18 @@ final class BpeTokenizer extends Tokenizer {
     }
 
     @Override
-    public int[] encode(byte[] text, boolean addSpecial, boolean parseSpecial) {
+    public int[] encode(byte[] text, boolean addSpecial, boolean parseSpecial, List<TextSpan> spans) {
         IntBuffer out = new IntBuffer(text.length / 3 + 4);
         if (addSpecial && vocab.addBos) {
             out.add(vocab.bos);
         }
-        IntBuffer fragments = vocab.partition(text, parseSpecial);
+        IntBuffer fragments = vocab.partition(text, parseSpecial, spans);
         Scratch scratch = new Scratch();
         for (int f = 0; f < fragments.size(); f += 3) {
             int token = fragments.get(f);
-            if (token != Vocabulary.NONE) {
+            if (token == Vocabulary.SPLICED) {
+                out.addAll(spans.get(fragments.get(f + 1)).ids());
+            } else if (token != Vocabulary.NONE) {
                 out.add(token);
             } else {
                 encodeText(text, fragments.get(f + 1), fragments.get(f + 2), scratch, out);

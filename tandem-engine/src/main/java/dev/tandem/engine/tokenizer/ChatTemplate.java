@@ -9,6 +9,7 @@ import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
 import dev.tandem.core.ModelFormatException;
 import dev.tandem.core.RequestException;
 import dev.tandem.engine.gguf.GgufFile;
+import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.ZonedDateTime;
 import java.util.ArrayList;
@@ -16,6 +17,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.Function;
 
 /**
  * Turns a conversation into prompt text with the model's own chat template
@@ -43,7 +45,9 @@ import java.util.Objects;
  * ({@code <|im_start|>role\ncontent<|im_end|>\n}) if the vocabulary has the
  * {@code <|im_start|>} and {@code <|im_end|>} tokens, since the model was then trained on it;
  * otherwise plain {@code role: content} lines ending in {@code assistant:}, which a base model
- * such as stories260K can at least continue. Neither fallback writes BOS: {@link #encode} adds
+ * such as stories260K can at least continue. An assistant message is written right after
+ * {@code assistant:} (no space added), where its generation began, so a follow-up prompt repeats
+ * the earlier generation prompt and reply exactly. Neither fallback writes BOS: {@link #encode} adds
  * it when the model wants one.
  *
  * <h2>Invariants</h2>
@@ -61,7 +65,10 @@ public final class ChatTemplate {
     static final String CHATML = "{% for message in messages %}"
             + "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
             + "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
-    static final String PLAIN = "{% for message in messages %}{{ message['role'] + ': ' + message['content'] + '\\n' }}"
+    static final String PLAIN = "{% for message in messages %}"
+            + "{% if message['role'] == 'assistant' %}"
+            + "{{ 'assistant:' + message['content'] + '\\n' }}"
+            + "{% else %}{{ message['role'] + ': ' + message['content'] + '\\n' }}{% endif %}"
             + "{% endfor %}{% if add_generation_prompt %}{{ 'assistant:' }}{% endif %}";
 
     private static final long MAX_OUTPUT_CHARS = 64L << 20;
@@ -193,13 +200,136 @@ public final class ChatTemplate {
     }
 
     /**
-     * Renders and tokenizes the conversation for generation, with special tokens parsed, adding
-     * BOS only if the model wants it and the rendered text does not already start with it.
+     * Renders and tokenizes the conversation for generation, with special tokens parsed in the
+     * template's own text but not in the messages' contents, adding BOS only if the model wants
+     * it and the rendered text does not already start with it.
      */
     public int[] encode(Tokenizer tokenizer, List<ChatMessage> messages, boolean addGenerationPrompt) {
+        return encode(tokenizer, messages, addGenerationPrompt, reply -> null);
+    }
+
+    /**
+     * {@link #encode(Tokenizer, List, boolean)}, where an assistant message whose content the
+     * template renders unchanged is given the ids {@code replies} knows for it (the ids it was
+     * generated as), instead of its re-tokenized text.
+     *
+     * <p>Where the contents are: the template is rendered a second time with each content replaced
+     * by a marker; if putting the contents back gives the same text, the markers' places are the
+     * contents' places. A template that looks inside contents (trims them, tests them) renders
+     * differently; then each content is searched for in the text, in message order.
+     */
+    public int[] encode(Tokenizer tokenizer, List<ChatMessage> messages, boolean addGenerationPrompt,
+                        Function<String, int[]> replies) {
         String text = render(messages, addGenerationPrompt);
         boolean hasBos = !bosToken.isEmpty() && text.startsWith(bosToken);
-        return tokenizer.encode(text, tokenizer.addsBos() && !hasBos, true);
+        List<TextSpan> spans = contentSpans(text, messages, addGenerationPrompt, replies);
+        return tokenizer.encode(text.getBytes(StandardCharsets.UTF_8), tokenizer.addsBos() && !hasBos, true, spans);
+    }
+
+    /** The byte ranges of the messages' contents in the rendered text, sorted and disjoint. */
+    private List<TextSpan> contentSpans(String text, List<ChatMessage> messages, boolean addGenerationPrompt,
+                                        Function<String, int[]> replies) {
+        List<int[]> places = markedPlaces(text, messages, addGenerationPrompt);
+        if (places == null) {
+            places = searchedPlaces(text, messages);
+        }
+        List<TextSpan> spans = new ArrayList<>(places.size());
+        int charAt = 0;
+        int byteAt = 0;
+        for (int[] place : places) { // {message index, start char, end char, exact}
+            ChatMessage m = messages.get(place[0]);
+            int start = byteAt + utf8Length(text, charAt, place[1]);
+            int end = start + utf8Length(text, place[1], place[2]);
+            charAt = place[2];
+            byteAt = end;
+            int[] ids = place[3] == 1 && "assistant".equals(m.role()) ? replies.apply(m.content()) : null;
+            spans.add(new TextSpan(start, end, ids));
+        }
+        return spans;
+    }
+
+    /** Places found by rendering with markers, or null if the template does not treat contents as opaque. */
+    private List<int[]> markedPlaces(String text, List<ChatMessage> messages, boolean addGenerationPrompt) {
+        List<ChatMessage> marked = new ArrayList<>(messages.size());
+        for (int i = 0; i < messages.size(); i++) {
+            ChatMessage m = messages.get(i);
+            marked.add(m.content() == null || m.content().isEmpty() ? m : new ChatMessage(m.role(), marker(i)));
+        }
+        String withMarkers;
+        try {
+            withMarkers = render(marked, addGenerationPrompt);
+        } catch (RuntimeException e) {
+            return null;
+        }
+        List<int[]> places = new ArrayList<>();
+        StringBuilder rebuilt = new StringBuilder(text.length());
+        int from = 0;
+        for (int i = 0; i < messages.size(); i++) {
+            String content = messages.get(i).content();
+            if (content == null || content.isEmpty()) {
+                continue;
+            }
+            String marker = marker(i);
+            int at = withMarkers.indexOf(marker, from);
+            if (at < 0 || withMarkers.indexOf(marker, at + marker.length()) >= 0) {
+                return null; // dropped or repeated by the template
+            }
+            rebuilt.append(withMarkers, from, at);
+            int start = rebuilt.length();
+            rebuilt.append(content);
+            places.add(new int[] {i, start, rebuilt.length(), 1});
+            from = at + marker.length();
+        }
+        rebuilt.append(withMarkers, from, withMarkers.length());
+        return rebuilt.toString().equals(text) ? places : null;
+    }
+
+    private static String marker(int message) {
+        return "\uE000" + message + "\uE001";
+    }
+
+    /** Each content (or, failing that, its trimmed text) searched for after the previous one. */
+    private static List<int[]> searchedPlaces(String text, List<ChatMessage> messages) {
+        List<int[]> places = new ArrayList<>();
+        int from = 0;
+        for (int i = 0; i < messages.size(); i++) {
+            String content = messages.get(i).content();
+            if (content == null || content.isBlank()) {
+                continue;
+            }
+            int at = text.indexOf(content, from);
+            int exact = 1;
+            int length = content.length();
+            if (at < 0) {
+                String trimmed = content.strip();
+                at = text.indexOf(trimmed, from);
+                exact = 0;
+                length = trimmed.length();
+            }
+            if (at >= 0) {
+                places.add(new int[] {i, at, at + length, exact});
+                from = at + length;
+            }
+        }
+        return places;
+    }
+
+    private static int utf8Length(String s, int from, int to) {
+        int n = 0;
+        for (int i = from; i < to; i++) {
+            char c = s.charAt(i);
+            if (c < 0x80) {
+                n += 1;
+            } else if (c < 0x800) {
+                n += 2;
+            } else if (Character.isHighSurrogate(c) && i + 1 < to && Character.isLowSurrogate(s.charAt(i + 1))) {
+                n += 4;
+                i++;
+            } else {
+                n += Character.isSurrogate(c) ? 1 : 3; // an unpaired surrogate is encoded as '?'
+            }
+        }
+        return n;
     }
 
     /** Jinja {@code raise_exception(message)}: aborts rendering with the template's message. */

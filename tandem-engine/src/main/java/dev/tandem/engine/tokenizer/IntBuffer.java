@@ -18,8 +18,18 @@ final class IntBuffer {
         values[size++] = v;
     }
 
+    void addAll(int[] vs) {
+        for (int v : vs) {
+            add(v);
+        }
+    }
+
     int get(int i) {
         return values[i];
+    }
+
+    void set(int i, int v) {
+        values[i] = v;
     }
 
     int size() {

@@ -1,6 +1,7 @@
 package dev.tandem.engine.tokenizer;
 
 import dev.tandem.engine.gguf.GgufFile;
+import java.util.List;
 
 /**
  * SentencePiece-style tokenizer ({@code tokenizer.ggml.model = llama}), as llama.cpp runs it.
@@ -61,17 +62,20 @@ final class SpmTokenizer extends Tokenizer {
     }
 
     @Override
-    public int[] encode(byte[] text, boolean addSpecial, boolean parseSpecial) {
+    public int[] encode(byte[] text, boolean addSpecial, boolean parseSpecial, List<TextSpan> spans) {
         IntBuffer out = new IntBuffer(text.length / 2 + 4);
         if (addSpecial && vocab.addBos) {
             out.add(vocab.bos);
         }
-        IntBuffer fragments = vocab.partition(text, parseSpecial);
+        IntBuffer fragments = vocab.partition(text, parseSpecial, spans);
         boolean afterSpecial = true; // the start of the text counts as "after a special token"
         MergeQueue queue = new MergeQueue();
         for (int f = 0; f < fragments.size(); f += 3) {
             int token = fragments.get(f);
-            if (token != Vocabulary.NONE) {
+            if (token == Vocabulary.SPLICED) {
+                out.addAll(spans.get(fragments.get(f + 1)).ids());
+                afterSpecial = false; // the text goes on after the known ids
+            } else if (token != Vocabulary.NONE) {
                 out.add(token);
                 afterSpecial = true;
             } else {

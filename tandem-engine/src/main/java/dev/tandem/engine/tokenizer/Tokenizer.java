@@ -3,6 +3,7 @@ package dev.tandem.engine.tokenizer;
 import dev.tandem.core.ModelFormatException;
 import dev.tandem.engine.gguf.GgufFile;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 
 /**
  * Text to token ids and back, for one model's vocabulary, behaving exactly as llama.cpp does
@@ -63,7 +64,20 @@ public abstract sealed class Tokenizer permits SpmTokenizer, BpeTokenizer {
      * @param parseSpecial match control-token texts such as {@code <|im_start|>} in the text;
      *     when false they are tokenized as ordinary text
      */
-    public abstract int[] encode(byte[] utf8, boolean addSpecial, boolean parseSpecial);
+    public final int[] encode(byte[] utf8, boolean addSpecial, boolean parseSpecial) {
+        return encode(utf8, addSpecial, parseSpecial, List.of());
+    }
+
+    /**
+     * Tokenizes UTF-8 text with some byte ranges treated apart ({@link TextSpan}): plain spans
+     * never produce control tokens even when {@code parseSpecial}, spans with ids become those
+     * ids (the text on either side is tokenized on its own). Without spans this is
+     * {@link #encode(byte[], boolean, boolean)}.
+     *
+     * @param spans sorted, non-overlapping ranges inside the text
+     * @throws IllegalArgumentException if the spans are not sorted, overlap or leave the text
+     */
+    public abstract int[] encode(byte[] utf8, boolean addSpecial, boolean parseSpecial, List<TextSpan> spans);
 
     /** {@link #encode(byte[], boolean, boolean)} of the text's UTF-8 bytes. */
     public final int[] encode(String text, boolean addSpecial, boolean parseSpecial) {

@@ -335,30 +335,59 @@ final class Vocabulary {
         return textStart[id + 1] - textStart[id];
     }
 
+    /** A fragment of plain text: control and unknown token texts in it are ordinary text. */
+    static final int PLAIN = -2;
+    /** A fragment replaced by given ids: {@code (SPLICED, span index, 0)}. */
+    static final int SPLICED = -3;
+
+    /** {@link #partition(byte[], boolean, List)} without spans. */
+    IntBuffer partition(byte[] text, boolean parseSpecial) {
+        return partition(text, parseSpecial, List.of());
+    }
+
     /**
      * Splits {@code text} around special tokens, as llama.cpp's {@code tokenizer_st_partition}:
      * for each special token, longest first, every occurrence in the remaining plain-text
      * fragments (left to right, not overlapping) becomes that token. Control and unknown tokens
-     * are only matched when {@code parseSpecial}; user-defined tokens always are.
+     * are only matched when {@code parseSpecial}, and never inside a span without ids
+     * ({@link TextSpan#plain}); user-defined tokens always are. A span with ids becomes those
+     * ids. Text fragments that touch after the split are joined again, so a plain span changes
+     * nothing unless it holds control-token text.
      *
-     * @return fragments as triples {@code (tokenId, -1, 0)} for a token or {@code (-1, start,
-     *     length)} for plain text, in text order
+     * @param spans sorted, non-overlapping byte ranges of {@code text}
+     * @return fragments as triples {@code (tokenId, -1, 0)} for a token, {@code (SPLICED, span,
+     *     0)} for a span's ids, or {@code (-1, start, length)} for text, in text order
      */
-    IntBuffer partition(byte[] text, boolean parseSpecial) {
-        IntBuffer fragments = new IntBuffer(24);
+    IntBuffer partition(byte[] text, boolean parseSpecial, List<TextSpan> spans) {
+        IntBuffer fragments = new IntBuffer(24 + 3 * spans.size());
         if (text.length == 0) {
             return fragments;
         }
-        fragments.add(NONE);
-        fragments.add(0);
-        fragments.add(text.length);
+        int at = 0;
+        for (int s = 0; s < spans.size(); s++) {
+            TextSpan span = spans.get(s);
+            if (span.start() < at || span.end() > text.length) {
+                throw new IllegalArgumentException("spans must be sorted, disjoint and inside the text: " + span);
+            }
+            addText(fragments, NONE, at, span.start() - at);
+            if (span.ids() != null) {
+                fragments.add(SPLICED);
+                fragments.add(s);
+                fragments.add(0);
+            } else {
+                addText(fragments, PLAIN, span.start(), span.end() - span.start());
+            }
+            at = span.end();
+        }
+        addText(fragments, NONE, at, text.length - at);
         for (int id : specialTokens) {
-            if (!parseSpecial && (attrs[id] & (ATTR_CONTROL | ATTR_UNKNOWN)) != 0) {
+            boolean control = (attrs[id] & (ATTR_CONTROL | ATTR_UNKNOWN)) != 0;
+            if (!parseSpecial && control) {
                 continue;
             }
             int patternStart = textStart[id];
             int patternLength = textLength(id);
-            if (patternLength == 0 || !containsAnywhere(text, fragments, patternStart, patternLength)) {
+            if (patternLength == 0 || !containsAnywhere(text, fragments, patternStart, patternLength, control)) {
                 continue;
             }
             IntBuffer next = new IntBuffer(fragments.size() + 6);
@@ -366,40 +395,66 @@ final class Vocabulary {
                 int token = fragments.get(f);
                 int start = fragments.get(f + 1);
                 int length = fragments.get(f + 2);
-                if (token != NONE) {
+                if (!searchable(token, control)) {
                     next.add(token);
-                    next.add(-1);
-                    next.add(0);
+                    next.add(start);
+                    next.add(length);
                     continue;
                 }
                 int end = start + length;
                 int from = start;
                 int match;
                 while ((match = indexOf(text, from, end, patternStart, patternLength)) >= 0) {
-                    if (match > from) {
-                        next.add(NONE);
-                        next.add(from);
-                        next.add(match - from);
-                    }
+                    addText(next, token, from, match - from);
                     next.add(id);
                     next.add(-1);
                     next.add(0);
                     from = match + patternLength;
                 }
-                if (from < end) {
-                    next.add(NONE);
-                    next.add(from);
-                    next.add(end - from);
-                }
+                addText(next, token, from, end - from);
             }
             fragments = next;
         }
-        return fragments;
+        return joinText(fragments);
     }
 
-    private boolean containsAnywhere(byte[] text, IntBuffer fragments, int patternStart, int patternLength) {
+    private static void addText(IntBuffer fragments, int kind, int start, int length) {
+        if (length > 0) {
+            fragments.add(kind);
+            fragments.add(start);
+            fragments.add(length);
+        }
+    }
+
+    /** Whether a special token's text is looked for in a fragment of this kind. */
+    private static boolean searchable(int kind, boolean control) {
+        return kind == NONE || (kind == PLAIN && !control);
+    }
+
+    /** Text fragments of either kind that touch become one text fragment. */
+    private static IntBuffer joinText(IntBuffer fragments) {
+        IntBuffer out = new IntBuffer(fragments.size());
         for (int f = 0; f < fragments.size(); f += 3) {
-            if (fragments.get(f) == NONE) {
+            int token = fragments.get(f);
+            int start = fragments.get(f + 1);
+            int length = fragments.get(f + 2);
+            boolean text = token == NONE || token == PLAIN;
+            int last = out.size() - 3;
+            if (text && last >= 0 && out.get(last) == NONE && out.get(last + 1) + out.get(last + 2) == start) {
+                out.set(last + 2, out.get(last + 2) + length);
+            } else {
+                out.add(text ? NONE : token);
+                out.add(start);
+                out.add(length);
+            }
+        }
+        return out;
+    }
+
+    private boolean containsAnywhere(byte[] text, IntBuffer fragments, int patternStart, int patternLength,
+                                     boolean control) {
+        for (int f = 0; f < fragments.size(); f += 3) {
+            if (searchable(fragments.get(f), control)) {
                 int start = fragments.get(f + 1);
                 if (indexOf(text, start, start + fragments.get(f + 2), patternStart, patternLength) >= 0) {
                     return true;

@@ -5,6 +5,7 @@ import dev.tandem.engine.gguf.GgufFile;
 import dev.tandem.engine.tokenizer.ChatTemplate;
 import dev.tandem.engine.tokenizer.StreamDecoder;
 import dev.tandem.engine.tokenizer.Tokenizer;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 
@@ -13,7 +14,9 @@ import java.util.Objects;
  * {@link ChatTemplate} (the model's own Jinja template, or the documented fallback).
  *
  * <p>Prompts are tokenised as llama.cpp's server does: with the model's BOS when it wants one,
- * and with control-token text ({@code <|im_start|>}) matched as control tokens. Generated text is
+ * and with control-token text ({@code <|im_start|>}) matched as control tokens in a completions
+ * prompt and in a chat template's own text, but not inside chat messages' contents (a user's
+ * {@code <|im_end|>} stays text; llama.cpp's server would parse it). Generated text is
  * decoded as a continuation of the prompt (the first token keeps its leading space).
  *
  * <p>Safe for concurrent use: the tokenizer is immutable and each choice gets its own decoder.
@@ -21,10 +24,17 @@ import java.util.Objects;
 public final class TokenizerTextModel implements TextModel {
     private final Tokenizer tokenizer;
     private final ChatTemplate template;
+    private final ReplyMemory replies;
 
     public TokenizerTextModel(Tokenizer tokenizer, ChatTemplate template) {
+        this(tokenizer, template, ReplyMemory.withDefaults());
+    }
+
+    /** With the given memory of generated replies (see {@link ReplyMemory}). */
+    public TokenizerTextModel(Tokenizer tokenizer, ChatTemplate template, ReplyMemory replies) {
         this.tokenizer = Objects.requireNonNull(tokenizer, "tokenizer");
         this.template = Objects.requireNonNull(template, "template");
+        this.replies = Objects.requireNonNull(replies, "replies");
     }
 
     /** The model's tokenizer and chat template. */
@@ -41,9 +51,18 @@ public final class TokenizerTextModel implements TextModel {
         return template;
     }
 
+    /** The replies this model's decoders generated, by text. */
+    public ReplyMemory replies() {
+        return replies;
+    }
+
+    /**
+     * The conversation through the model's template; an assistant message whose text is a reply
+     * this model generated recently gets that reply's generated ids back (see {@link ReplyMemory}).
+     */
     @Override
     public int[] encodeChat(List<ChatMessage> messages) {
-        return template.encode(tokenizer, messages, true);
+        return template.encode(tokenizer, messages, true, replies::lookup);
     }
 
     @Override
@@ -68,18 +87,39 @@ public final class TokenizerTextModel implements TextModel {
         return TokenText.display(bytes);
     }
 
+    /**
+     * A decoder that, when its stream finishes, remembers the whole text and the ids it came from
+     * (without trailing end-of-generation tokens, which the chat template writes itself).
+     */
     @Override
     public TokenDecoder newDecoder() {
         StreamDecoder decoder = tokenizer.newStreamDecoder(true);
         return new TokenDecoder() {
+            private final StringBuilder text = new StringBuilder();
+            private int[] ids = new int[32];
+            private int count;
+
             @Override
             public String next(int tokenId) {
-                return decoder.next(tokenId);
+                if (count == ids.length) {
+                    ids = Arrays.copyOf(ids, count * 2);
+                }
+                ids[count++] = tokenId;
+                String piece = decoder.next(tokenId);
+                text.append(piece);
+                return piece;
             }
 
             @Override
             public String finish() {
-                return decoder.finish();
+                String tail = decoder.finish();
+                text.append(tail);
+                int n = count;
+                while (n > 0 && tokenizer.isEndOfGeneration(ids[n - 1])) {
+                    n--;
+                }
+                replies.remember(text.toString(), Arrays.copyOf(ids, n));
+                return tail;
             }
         };
     }

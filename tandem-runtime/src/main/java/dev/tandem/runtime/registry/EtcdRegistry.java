@@ -33,6 +33,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.LongAdder;
 
 import static java.lang.System.Logger.Level.INFO;
 import static java.lang.System.Logger.Level.WARNING;
@@ -77,6 +78,8 @@ public final class EtcdRegistry implements Registry {
     private final ScheduledExecutorService scheduler;
     private final Set<EtcdRegistration> registrations = ConcurrentHashMap.newKeySet();
     private final Set<EtcdWatch> watches = ConcurrentHashMap.newKeySet();
+    /** Leases found lost (expired or revoked) while registered, over every registration. */
+    private final LongAdder leaseLosses = new LongAdder();
     /** Set once by close(); read by the scheduler and jetcd threads. */
     private volatile boolean closed;
 
@@ -235,6 +238,11 @@ public final class EtcdRegistry implements Registry {
         return ByteSequence.from(s, StandardCharsets.UTF_8);
     }
 
+    /** Leases this registry found lost (expired or revoked) and registered again, since it connected. */
+    public long leaseLosses() {
+        return leaseLosses.sum();
+    }
+
     /**
      * One registered record and its lease. The keep-alive loop ({@link #tick}) and close run
      * under this object's monitor, so a close never races a re-registration.
@@ -299,6 +307,7 @@ public final class EtcdRegistry implements Registry {
             } catch (TandemException e) {
                 if (!needsRegister && leaseNotFound(e)) {
                     needsRegister = true;
+                    leaseLosses.increment();
                     LOG.log(WARNING, "[worker={0}] lease {1} was lost (expired or revoked); registering again",
                             record.instanceId(), Long.toHexString(leaseId));
                     tick();

@@ -148,11 +148,13 @@ class EtcdRegistryTest {
 
             long lease = raw.getKVClient().get(ByteSequence.from(reg.key(), StandardCharsets.UTF_8)).get(5, TimeUnit.SECONDS)
                     .getKvs().get(0).getLease();
+            assertThat(worker.leaseLosses()).isZero();
             raw.getLeaseClient().revoke(lease).get(5, TimeUnit.SECONDS);
 
             await().atMost(5, TimeUnit.SECONDS).until(() -> seen.removals("phoenix") == 1);
             await().atMost(5, TimeUnit.SECONDS).until(() -> seen.ids().contains("phoenix"));
             assertThat(seen.additions("phoenix")).isEqualTo(2);
+            assertThat(worker.leaseLosses()).isEqualTo(1); // exported as tandem_worker_lease_losses_total
         }
     }
 
