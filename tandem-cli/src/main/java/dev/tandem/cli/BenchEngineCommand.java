@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.tandem.core.ConfigException;
 import dev.tandem.core.KvDtype;
+import dev.tandem.core.OutputConstraint;
 import dev.tandem.engine.EngineConfig;
 import dev.tandem.engine.LlmEngine;
 import dev.tandem.engine.gguf.GgufFile;
@@ -15,8 +16,10 @@ import dev.tandem.engine.model.Transformer;
 import dev.tandem.engine.ops.KernelPool;
 import dev.tandem.engine.ops.KernelTuner;
 import dev.tandem.engine.ops.Simd;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -95,6 +98,10 @@ final class BenchEngineCommand implements Runnable {
                     + "(default: ${DEFAULT-VALUE}, skipped)")
     int bandwidthMib;
 
+    @Option(names = "--json-schema", paramLabel = "FILE",
+            description = "with --concurrency: constrain every request's output to this JSON Schema (constrained decoding)")
+    Path jsonSchema;
+
     @Option(names = "--max-batch-tokens", defaultValue = "512",
             description = "serving runs: most tokens per engine step (default: ${DEFAULT-VALUE})")
     int maxBatchTokens;
@@ -165,6 +172,13 @@ final class BenchEngineCommand implements Runnable {
         err.printf("serving: %d KV blocks, max batch %d tokens / %d sequences%n", blocks, config.maxBatchTokens(), maxLevel);
         try (LlmEngine engine = LlmEngine.open(model, config, threadCount)) {
             ServingBench bench = new ServingBench(engine, bos, err);
+            if (jsonSchema != null) {
+                try {
+                    bench.constrain(OutputConstraint.jsonSchema(Files.readString(jsonSchema)));
+                } catch (IOException e) {
+                    throw new UncheckedIOException("cannot read " + jsonSchema, e);
+                }
+            }
             List<ServingBench.LevelResult> results = new ArrayList<>();
             for (int level : levels) {
                 results.add(bench.level(level, promptTokens, genTokens, warmup, reps));

@@ -2,6 +2,7 @@ package dev.tandem.cli;
 
 import dev.tandem.core.FinishReason;
 import dev.tandem.core.GenerateRequest;
+import dev.tandem.core.OutputConstraint;
 import dev.tandem.core.GeneratedToken;
 import dev.tandem.core.RequestException;
 import dev.tandem.core.SamplingParams;
@@ -49,6 +50,8 @@ final class ServingBench {
     private final int vocabSize;
     private final int bos;
     private final PrintStream log;
+    /** Every request's output constraint ({@code --json-schema}), or null. */
+    private OutputConstraint constraint;
 
     record Stat(double median, double min, double max) {
         static Stat of(double[] v) {
@@ -151,10 +154,16 @@ final class ServingBench {
         return 0x5EED_0000L + level * 1_000_003L + rep * 1009L + request;
     }
 
+    /** Constrains every request's output from now on (null: none). */
+    void constrain(OutputConstraint c) {
+        this.constraint = c;
+    }
+
     private Timed submit(String id, int[] prompt, int genTokens) {
         Timed t = new Timed();
         t.submittedNs = System.nanoTime();
-        engine.submit(new GenerateRequest(id, prompt, SamplingParams.GREEDY, genTokens, null, true, -1), t);
+        engine.submit(new GenerateRequest(id, prompt, SamplingParams.GREEDY, genTokens, null, true, -1)
+                .withConstraint(constraint), t);
         return t;
     }
 

@@ -18,6 +18,7 @@ public final class GenerateRequest {
     private final boolean ignoreEos;
     private final int topLogprobs;
     private final RemotePrefill remotePrefill;
+    private final OutputConstraint constraint;
 
     /**
      * @param requestId    caller's id, used in logs and events
@@ -32,12 +33,14 @@ public final class GenerateRequest {
      */
     public GenerateRequest(String requestId, int[] promptTokens, SamplingParams sampling, int maxTokens,
                            int[] stopTokenIds, boolean ignoreEos, int topLogprobs) {
-        this(requestId, promptTokens, sampling, maxTokens, stopTokenIds, ignoreEos, topLogprobs, null);
+        this(requestId, promptTokens, sampling, maxTokens, stopTokenIds, ignoreEos, topLogprobs, null, null);
     }
 
     private GenerateRequest(String requestId, int[] promptTokens, SamplingParams sampling, int maxTokens,
-                            int[] stopTokenIds, boolean ignoreEos, int topLogprobs, RemotePrefill remotePrefill) {
+                            int[] stopTokenIds, boolean ignoreEos, int topLogprobs, RemotePrefill remotePrefill,
+                            OutputConstraint constraint) {
         this.remotePrefill = remotePrefill;
+        this.constraint = constraint;
         this.requestId = Objects.requireNonNull(requestId, "requestId");
         this.promptTokens = promptTokens.clone();
         this.sampling = Objects.requireNonNull(sampling, "sampling");
@@ -55,6 +58,11 @@ public final class GenerateRequest {
         if (topLogprobs < -1 || topLogprobs > 20) {
             throw new RequestException(RequestException.Kind.INVALID,
                     "top_logprobs must be in [0, 20], got " + topLogprobs, "top_logprobs", null);
+        }
+        if (constraint != null && constraint.replayedTokens() >= this.promptTokens.length) {
+            throw new RequestException(RequestException.Kind.INVALID, "the constraint replays "
+                    + constraint.replayedTokens() + " tokens of a " + this.promptTokens.length + "-token prompt",
+                    "response_format", null);
         }
         if (remotePrefill != null && remotePrefill.handle().promptTokens() != this.promptTokens.length) {
             throw new RequestException(RequestException.Kind.INVALID, "KV handle " + remotePrefill.handle().handleId()
@@ -121,7 +129,24 @@ public final class GenerateRequest {
      * remote prefill does not carry over.
      */
     public GenerateRequest continueWith(String newId, int[] newPrompt, int newMaxTokens) {
-        return new GenerateRequest(newId, newPrompt, sampling, newMaxTokens, stopTokenIds, ignoreEos, topLogprobs);
+        OutputConstraint c = constraint;
+        if (c != null) {
+            // the new prompt is this prompt plus tokens generated under the constraint
+            c = c.withReplayedTokens(c.replayedTokens() + Math.max(0, newPrompt.length - promptTokens.length));
+        }
+        return new GenerateRequest(newId, newPrompt, sampling, newMaxTokens, stopTokenIds, ignoreEos, topLogprobs,
+                null, c);
+    }
+
+    /** The same request with its output constrained (null: unconstrained). */
+    public GenerateRequest withConstraint(OutputConstraint newConstraint) {
+        return new GenerateRequest(requestId, promptTokens, sampling, maxTokens, stopTokenIds, ignoreEos, topLogprobs,
+                remotePrefill, newConstraint);
+    }
+
+    /** The constraint on the output, or null. */
+    public OutputConstraint constraint() {
+        return constraint;
     }
 
     /**
@@ -130,19 +155,20 @@ public final class GenerateRequest {
      */
     public GenerateRequest withRemotePrefill(RemotePrefill prefill) {
         return new GenerateRequest(requestId, promptTokens, sampling, maxTokens, stopTokenIds, ignoreEos, topLogprobs,
-                Objects.requireNonNull(prefill, "prefill"));
+                Objects.requireNonNull(prefill, "prefill"), constraint);
     }
 
     /** The same request without a remote prefill (the decode worker computes the prompt itself). */
     public GenerateRequest withoutRemotePrefill() {
         return remotePrefill == null ? this
-                : new GenerateRequest(requestId, promptTokens, sampling, maxTokens, stopTokenIds, ignoreEos, topLogprobs);
+                : new GenerateRequest(requestId, promptTokens, sampling, maxTokens, stopTokenIds, ignoreEos, topLogprobs,
+                        null, constraint);
     }
 
     /** The same request under another token budget (the prefill half asks for one token). */
     public GenerateRequest withMaxTokens(int newMaxTokens) {
         return new GenerateRequest(requestId, promptTokens, sampling, newMaxTokens, stopTokenIds, ignoreEos,
-                topLogprobs, remotePrefill);
+                topLogprobs, remotePrefill, constraint);
     }
 
     /** The prompt's KV computed elsewhere, or null when the serving worker computes it. */
@@ -154,6 +180,7 @@ public final class GenerateRequest {
     public String toString() {
         return "GenerateRequest[" + requestId + ", prompt=" + promptTokens.length + " tokens, maxTokens="
                 + maxTokens + ", " + sampling + (remotePrefill != null ? ", prefilled by " + remotePrefill.handle().workerId() : "")
+                + (constraint != null ? ", constrained" : "")
                 + "]";
     }
 
@@ -163,7 +190,7 @@ public final class GenerateRequest {
                 && Arrays.equals(promptTokens, r.promptTokens) && sampling.equals(r.sampling)
                 && maxTokens == r.maxTokens && Arrays.equals(stopTokenIds, r.stopTokenIds)
                 && ignoreEos == r.ignoreEos && topLogprobs == r.topLogprobs
-                && Objects.equals(remotePrefill, r.remotePrefill);
+                && Objects.equals(remotePrefill, r.remotePrefill) && Objects.equals(constraint, r.constraint);
     }
 
     @Override

@@ -11,6 +11,7 @@ import dev.tandem.core.LoadReport;
 import dev.tandem.core.RequestException;
 import dev.tandem.core.RequestHandle;
 import dev.tandem.core.TokenSink;
+import dev.tandem.engine.grammar.Grammars;
 import dev.tandem.engine.kvcache.KvPool;
 import dev.tandem.engine.model.ModelRunner;
 import dev.tandem.engine.scheduler.NanoClock;
@@ -89,6 +90,9 @@ public final class LlmEngine implements Engine {
                 runner.contextLength(), runner.vocabSize(), b.simulated);
         this.scheduler = new Scheduler(b.modelName, config, runner, pool, totalBlocks,
                 b.promptVocabSize > 0 ? b.promptVocabSize : runner.vocabSize(), b.eosTokenIds, clock, b.stepTiming);
+        if (b.grammars != null) {
+            scheduler.setGrammars(b.grammars);
+        }
         if (b.driven) {
             this.thread = null;
             scheduler.setOwnerThread(Thread.currentThread());
@@ -349,6 +353,7 @@ public final class LlmEngine implements Engine {
         private boolean allocatePool = true;
         private KvPool pool;
         private AutoCloseable closeAlso;
+        private Grammars grammars;
 
         private Builder(String modelName, ModelRunner runner) {
             this.modelName = Objects.requireNonNull(modelName, "modelName");
@@ -370,6 +375,12 @@ public final class LlmEngine implements Engine {
         }
 
         /** Ids that end generation (the model's end-of-generation tokens); default none. */
+        /** Constrained decoding over the model's vocabulary (without it, constrained requests are refused). */
+        public Builder grammars(Grammars g) {
+            this.grammars = g;
+            return this;
+        }
+
         public Builder eosTokenIds(int... ids) {
             this.eosTokenIds = ids.clone();
             return this;

@@ -2,6 +2,7 @@ package dev.tandem.engine;
 
 import dev.tandem.core.KvLayout;
 import dev.tandem.engine.gguf.GgufFile;
+import dev.tandem.engine.grammar.Grammars;
 import dev.tandem.engine.kvcache.KvPool;
 import dev.tandem.engine.model.ModelConfig;
 import dev.tandem.engine.model.Transformer;
@@ -23,6 +24,8 @@ public final class LoadedModel implements AutoCloseable {
     private final String name;
     private final Tokenizer tokenizer;
     private final int[] endOfGenerationIds;
+    /** Shared by this model's engines: one mask cache per output constraint. */
+    private final Grammars grammars;
 
     private LoadedModel(GgufFile gguf, String name) {
         this.gguf = gguf;
@@ -30,6 +33,7 @@ public final class LoadedModel implements AutoCloseable {
         this.tokenizer = Tokenizer.fromGguf(gguf);
         this.endOfGenerationIds = IntStream.range(0, tokenizer.vocabSize()).filter(tokenizer::isEndOfGeneration)
                 .toArray();
+        this.grammars = Grammars.forTokenizer(tokenizer, endOfGenerationIds);
     }
 
     /**
@@ -83,7 +87,8 @@ public final class LoadedModel implements AutoCloseable {
         LlmEngine.Builder b = LlmEngine.builder(name, runner)
                 .config(config)
                 .kvShape(mc.layerCount(), mc.kvHeadCount(), mc.headDim())
-                .eosTokenIds(endOfGenerationIds);
+                .eosTokenIds(endOfGenerationIds)
+                .grammars(grammars);
         if (poolFile != null) {
             KvLayout layout = new KvLayout(config.blockSizeTokens(), mc.layerCount(), mc.kvHeadCount(), mc.headDim(),
                     config.kvDtype());

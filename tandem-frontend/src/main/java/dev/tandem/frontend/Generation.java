@@ -119,7 +119,8 @@ final class Generation {
                     SamplingParams sampling = spec.sampling().seed() == null ? spec.sampling()
                             : spec.sampling().withSeed(spec.sampling().seed() + i);
                     GenerateRequest request = new GenerateRequest(requestId + "-" + c, prompts.get(p).tokens(),
-                            sampling, maxTokens, spec.stopTokenIdArray(), spec.ignoreEos(), spec.topLogprobs());
+                            sampling, maxTokens, spec.stopTokenIdArray(), spec.ignoreEos(), spec.topLogprobs())
+                            .withConstraint(spec.constraint());
                     g.requests[c] = request;
                     g.workerOf[c] = plans.get(p).decode().worker().id();
                     g.handles[c] = dispatcher.launch(plans.get(p), request, g.sink(c));

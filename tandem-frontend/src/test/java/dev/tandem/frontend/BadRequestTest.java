@@ -126,8 +126,13 @@ class BadRequestTest {
                 chat("top_logprobs too many", "{" + msgs + ", \"logprobs\": true, \"top_logprobs\": 50}", 400,
                         "top_logprobs"),
                 chat("tools", "{" + msgs + ", \"tools\": [{\"type\": \"function\"}]}", 400, "tools"),
-                chat("json response format", "{" + msgs + ", \"response_format\": {\"type\": \"json_object\"}}",
-                        400, "response_format"),
+                chat("response_format unknown type", "{" + msgs + ", \"response_format\": {\"type\": \"xml\"}}",
+                        400, "response_format.type"),
+                chat("response_format schema keyword unsupported", "{" + msgs + ", \"response_format\": {\"type\": "
+                        + "\"json_schema\", \"json_schema\": {\"name\": \"s\", \"schema\": {\"type\": \"string\", "
+                        + "\"pattern\": \"a+\"}}}}", 400, "response_format.json_schema.schema"),
+                chat("response_format schema without name", "{" + msgs + ", \"response_format\": {\"type\": "
+                        + "\"json_schema\", \"json_schema\": {\"schema\": {}}}}", 400, "response_format.json_schema.name"),
                 chat("unknown model", "{\"model\": \"gpt-9\", " + msgs + "}", 404, "model"),
                 completions("prompt missing", "{\"max_tokens\": 3}", 400, "prompt"),
                 completions("prompt empty array", "{\"prompt\": []}", 400, "prompt"),

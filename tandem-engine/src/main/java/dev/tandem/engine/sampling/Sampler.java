@@ -74,12 +74,27 @@ public final class Sampler {
      * token back through {@link SequenceSampling#observe}.
      */
     public GeneratedToken sample(float[] logits, int offset, SequenceSampling seq) {
+        return sample(logits, offset, seq, null);
+    }
+
+    /**
+     * Like {@link #sample(float[], int, SequenceSampling)}, choosing only among the tokens whose
+     * bit is set in {@code allowed} (bit id of word id / 64; null allows all): the others' logits
+     * become -infinity after the penalties, before temperature, top-k, top-p and min-p. Logprobs
+     * still come from the unmodified logits. {@code allowed} must have a bit set.
+     */
+    public GeneratedToken sample(float[] logits, int offset, SequenceSampling seq, long[] allowed) {
         SamplingParams p = seq.params();
         float[] w = logits;
         int wOff = offset;
-        if (seq.hasPenalties()) {
+        if (seq.hasPenalties() || allowed != null) {
             System.arraycopy(logits, offset, work, 0, vocabSize);
-            applyPenalties(work, seq);
+            if (seq.hasPenalties()) {
+                applyPenalties(work, seq);
+            }
+            if (allowed != null) {
+                applyMask(work, allowed);
+            }
             w = work;
             wOff = 0;
         }
@@ -94,6 +109,23 @@ public final class Sampler {
             return GeneratedToken.of(token);
         }
         return withLogprobs(logits, offset, token, seq.topLogprobs());
+    }
+
+    /** Sets the logit of every token not in {@code allowed} to -infinity. */
+    private void applyMask(float[] w, long[] allowed) {
+        for (int word = 0; word < allowed.length; word++) {
+            long bits = allowed[word];
+            if (bits == -1L) {
+                continue;
+            }
+            int base = word << 6;
+            int end = Math.min(64, vocabSize - base);
+            for (int b = 0; b < end; b++) {
+                if ((bits & (1L << b)) == 0) {
+                    w[base + b] = Float.NEGATIVE_INFINITY;
+                }
+            }
+        }
     }
 
     /** Penalised logits of {@code w} in place (visible to tests). */

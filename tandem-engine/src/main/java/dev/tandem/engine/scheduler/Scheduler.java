@@ -12,6 +12,8 @@ import dev.tandem.core.TokenSink;
 import dev.tandem.engine.EngineConfig;
 import dev.tandem.engine.ImportReservation;
 import dev.tandem.engine.PromptPin;
+import dev.tandem.engine.grammar.GrammarState;
+import dev.tandem.engine.grammar.Grammars;
 import dev.tandem.engine.kvcache.BlockManager;
 import dev.tandem.engine.kvcache.KvPool;
 import dev.tandem.engine.model.ModelRunner;
@@ -95,6 +97,8 @@ public final class Scheduler {
     private final NanoClock clock;
     private final StepTiming timing;
     private final Sampler sampler;
+    /** Constrained decoding over the model's vocabulary; null: constrained requests are refused. */
+    private volatile Grammars grammars;
     private final float[] logits; // [maxSequences][vocab]
 
     // ---- shared with other threads ----
@@ -177,6 +181,14 @@ public final class Scheduler {
      */
     public void setOwnerThread(Thread thread) {
         this.ownerThread = thread;
+    }
+
+    /**
+     * Enables constrained output ({@link GenerateRequest#constraint()}) over this vocabulary;
+     * without it a constrained request is refused. Called before the first submit.
+     */
+    public void setGrammars(Grammars grammars) {
+        this.grammars = grammars;
     }
 
     /** Sets the action that wakes the engine thread when a command arrives. */
@@ -418,7 +430,18 @@ public final class Scheduler {
         for (int i = 0; i < request.promptLength(); i++) {
             sampling.observe(request.promptToken(i));
         }
-        return new Sequence(this, arrivals.getAndIncrement(), request, sink, onPinned, blockSize, sampling);
+        GrammarState grammar = null;
+        if (request.constraint() != null) {
+            Grammars g = grammars;
+            if (g == null) {
+                throw new RequestException(RequestException.Kind.INVALID, "engine " + name
+                        + " has no tokenizer to constrain the output with", "response_format", null);
+            }
+            grammar = g.start(request.constraint(), request.promptTokens());
+        }
+        Sequence s = new Sequence(this, arrivals.getAndIncrement(), request, sink, onPinned, blockSize, sampling);
+        s.grammar = grammar;
+        return s;
     }
 
     private void enqueueOrFail(Command c) {
@@ -491,8 +514,19 @@ public final class Scheduler {
     }
 
     private void sampleAndEmit(Sequence s, int row) {
-        GeneratedToken t = sampler.sample(logits, row * vocabSize, s.sampling);
+        long[] allowed = null;
+        if (s.grammar != null) {
+            // a one-token request (a prefill peer's half) samples freely within the grammar: its
+            // budget is the decode worker's, which steers the end
+            int remaining = s.request.maxTokens() == 1 ? Integer.MAX_VALUE
+                    : Math.min(s.request.maxTokens() - s.generated, contextLength - s.tokenCount);
+            allowed = s.grammar.allowed(remaining);
+        }
+        GeneratedToken t = sampler.sample(logits, row * vocabSize, s.sampling, allowed);
         int id = t.tokenId();
+        if (s.grammar != null) {
+            s.grammar.accept(id);
+        }
         s.append(id);
         try {
             s.sink.onToken(t);
@@ -517,6 +551,9 @@ public final class Scheduler {
         }
         if (s.request.isStopToken(id)) {
             return FinishReason.STOP;
+        }
+        if (s.grammar != null && s.grammar.complete()) {
+            return FinishReason.STOP; // the constrained value is written and nothing may follow
         }
         if (s.generated >= s.request.maxTokens() || s.tokenCount >= contextLength) {
             return FinishReason.LENGTH;
@@ -645,6 +682,9 @@ public final class Scheduler {
         planner.countPrompt(s);
         if (!s.sampling.params().greedy()) {
             s.sampling.skipDraw(); // the peer's draw for the first token
+        }
+        if (s.grammar != null) {
+            s.grammar.accept(firstToken); // the peer sampled it under the same constraint
         }
         s.append(firstToken);
         planner.insertRunning(s);

@@ -6,6 +6,7 @@ import dev.tandem.core.TokenSink;
 import dev.tandem.core.Usage;
 import dev.tandem.engine.PromptPin;
 import dev.tandem.engine.kvcache.BlockTable;
+import dev.tandem.engine.grammar.GrammarState;
 import dev.tandem.engine.sampling.SequenceSampling;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
@@ -37,6 +38,7 @@ final class Sequence implements RequestHandle {
     final int promptLength;
     final BlockTable table;
     final SequenceSampling sampling;
+    GrammarState grammar;         // the output constraint's state; null when unconstrained
     int tokenCount;
     int generated;
     int computed;

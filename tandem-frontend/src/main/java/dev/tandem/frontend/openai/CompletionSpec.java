@@ -1,5 +1,6 @@
 package dev.tandem.frontend.openai;
 
+import dev.tandem.core.OutputConstraint;
 import dev.tandem.core.SamplingParams;
 import dev.tandem.engine.tokenizer.ChatMessage;
 import java.util.List;
@@ -22,11 +23,20 @@ import java.util.Objects;
  * @param includeUsage add a usage chunk to the stream
  * @param ignoreEos    keep generating past end-of-generation tokens
  * @param user         the client's end-user id, or null
+ * @param constraint   what the output must be ({@code response_format}), or null
  */
 public record CompletionSpec(Endpoint endpoint, String model, List<ChatMessage> messages, List<Prompt> prompts,
                              Integer maxTokens, SamplingParams sampling, List<String> stop,
                              List<Integer> stopTokenIds, int n, int topLogprobs, boolean stream,
-                             boolean includeUsage, boolean ignoreEos, String user) {
+                             boolean includeUsage, boolean ignoreEos, String user, OutputConstraint constraint) {
+    public CompletionSpec(Endpoint endpoint, String model, List<ChatMessage> messages, List<Prompt> prompts,
+                          Integer maxTokens, SamplingParams sampling, List<String> stop,
+                          List<Integer> stopTokenIds, int n, int topLogprobs, boolean stream,
+                          boolean includeUsage, boolean ignoreEos, String user) {
+        this(endpoint, model, messages, prompts, maxTokens, sampling, stop, stopTokenIds, n, topLogprobs, stream,
+                includeUsage, ignoreEos, user, null);
+    }
+
     public CompletionSpec {
         Objects.requireNonNull(endpoint, "endpoint");
         messages = List.copyOf(messages);

@@ -64,7 +64,8 @@ public final class RequestParser {
         }
         return new CompletionSpec(endpoint, model, messages, prompts, maxTokens, sampling(root), stop(root),
                 nonNegativeInts(root, "stop_token_ids"), n, topLogprobs, stream, stream && includeUsage,
-                optBool(root, "ignore_eos", false), optString(root, "user"));
+                optBool(root, "ignore_eos", false), optString(root, "user"),
+                ResponseFormats.parse(present(root, "response_format")));
     }
 
     static JsonNode readJson(byte[] body) {
@@ -96,13 +97,6 @@ public final class RequestParser {
         JsonNode bias = present(root, "logit_bias");
         if (bias != null && !(bias.isObject() && bias.isEmpty())) {
             throw ApiException.invalid("logit_bias", "'logit_bias' is not supported by this server");
-        }
-        JsonNode format = present(root, "response_format");
-        if (format != null) {
-            JsonNode type = format.isObject() ? format.get("type") : null;
-            if (type == null || !type.isTextual() || !type.asText().equals("text")) {
-                throw ApiException.invalid("response_format", "only response_format {\"type\": \"text\"} is supported");
-            }
         }
         if (endpoint == Endpoint.COMPLETIONS) {
             if (optBool(root, "echo", false)) {

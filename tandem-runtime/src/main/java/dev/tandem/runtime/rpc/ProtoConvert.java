@@ -10,6 +10,7 @@ import dev.tandem.core.KvHandle;
 import dev.tandem.core.KvLayout;
 import dev.tandem.core.KvSnapshot;
 import dev.tandem.core.LoadReport;
+import dev.tandem.core.OutputConstraint;
 import dev.tandem.core.PrefillResult;
 import dev.tandem.core.ProtocolException;
 import dev.tandem.core.RemotePrefill;
@@ -62,6 +63,11 @@ final class ProtoConvert {
         for (int id : r.stopTokenIds()) {
             b.addStopTokenIds(id);
         }
+        OutputConstraint c = r.constraint();
+        if (c != null) {
+            b.setConstraintSchema(c.jsonSchema()).setConstraintPrefix(c.prefix()).setConstraintSuffix(c.suffix())
+                    .setConstraintReplayedTokens(c.replayedTokens());
+        }
         RemotePrefill rp = r.remotePrefill();
         if (rp != null) {
             b.setFirstToken(toProto(rp.firstToken())).setHandle(toProto(rp.handle()))
@@ -80,6 +86,14 @@ final class ProtoConvert {
                 : SamplingParams.GREEDY;
         GenerateRequest r = new GenerateRequest(m.getRequestId(), toInts(m.getPromptTokensList()), sampling,
                 m.getMaxTokens(), toInts(m.getStopTokenIdsList()), m.getIgnoreEos(), m.getTopLogprobs());
+        if (!m.getConstraintSchema().isEmpty()) {
+            if (m.getConstraintReplayedTokens() < 0) {
+                throw new RequestException(RequestException.Kind.INVALID, "[req=" + m.getRequestId()
+                        + "] constraint_replayed_tokens " + m.getConstraintReplayedTokens(), "response_format", null);
+            }
+            r = r.withConstraint(new OutputConstraint(m.getConstraintSchema(), m.getConstraintPrefix(),
+                    m.getConstraintSuffix(), m.getConstraintReplayedTokens()));
+        }
         if (!m.hasHandle()) {
             return r;
         }
