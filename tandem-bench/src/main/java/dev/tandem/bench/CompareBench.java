@@ -81,7 +81,7 @@ public final class CompareBench {
                 if (!s.load().quiet()) {
                     err.println("[" + label + "] starting: tandem serve " + String.join(" ", args));
                 }
-                try (ServerProcess server = ServerProcess.start(s.launcher(), args,
+                try (ComparedServer server = ComparedServer.start(s.launcher(), args,
                         s.logDir().resolve(c.id() + (round > 1 ? "-" + round : "") + ".log"), s.readyTimeout());
                      StreamingClient client = new StreamingClient(server.url(), s.load().requestTimeout(),
                              s.load().apiKey())) {
@@ -102,7 +102,7 @@ public final class CompareBench {
                     }
                     runs.add(run);
                     done.put(c, run);
-                } catch (ServerProcess.StartFailure e) {
+                } catch (ComparedServer.StartFailure e) {
                     String note = label + " (" + c.id() + ") skipped: the server did not start: " + e.getMessage();
                     notes.add(note);
                     if (!s.load().quiet()) {

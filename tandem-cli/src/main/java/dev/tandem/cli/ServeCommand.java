@@ -1,14 +1,14 @@
 package dev.tandem.cli;
 
+import dev.tandem.cli.embedded.EmbeddedDeployment;
 import dev.tandem.core.ConfigException;
 import dev.tandem.core.TransferKind;
 import dev.tandem.engine.EngineConfig;
-import dev.tandem.worker.DisaggEngine;
-import java.util.Set;
-import dev.tandem.frontend.EmbeddedDeployment;
 import dev.tandem.frontend.FrontendConfig;
 import dev.tandem.router.RouterConfig;
+import dev.tandem.worker.DisaggEngine;
 import java.io.PrintStream;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;

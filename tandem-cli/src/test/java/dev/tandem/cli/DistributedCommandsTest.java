@@ -145,7 +145,7 @@ class DistributedCommandsTest {
         assertThat(fails("worker", "--registry", "memory://x", "--events", "memory://x", "--rpc-port", "99999",
                 "--model", modelFile(), "--mock")).startsWith("error: --rpc-port must be in [0, 65535], got 99999");
         assertThat(fails("frontend", "--registry", "memory://x", "--events", "memory://x", "--model", modelFile(),
-                "--router", "direct")).startsWith("error: the direct router policy needs a target worker");
+                "--router", "direct")).startsWith("error: unknown router policy 'direct'");
     }
 
     @Test

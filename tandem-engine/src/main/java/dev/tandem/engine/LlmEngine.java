@@ -11,16 +11,12 @@ import dev.tandem.core.LoadReport;
 import dev.tandem.core.RequestException;
 import dev.tandem.core.RequestHandle;
 import dev.tandem.core.TokenSink;
-import dev.tandem.engine.gguf.GgufFile;
 import dev.tandem.engine.grammar.Grammars;
 import dev.tandem.engine.kvcache.KvPool;
-import dev.tandem.engine.model.ModelConfig;
 import dev.tandem.engine.model.ModelRunner;
-import dev.tandem.engine.model.Transformer;
 import dev.tandem.engine.scheduler.NanoClock;
 import dev.tandem.engine.scheduler.Scheduler;
 import dev.tandem.engine.scheduler.StepTiming;
-import dev.tandem.engine.tokenizer.Tokenizer;
 import java.nio.file.Path;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
@@ -29,7 +25,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
-import java.util.stream.IntStream;
 
 /**
  * A serving engine: a {@link ModelRunner} (the transformer, or the mock's timing model) behind a
@@ -127,17 +122,11 @@ public final class LlmEngine implements Engine {
      * with the engine), for callers that want to adjust it, e.g. {@link Builder#driven()}.
      */
     public static Builder builderForModel(Path modelPath, EngineConfig config, int threads) {
-        GgufFile gguf = GgufFile.open(modelPath);
+        LoadedModel model = LoadedModel.open(modelPath, modelPath.getFileName().toString().replaceFirst("\\.gguf$", ""));
         try {
-            Tokenizer tokenizer = Tokenizer.fromGguf(gguf);
-            int[] eos = IntStream.range(0, tokenizer.vocabSize()).filter(tokenizer::isEndOfGeneration).toArray();
-            Transformer transformer = new Transformer(gguf, config.maxBatchTokens(), threads);
-            ModelConfig mc = transformer.config();
-            String name = modelPath.getFileName().toString().replaceFirst("\\.gguf$", "");
-            return builder(name, transformer).config(config).kvShape(mc.layerCount(), mc.kvHeadCount(), mc.headDim())
-                    .eosTokenIds(eos).grammars(Grammars.forTokenizer(tokenizer, eos)).closeAlso(gguf);
+            return model.engineBuilder(config, threads, null).closeAlso(model);
         } catch (RuntimeException e) {
-            gguf.close();
+            model.close();
             throw e;
         }
     }
@@ -187,6 +176,11 @@ public final class LlmEngine implements Engine {
 
     public CompletableFuture<Boolean> cancelImport(ImportReservation reservation) {
         return scheduler.cancelImport(reservation);
+    }
+
+    /** The engine's clock: pin expiries ({@link PromptPin#expiresAtNanos()}) are on it. */
+    public NanoClock clock() {
+        return clock;
     }
 
     /**

@@ -10,6 +10,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.tandem.core.FinishReason;
 import dev.tandem.core.GenerateRequest;
 import dev.tandem.core.KvEvent;
+import dev.tandem.core.RecordingSink;
 import dev.tandem.core.RequestException;
 import dev.tandem.engine.kvcache.EventLog;
 import dev.tandem.engine.kvcache.KvPool;

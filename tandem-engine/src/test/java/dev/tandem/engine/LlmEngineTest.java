@@ -13,6 +13,7 @@ import dev.tandem.core.FinishReason;
 import dev.tandem.core.GenerateRequest;
 import dev.tandem.core.KvEvent;
 import dev.tandem.core.LoadReport;
+import dev.tandem.core.RecordingSink;
 import dev.tandem.core.RequestException;
 import dev.tandem.core.RequestHandle;
 import dev.tandem.core.SamplingParams;

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tandem.core.FinishReason;
 import dev.tandem.core.GenerateRequest;
 import dev.tandem.core.KvDtype;
+import dev.tandem.core.RecordingSink;
 import dev.tandem.core.SamplingParams;
 import dev.tandem.engine.mock.VirtualClock;
 import java.io.IOException;

@@ -10,6 +10,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.tandem.core.FinishReason;
 import dev.tandem.core.GenerateRequest;
 import dev.tandem.core.KvSnapshot;
+import dev.tandem.core.RecordingSink;
 import dev.tandem.core.RequestException;
 import dev.tandem.core.RequestHandle;
 import dev.tandem.core.SamplingParams;

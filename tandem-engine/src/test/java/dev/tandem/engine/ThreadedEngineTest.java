@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.tandem.core.FinishReason;
 import dev.tandem.core.GenerateRequest;
 import dev.tandem.core.LoadReport;
+import dev.tandem.core.RecordingSink;
 import dev.tandem.core.RequestHandle;
 import dev.tandem.engine.kvcache.EventLog;
 import java.util.ArrayList;

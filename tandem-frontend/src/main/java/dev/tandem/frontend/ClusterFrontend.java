@@ -8,7 +8,7 @@ import dev.tandem.runtime.events.WorkerEventSubscriber;
 import dev.tandem.runtime.registry.Registry;
 import dev.tandem.runtime.registry.RegistryWatch;
 import dev.tandem.runtime.registry.WorkerSetTracker;
-import dev.tandem.worker.DisaggMetrics;
+import dev.tandem.runtime.metrics.DisaggMetrics;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -16,6 +16,8 @@ import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+
+import static dev.tandem.core.Closeables.closeQuietly;
 
 /**
  * A frontend process of a distributed deployment ({@code tandem frontend}): the OpenAI server and
@@ -65,10 +67,6 @@ public final class ClusterFrontend implements AutoCloseable {
             }
             if (eventsSilenceMs < 100 || eventsSilenceMs > 600_000) {
                 throw new ConfigException("events silence must be in [100, 600000] ms, got " + eventsSilenceMs);
-            }
-            if (router.policy() == RouterConfig.PolicyKind.DIRECT) {
-                throw new ConfigException("the direct router policy needs a target worker per request; use kv, "
-                        + "round-robin, random, least-loaded or session-affinity");
             }
         }
 
@@ -201,22 +199,11 @@ public final class ClusterFrontend implements AutoCloseable {
     }
 
     private void closeAll(FrontendServer s, RegistryWatch w, WorkerEventSubscriber sub) {
-        closeQuietly(s);
-        closeQuietly(w);
-        closeQuietly(sub);
+        closeQuietly(s, LOG);
+        closeQuietly(w, LOG);
+        closeQuietly(sub, LOG);
         timer.shutdownNow();
-        closeQuietly(remote);
-        closeQuietly(selector);
-    }
-
-    private static void closeQuietly(AutoCloseable c) {
-        if (c == null) {
-            return;
-        }
-        try {
-            c.close();
-        } catch (Exception e) {
-            LOG.log(System.Logger.Level.WARNING, "closing " + c.getClass().getSimpleName() + " failed", e);
-        }
+        closeQuietly(remote, LOG);
+        closeQuietly(selector, LOG);
     }
 }

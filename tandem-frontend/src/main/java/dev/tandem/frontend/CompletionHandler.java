@@ -2,26 +2,28 @@ package dev.tandem.frontend;
 
 import dev.tandem.core.GeneratedToken;
 import dev.tandem.frontend.AdmissionQueue.Permit;
-import dev.tandem.frontend.WorkerSelector.Selection;
 import dev.tandem.frontend.openai.ApiException;
 import dev.tandem.frontend.openai.ChoiceResult;
 import dev.tandem.frontend.openai.CompletionSpec;
 import dev.tandem.frontend.openai.Endpoint;
-import dev.tandem.frontend.openai.RequestParser;
 import dev.tandem.frontend.openai.ResponseWriter;
 import io.helidon.http.HeaderNames;
-import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 
 /**
- * Serves {@code POST /v1/chat/completions} and {@code POST /v1/completions}: parse, preprocess,
- * admit, route, generate, and answer as one JSON body or as server-sent events.
+ * The request pipeline of {@code POST /v1/chat/completions} and {@code POST /v1/completions}: owns
+ * one request from its parsed body ({@link CompletionSpec}) to the last byte of the answer:
+ * preprocess, admit, route ({@link RoutedRequests}, closed however the request ends), generate
+ * ({@link Generation}), and answer as one JSON body or as server-sent events. Its collaborators
+ * are given at construction; it does not call back into the HTTP server.
  *
  * <h2>Design: the streaming path</h2>
  * The request runs on its own virtual thread, which blocks on the request's event queue
@@ -47,41 +49,63 @@ final class CompletionHandler {
     /** HTTP status recorded (never sent) when the client went away. */
     static final int CLIENT_CLOSED = 499;
 
-    private final FrontendServer server;
-
-    CompletionHandler(FrontendServer server) {
-        this.server = server;
+    /** Waits for room for {@code sequences} engine sequences (429 / 503 as {@link ApiException}). */
+    @FunctionalInterface
+    interface Admission {
+        Permit admit(int sequences);
     }
 
-    /** Serves one request and returns the status it ended with (for metrics). */
-    int serve(Endpoint endpoint, ServerRequest req, ServerResponse res, long startNs) {
-        server.checkApiKey(req);
-        byte[] body = server.readBody(req);
-        CompletionSpec spec = RequestParser.parse(endpoint, body);
-        ServedModel model = server.resolveModel(spec.model());
-        List<Worker> candidates = server.workers().servingModel(model.name());
+    private final FrontendConfig config;
+    private final Function<String, ServedModel> models;
+    private final WorkerSet workers;
+    private final WorkerSelector selector;
+    private final Dispatcher dispatcher;
+    private final Admission admission;
+    private final Function<Endpoint, String> requestIds;
+    private final Set<Generation> running;
+    private final FrontendMetrics metrics;
+
+    /**
+     * @param models     the served model a request names (null: the only one); throws
+     *                   {@link ApiException} for an unknown one
+     * @param requestIds a new request id per request
+     * @param running    where a request's {@link Generation} stays while it runs (so shutdown can
+     *                   cancel it)
+     */
+    CompletionHandler(FrontendConfig config, Function<String, ServedModel> models, WorkerSet workers,
+                      WorkerSelector selector, Dispatcher dispatcher, Admission admission,
+                      Function<Endpoint, String> requestIds, Set<Generation> running, FrontendMetrics metrics) {
+        this.config = config;
+        this.models = models;
+        this.workers = workers;
+        this.selector = selector;
+        this.dispatcher = dispatcher;
+        this.admission = admission;
+        this.requestIds = requestIds;
+        this.running = running;
+        this.metrics = metrics;
+    }
+
+    /** Serves one parsed request to its last byte and returns the status it ended with (for metrics). */
+    int serve(CompletionSpec spec, ServerResponse res, long startNs) {
+        Endpoint endpoint = spec.endpoint();
+        ServedModel model = models.apply(spec.model());
+        List<Worker> candidates = workers.servingModel(model.name());
         if (candidates.isEmpty()) {
             throw ApiException.unavailable("No worker serves model '" + model.name() + "' yet; retry later");
         }
         Worker first = candidates.getFirst();
         Preprocessor.Prepared prepared = Preprocessor.prepare(spec, model.text(), first.info().contextLength(),
                 first.blockSizeTokens());
-        try (Permit permit = server.admit(spec.choiceCount())) {
-            String requestId = server.newRequestId(endpoint);
-            List<Selection> selections = new ArrayList<>(prepared.prompts().size());
+        try (Permit permit = admission.admit(spec.choiceCount()); RoutedRequests routes = new RoutedRequests()) {
+            String requestId = requestIds.apply(endpoint);
+            List<RoutedRequest> selections = new ArrayList<>(prepared.prompts().size());
             List<Dispatcher.Plan> plans = new ArrayList<>(prepared.prompts().size());
-            Generation g;
-            try {
-                route(requestId, spec, prepared, candidates, model.name(), selections, plans);
-                g = Generation.start(requestId, spec, prepared.prompts(), selections, plans, prepared.maxTokens(),
-                        model.text(), !spec.stream(), server.dispatcher(), model.name(), first.blockSizeTokens());
-            } catch (RuntimeException e) {
-                for (Selection s : selections) {
-                    server.selector().finished(s);
-                }
-                throw e;
-            }
-            server.track(g);
+            route(requestId, spec, prepared, candidates, model.name(), routes, selections, plans);
+            Generation g = Generation.start(requestId, spec, prepared.prompts(), selections, routes, plans,
+                    prepared.maxTokens(), model.text(), !spec.stream(), dispatcher, model.name(),
+                    first.blockSizeTokens());
+            running.add(g);
             try {
                 ResponseWriter writer = new ResponseWriter(endpoint, requestId,
                         TimeUnit.MILLISECONDS.toSeconds(System.currentTimeMillis()), model.name(), model.text(),
@@ -89,22 +113,27 @@ final class CompletionHandler {
                 return spec.stream() ? stream(g, spec, writer, res, startNs) : whole(g, spec, writer, res, startNs);
             } finally {
                 g.cancelAll();
-                server.untrack(g);
-                for (Selection s : g.routingDecisions()) {
-                    server.selector().finished(s);
-                }
+                running.remove(g);
             }
         }
     }
 
-    /** Routes every prompt to a decode (or aggregated) worker and plans its prefill (see {@link Dispatcher}). */
+    /**
+     * Routes every prompt to a decode (or aggregated) worker and plans its prefill (see
+     * {@link Dispatcher}); every decision joins {@code routes} as soon as it is made.
+     */
     private void route(String requestId, CompletionSpec spec, Preprocessor.Prepared prepared, List<Worker> candidates,
-                       String model, List<Selection> selections, List<Dispatcher.Plan> plans) {
+                       String model, RoutedRequests routes, List<RoutedRequest> selections,
+                       List<Dispatcher.Plan> plans) {
         for (PreparedPrompt p : prepared.prompts()) {
             RoutingRequest routing = p.routingRequest(requestId, spec.user());
-            Selection s = server.selector().select(routing, candidates);
+            RoutedRequest s = routes.add(selector.select(routing, candidates));
             selections.add(s);
-            plans.add(server.dispatcher().plan(routing, s, prepared.maxTokens(), model));
+            Dispatcher.Plan plan = dispatcher.plan(routing, s, prepared.maxTokens(), model);
+            if (plan.remote()) {
+                routes.add(plan.prefill()); // closed early when the prefill answers; here if it never starts
+            }
+            plans.add(plan);
         }
     }
 
@@ -204,10 +233,10 @@ final class CompletionHandler {
      */
     private Generation.Event nextEvent(Generation g) {
         try {
-            Generation.Event e = g.next(TimeUnit.MILLISECONDS.toNanos(server.config().tokenTimeoutMs()));
+            Generation.Event e = g.next(TimeUnit.MILLISECONDS.toNanos(config.tokenTimeoutMs()));
             if (e == null) {
                 g.fail(ApiException.unavailable("[req=" + g.requestId() + "] no output from the worker for "
-                        + server.config().tokenTimeoutMs() + " ms"));
+                        + config.tokenTimeoutMs() + " ms"));
             }
             return e;
         } catch (InterruptedException ex) {
@@ -223,13 +252,13 @@ final class CompletionHandler {
             long previous = c.swapLastTokenNs(t.atNs());
             if (previous == 0) {
                 if (c.index() == 0) {
-                    server.metrics().firstToken((t.atNs() - startNs) / 1e9);
+                    metrics.firstToken((t.atNs() - startNs) / 1e9);
                 }
                 if (c.index() % g.n() == 0) {
-                    server.selector().firstToken(g.selection(c.index() / g.n()));
+                    g.selection(c.index() / g.n()).firstToken();
                 }
             } else {
-                server.metrics().interToken((t.atNs() - previous) / 1e9);
+                metrics.interToken((t.atNs() - previous) / 1e9);
             }
         }
         return g.apply(e);
@@ -237,7 +266,7 @@ final class CompletionHandler {
 
     private void recordTokens(Generation g) {
         var usage = g.usage();
-        server.metrics().tokens(usage.promptTokens(), usage.completionTokens(), usage.cachedPromptTokens(),
+        metrics.tokens(usage.promptTokens(), usage.completionTokens(), usage.cachedPromptTokens(),
                 g.predictedCachedTokens());
     }
 

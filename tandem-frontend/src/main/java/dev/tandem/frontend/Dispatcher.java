@@ -12,10 +12,9 @@ import dev.tandem.core.RequestHandle;
 import dev.tandem.core.TandemException;
 import dev.tandem.core.TokenSink;
 import dev.tandem.core.Usage;
-import dev.tandem.frontend.WorkerSelector.Selection;
 import dev.tandem.frontend.openai.ApiException;
 import dev.tandem.runtime.rpc.PrefillService;
-import dev.tandem.worker.DisaggMetrics;
+import dev.tandem.runtime.metrics.DisaggMetrics;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -78,14 +77,14 @@ final class Dispatcher {
      * @param decode  the worker that streams the answer
      * @param prefill the worker that computes the prompt, or null when {@code decode} does
      */
-    record Plan(Selection decode, Selection prefill) {
+    record Plan(RoutedRequest decode, RoutedRequest prefill) {
         boolean remote() {
             return prefill != null;
         }
     }
 
     /** A migrated stream: its new routing decision and its handle. */
-    record Relaunch(Selection decode, RequestHandle handle) {
+    record Relaunch(RoutedRequest decode, RequestHandle handle) {
     }
 
     private final DispatchConfig config;
@@ -113,7 +112,7 @@ final class Dispatcher {
      *
      * @throws ApiException 503 when remote prefill is enforced and no prefill worker serves the model
      */
-    Plan plan(RoutingRequest routing, Selection decode, int maxTokens, String model) {
+    Plan plan(RoutingRequest routing, RoutedRequest decode, int maxTokens, String model) {
         List<Worker> prefill = workers.prefillingModel(model);
         boolean enforce = config.enforceDisagg();
         if (prefill.isEmpty()) {
@@ -132,7 +131,7 @@ final class Dispatcher {
                 return local(decode, DisaggMetrics.Path.SHORT_PROMPT);
             }
         }
-        Selection p = selector.selectPrefill(routing, prefill,
+        RoutedRequest p = selector.selectPrefill(routing, prefill,
                 enforce ? Long.MAX_VALUE : config.prefillBusyQueuedTokens());
         if (p == null) {
             if (enforce) {
@@ -145,7 +144,7 @@ final class Dispatcher {
         return new Plan(decode, p);
     }
 
-    private Plan local(Selection decode, DisaggMetrics.Path reason) {
+    private Plan local(RoutedRequest decode, DisaggMetrics.Path reason) {
         metrics.request(reason);
         return new Plan(decode, null);
     }
@@ -169,10 +168,11 @@ final class Dispatcher {
      * with the tokens already streamed appended to its prompt (and its budget reduced); it goes
      * to another decode worker, routed and planned like a new request.
      *
+     * @param routes the request's routing decisions; the new one joins them (and is closed with them)
      * @throws ApiException 503 when no other decode worker serves the model
      */
     Relaunch migrate(GenerateRequest continued, String lostWorkerId, String model, int blockSize, String user,
-                     TokenSink sink) {
+                     TokenSink sink, RoutedRequests routes) {
         List<Worker> candidates = workers.servingModel(model).stream().filter(w -> !w.id().equals(lostWorkerId))
                 .toList();
         if (candidates.isEmpty()) {
@@ -182,20 +182,12 @@ final class Dispatcher {
         int[] tokens = continued.promptTokens();
         RoutingRequest routing = new RoutingRequest(continued.requestId(), BlockHasher.sequenceHashes(tokens, blockSize),
                 tokens.length, user);
-        Selection decode = selector.select(routing, candidates);
-        Plan plan;
-        try {
-            plan = plan(routing, decode, continued.maxTokens(), model);
-        } catch (ApiException e) {
-            selector.finished(decode);
-            throw e;
+        RoutedRequest decode = routes.add(selector.select(routing, candidates));
+        Plan plan = plan(routing, decode, continued.maxTokens(), model);
+        if (plan.remote()) {
+            routes.add(plan.prefill());
         }
-        try {
-            return new Relaunch(decode, launch(plan, continued, sink));
-        } catch (RuntimeException e) {
-            selector.finished(decode);
-            throw e;
-        }
+        return new Relaunch(decode, launch(plan, continued, sink));
     }
 
     /** The prefill worker's request-plane address for the decode worker's release; empty in process. */
@@ -383,8 +375,7 @@ final class Dispatcher {
 
         /** The prefill half no longer loads its worker in the router's view. */
         private void routingDone() {
-            selector.firstToken(plan.prefill());
-            selector.finished(plan.prefill());
+            plan.prefill().close();
         }
 
         private void releaseUnused(KvHandle handle) {

@@ -3,9 +3,11 @@ package dev.tandem.frontend;
 import dev.tandem.core.ConfigException;
 import dev.tandem.frontend.AdmissionQueue.Permit;
 import dev.tandem.frontend.openai.ApiException;
+import dev.tandem.frontend.openai.CompletionSpec;
 import dev.tandem.frontend.openai.Endpoint;
+import dev.tandem.frontend.openai.RequestParser;
 import dev.tandem.frontend.openai.ResponseWriter;
-import dev.tandem.worker.DisaggMetrics;
+import dev.tandem.runtime.metrics.DisaggMetrics;
 import io.helidon.common.buffers.DataReader;
 import io.helidon.http.DirectHandler;
 import io.helidon.http.HeaderNames;
@@ -66,11 +68,9 @@ public final class FrontendServer implements AutoCloseable {
     private final FrontendConfig config;
     private final List<ServedModel> models;
     private final WorkerSet workers;
-    private final WorkerSelector selector;
     private final AdmissionQueue admission;
     private final FrontendMetrics metrics;
-    private final Dispatcher dispatcher;
-    private final CompletionHandler completions = new CompletionHandler(this);
+    private final CompletionHandler completions;
     /** Requests inside a handler; read by metrics and shutdown. */
     private final AtomicInteger inFlight = new AtomicInteger();
     /** Generations running now, so shutdown can cancel them. */
@@ -97,14 +97,15 @@ public final class FrontendServer implements AutoCloseable {
         this.config = config;
         this.models = List.copyOf(models);
         this.workers = workers;
-        this.selector = selector;
         this.admission = new AdmissionQueue(config.maxRunning(), config.maxQueued());
         this.metrics = new FrontendMetrics(inFlight::get, admission::queued, workers);
         disagg.register(metrics.registry(), activePins);
         if (selector instanceof RouterSelector routing) {
             RouterMetrics.register(metrics.registry(), routing.router()::stats, workers);
         }
-        this.dispatcher = new Dispatcher(dispatch, selector, workers, disagg);
+        this.completions = new CompletionHandler(config, this::resolveModel, workers, selector,
+                new Dispatcher(dispatch, selector, workers, disagg),
+                this::admit, this::newRequestId, active, metrics);
         this.server = WebServer.builder()
                 .host(config.host())
                 .port(config.port())
@@ -267,7 +268,9 @@ public final class FrontendServer implements AutoCloseable {
                 throw ApiException.unavailable("The server is shutting down");
             }
             RESPONSE.set(res);
-            status = completions.serve(endpoint, req, res, startNs);
+            checkApiKey(req);
+            CompletionSpec spec = RequestParser.parse(endpoint, readBody(req));
+            status = completions.serve(spec, res, startNs);
         } catch (ApiException e) {
             status = e.status();
             if (CLOSE_AFTER.get() != null && !res.isSent()) {
@@ -354,28 +357,12 @@ public final class FrontendServer implements AutoCloseable {
         return config;
     }
 
-    WorkerSelector selector() {
-        return selector;
-    }
-
     FrontendMetrics metrics() {
         return metrics;
     }
 
-    Dispatcher dispatcher() {
-        return dispatcher;
-    }
-
     String newRequestId(Endpoint endpoint) {
         return endpoint.idPrefix() + idPrefix + "-" + requestCounter.incrementAndGet();
-    }
-
-    void track(Generation g) {
-        active.add(g);
-    }
-
-    void untrack(Generation g) {
-        active.remove(g);
     }
 
     /** 401 unless no key is configured or the request carries {@code Authorization: Bearer <key>}. */

@@ -9,12 +9,10 @@ import dev.tandem.core.SamplingParams;
 import dev.tandem.core.TandemException;
 import dev.tandem.core.TokenSink;
 import dev.tandem.core.Usage;
-import dev.tandem.frontend.WorkerSelector.Selection;
 import dev.tandem.frontend.openai.ApiException;
 import dev.tandem.frontend.openai.CompletionSpec;
 import dev.tandem.frontend.text.TextModel;
-import dev.tandem.worker.DisaggMetrics;
-import java.util.ArrayList;
+import dev.tandem.runtime.metrics.DisaggMetrics;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -57,7 +55,9 @@ final class Generation {
     private final String requestId;
     private final CompletionSpec spec;
     private final List<PreparedPrompt> prompts;
-    private final List<Selection> selections;
+    private final List<RoutedRequest> selections;
+    /** Every routing decision of the request; migrated streams add theirs. */
+    private final RoutedRequests routes;
     private final Dispatcher dispatcher;
     private final String model;
     private final int blockSize;
@@ -71,17 +71,16 @@ final class Generation {
     /** Per choice: the worker streaming it now (a migration moves it). */
     private final String[] workerOf;
     private final int[] migrations;
-    /** Routing decisions of migrated streams, finished with the request. */
-    private final List<Selection> migratedSelections = new ArrayList<>();
     private final LinkedBlockingQueue<Event> events = new LinkedBlockingQueue<>();
     private ApiException failure;
 
-    private Generation(String requestId, CompletionSpec spec, List<PreparedPrompt> prompts, List<Selection> selections,
-                       TextModel text, boolean keepText, Dispatcher dispatcher, String model, int blockSize) {
+    private Generation(String requestId, CompletionSpec spec, List<PreparedPrompt> prompts,
+                       List<RoutedRequest> selections, RoutedRequests routes, TextModel text, boolean keepText, Dispatcher dispatcher, String model, int blockSize) {
         this.requestId = requestId;
         this.spec = spec;
         this.prompts = prompts;
         this.selections = selections;
+        this.routes = routes;
         this.dispatcher = dispatcher;
         this.model = model;
         this.blockSize = blockSize;
@@ -107,9 +106,10 @@ final class Generation {
      * @throws ApiException if an engine refuses a sequence (every submitted one is cancelled)
      */
     static Generation start(String requestId, CompletionSpec spec, List<PreparedPrompt> prompts,
-                            List<Selection> selections, List<Dispatcher.Plan> plans, int maxTokens, TextModel text,
+                            List<RoutedRequest> selections, RoutedRequests routes, List<Dispatcher.Plan> plans,
+                            int maxTokens, TextModel text,
                             boolean keepText, Dispatcher dispatcher, String model, int blockSize) {
-        Generation g = new Generation(requestId, spec, prompts, selections, text, keepText, dispatcher, model,
+        Generation g = new Generation(requestId, spec, prompts, selections, routes, text, keepText, dispatcher, model,
                 blockSize);
         int n = spec.n();
         try {
@@ -238,7 +238,7 @@ final class Generation {
                 remaining);
         Dispatcher.Relaunch r;
         try {
-            r = dispatcher.migrate(next, workerOf[c], model, blockSize, spec.user(), sink(c));
+            r = dispatcher.migrate(next, workerOf[c], model, blockSize, spec.user(), sink(c), routes);
         } catch (ApiException | RequestException e) {
             metrics.migration("no_worker");
             LOG.log(System.Logger.Level.WARNING, "[req={0}] worker {1} was lost and the stream cannot move: {2}",
@@ -249,17 +249,9 @@ final class Generation {
         metrics.migration("migrated");
         LOG.log(System.Logger.Level.WARNING, "[req={0}] choice {1}: worker {2} lost after {3} tokens ({4}); "
                 + "continuing on worker {5}", requestId, c, workerOf[c], k, lost.getMessage(), r.decode().worker().id());
-        migratedSelections.add(r.decode());
         handles[c] = r.handle();
         workerOf[c] = r.decode().worker().id();
         return true;
-    }
-
-    /** Every routing decision of this request (the first ones and those of migrated streams). */
-    List<Selection> routingDecisions() {
-        List<Selection> all = new ArrayList<>(selections);
-        all.addAll(migratedSelections);
-        return all;
     }
 
     /** Fails the request (if it has not failed already) and cancels every sequence. */
@@ -320,7 +312,7 @@ final class Generation {
     }
 
     /** The routing decision of prompt {@code p}. */
-    Selection selection(int p) {
+    RoutedRequest selection(int p) {
         return selections.get(p);
     }
 
@@ -352,7 +344,7 @@ final class Generation {
     /** Prompt tokens the router expected cached, summed over prompts. */
     int predictedCachedTokens() {
         int sum = 0;
-        for (Selection s : selections) {
+        for (RoutedRequest s : selections) {
             sum += s.predictedCachedTokens();
         }
         return sum;

@@ -71,6 +71,8 @@ public final class RemoteWorkers implements WorkerSetTracker.Listener, AutoClose
         boolean gone;
         boolean probing;
         boolean warned;
+        /** Probes that found the worker unusable so far. */
+        int failedProbes;
         ScheduledFuture<?> nextProbe;
 
         Member(WorkerRecord record, RemoteEngine client) {
@@ -180,6 +182,12 @@ public final class RemoteWorkers implements WorkerSetTracker.Listener, AutoClose
         return out;
     }
 
+    /** Probes of registered worker {@code id} that found it unusable so far (0 for an unknown id). */
+    synchronized int failedProbes(String id) {
+        Member m = members.get(id);
+        return m == null ? 0 : m.failedProbes;
+    }
+
     private void dropLocked(Member m) {
         m.gone = true;
         if (m.nextProbe != null) {
@@ -255,6 +263,7 @@ public final class RemoteWorkers implements WorkerSetTracker.Listener, AutoClose
             if (problem == null && join(m, health)) {
                 return;
             }
+            m.failedProbes++;
             if (!m.warned) {
                 m.warned = true;
                 LOG.log(WARNING, "[worker={0}] registered at {1} but not usable: {2}; probing every {3} ms",

@@ -9,8 +9,8 @@ public final class RoundRobinSelector implements WorkerSelector {
     private final AtomicLong next = new AtomicLong();
 
     @Override
-    public Selection select(RoutingRequest request, List<Worker> candidates) {
+    public RoutedRequest select(RoutingRequest request, List<Worker> candidates) {
         int i = (int) Math.floorMod(next.getAndIncrement(), (long) candidates.size());
-        return new Selection(candidates.get(i), 0);
+        return RoutedRequest.untracked(candidates.get(i));
     }
 }

@@ -25,8 +25,8 @@ import java.util.concurrent.TimeUnit;
  * event plane, as a {@link WorkerEventSubscriber.Listener}, or directly from in-process engines).
  *
  * <h2>Design</h2>
- * A request's decision travels with it ({@link Selection#routerState()}) so the router can take
- * its load back at the first token ({@link Router#prefillDone}) and at the end
+ * A request's decision travels with it as a {@link RoutedRequest}, so the router takes its load
+ * back at the first token ({@link Router#prefillDone}) and when the request closes it
  * ({@link Router#finished}); the decision's predicted overlap becomes the frontend's
  * predicted-cached-tokens metric, next to the cached tokens the worker reports. When the router
  * misses events of a worker it asks for a snapshot; this class answers from the worker's engine
@@ -64,7 +64,7 @@ public final class RouterSelector implements WorkerSelector, WorkerSet.Listener,
     }
 
     @Override
-    public Selection select(RoutingRequest request, List<Worker> candidates) {
+    public RoutedRequest select(RoutingRequest request, List<Worker> candidates) {
         // decode workers take whole requests when the deployment has them; aggregated ones otherwise
         WorkerRole pool = WorkerRole.AGGREGATED;
         for (Worker w : candidates) {
@@ -89,14 +89,14 @@ public final class RouterSelector implements WorkerSelector, WorkerSet.Listener,
                     throw ApiException.unavailable("[req=" + request.requestId() + "] the router chose worker '"
                             + routed.workerId() + "', which is no longer available; retry");
                 }
-                yield new Selection(w, routed.overlapTokens(), routed);
+                yield routedRequest(w, routed);
             }
             case Decision.Rejected rejected -> throw ApiException.unavailable(rejected.message());
         };
     }
 
     @Override
-    public Selection selectPrefill(RoutingRequest request, List<Worker> prefillWorkers, long busyQueuedPrefillTokens) {
+    public RoutedRequest selectPrefill(RoutingRequest request, List<Worker> prefillWorkers, long busyQueuedPrefillTokens) {
         RouteRequest r = new RouteRequest(request.requestId(), request.blockHashes(), request.promptTokens(),
                 WorkerRole.PREFILL, request.user(), null, null, null);
         Decision d;
@@ -108,25 +108,26 @@ public final class RouterSelector implements WorkerSelector, WorkerSet.Listener,
         if (d instanceof Decision.Routed routed) {
             Worker w = workers.get(routed.workerId());
             if (w != null && prefillWorkers.contains(w)) {
-                return new Selection(w, routed.overlapTokens(), routed);
+                return routedRequest(w, routed);
             }
             router.finished(routed);
         }
         return null;
     }
 
-    @Override
-    public void firstToken(Selection selection) {
-        if (selection.routerState() instanceof Decision.Routed d) {
-            router.prefillDone(d);
-        }
-    }
+    /** The decision as the request holds it: its close gives the router's counted load back. */
+    private RoutedRequest routedRequest(Worker w, Decision.Routed routed) {
+        return new RoutedRequest(w, routed.overlapTokens(), new RoutedRequest.Load() {
+            @Override
+            public void prefillDone() {
+                router.prefillDone(routed);
+            }
 
-    @Override
-    public void finished(Selection selection) {
-        if (selection.routerState() instanceof Decision.Routed d) {
-            router.finished(d);
-        }
+            @Override
+            public void finished() {
+                router.finished(routed);
+            }
+        });
     }
 
     @Override

@@ -20,7 +20,7 @@ import dev.tandem.runtime.transfer.HostIdentity;
 import dev.tandem.runtime.transfer.LocalPools;
 import dev.tandem.runtime.transfer.TransferConfig;
 import dev.tandem.worker.DisaggEngine;
-import dev.tandem.worker.DisaggMetrics;
+import dev.tandem.runtime.metrics.DisaggMetrics;
 import dev.tandem.worker.PinReleaser;
 import java.io.IOException;
 import java.net.URI;
@@ -76,7 +76,7 @@ final class DisaggFixture implements AutoCloseable {
     /** Starts a worker; {@code wrap} may put a fault in front of it (identity for none). */
     DisaggEngine worker(String id, WorkerRole role, UnaryOperator<Engine> wrap) {
         Path poolFile = transfer.contains(TransferKind.SHM) ? Path.of("/dev/shm", poolPrefix + id + ".pool") : null;
-        DisaggEngine d = DisaggEngine.start(id, model.startEngine(engineConfig, 1, poolFile),
+        DisaggEngine d = DisaggEngine.start(id, model.model().startEngine(engineConfig, 1, poolFile),
                 new TransferConfig(transfer, "127.0.0.1", 0, 0, "127.0.0.1", HostIdentity.local()),
                 LocalPools.shared(), releaser, metrics, 5_000);
         engines.put(id, d);

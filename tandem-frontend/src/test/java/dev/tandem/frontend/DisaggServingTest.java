@@ -21,7 +21,7 @@ import dev.tandem.core.WorkerRole;
 import dev.tandem.runtime.RuntimeConfig;
 import dev.tandem.runtime.rpc.RemoteEngine;
 import dev.tandem.worker.DisaggEngine;
-import dev.tandem.worker.DisaggMetrics;
+import dev.tandem.runtime.metrics.DisaggMetrics;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.ServerSocket;

@@ -55,7 +55,7 @@ final class Harness implements AutoCloseable {
     static Harness stories(int workerCount, UnaryOperator<FrontendConfig> config) {
         LocalModel model = LocalModel.open(modelPath(), null);
         EngineConfig engineConfig = EngineConfig.DEFAULT.withKvBlocks(KV_BLOCKS).withMaxSequences(32);
-        return new Harness(model, model.served(), () -> model.startEngine(engineConfig, 1), workerCount, config);
+        return new Harness(model, model.served(), () -> model.model().startEngine(engineConfig, 1, null), workerCount, config);
     }
 
     static Harness stories(int workerCount) {

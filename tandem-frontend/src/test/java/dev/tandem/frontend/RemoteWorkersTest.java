@@ -99,7 +99,7 @@ class RemoteWorkersTest {
         int port = freePort();
 
         remote.onWorkerAdded(record("late", "m", port, e));
-        Thread.sleep(500);
+        await().atMost(Duration.ofSeconds(10)).until(() -> remote.failedProbes("late") > 0);
 
         assertThat(joined()).isEmpty();
         assertThat(remote.unreachable()).containsExactly("late");
@@ -115,7 +115,7 @@ class RemoteWorkersTest {
         s.drain();
 
         remote.onWorkerAdded(record("draining", "m", s.port(), e));
-        Thread.sleep(500);
+        await().atMost(Duration.ofSeconds(10)).until(() -> remote.failedProbes("draining") > 0);
 
         assertThat(joined()).isEmpty();
         assertThat(remote.unreachable()).containsExactly("draining");
@@ -126,8 +126,7 @@ class RemoteWorkersTest {
         LlmEngine e = engine("other", 10);
         WorkerRpcServer s = serve(e, 0);
 
-        remote.onWorkerAdded(record("x", "other", s.port(), e));
-        Thread.sleep(300);
+        remote.onWorkerAdded(record("x", "other", s.port(), e)); // ignored on the caller's thread, never probed
 
         assertThat(workers.all()).isEmpty();
         assertThat(remote.unreachable()).isEmpty();

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tandem.core.TransferKind;
 import dev.tandem.core.WorkerRole;
-import dev.tandem.worker.DisaggMetrics;
+import dev.tandem.runtime.metrics.DisaggMetrics;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;

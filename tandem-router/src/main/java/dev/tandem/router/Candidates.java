@@ -15,7 +15,7 @@ public final class Candidates {
     private final int blockSize;
     private final PrefixIndex index;
     final MatchScratch scratch;
-    private final Worker[] workers;
+    private final WorkerLoad[] workers;
     private final int[] overlapBlocks;
     private final double[] prefillBlocks;
     private final double[] decodeBlocks;
@@ -33,7 +33,7 @@ public final class Candidates {
         this.blockSize = blockSize;
         this.index = index;
         this.scratch = new MatchScratch(maxWorkers);
-        this.workers = new Worker[maxWorkers];
+        this.workers = new WorkerLoad[maxWorkers];
         this.overlapBlocks = new int[maxWorkers];
         this.prefillBlocks = new double[maxWorkers];
         this.decodeBlocks = new double[maxWorkers];
@@ -56,7 +56,7 @@ public final class Candidates {
         this.overlapWeight = overlapWeight;
     }
 
-    void add(Worker w) {
+    void add(WorkerLoad w) {
         workers[size] = w;
         indexBySlot[w.slot] = size;
         scratch.candidates[w.slot >>> 6] |= 1L << w.slot;
@@ -70,7 +70,7 @@ public final class Candidates {
      */
     void score(int requestBlocks, int promptTokens, double busyKvUsage, long busyQueuedPrefillTokens) {
         for (int i = 0; i < size; i++) {
-            Worker w = workers[i];
+            WorkerLoad w = workers[i];
             int overlap = Math.min(scratch.depth[w.slot], requestBlocks);
             long queued = w.queuedPrefillTokens();
             long active = w.activeBlocks();
@@ -78,14 +78,14 @@ public final class Candidates {
             prefillBlocks[i] = (double) (promptTokens - (long) overlap * blockSize + queued) / blockSize;
             decodeBlocks[i] = active;
             cost[i] = overlapWeight * prefillBlocks[i] + decodeBlocks[i];
-            busy[i] = Worker.kvUsage(w.lastReport(), active) >= busyKvUsage || queued >= busyQueuedPrefillTokens;
+            busy[i] = WorkerLoad.kvUsage(w.lastReport(), active) >= busyKvUsage || queued >= busyQueuedPrefillTokens;
             if (busy[i]) {
                 busyCount++;
             }
         }
     }
 
-    Worker worker(int i) {
+    WorkerLoad worker(int i) {
         return workers[i];
     }
 

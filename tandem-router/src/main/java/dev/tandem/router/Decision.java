@@ -51,7 +51,7 @@ public sealed interface Decision permits Decision.Routed, Decision.Rejected {
         private final double cost;
         private final String policy;
         private final boolean approximate;
-        final Worker worker;
+        final WorkerLoad worker;
         /** Prompt tokens the worker must compute (not cached): taken back at prefill done. */
         final long prefillTokens;
         /** Blocks the request occupies on the worker: taken back when it finishes. */
@@ -59,7 +59,7 @@ public sealed interface Decision permits Decision.Routed, Decision.Rejected {
         /** UNTRACKED, ROUTED, PREFILL_DONE or FINISHED; moves forward only. */
         final AtomicInteger state;
 
-        Routed(String requestId, Worker worker, int overlapBlocks, int blockSize, int requestBlocks, int promptTokens,
+        Routed(String requestId, WorkerLoad worker, int overlapBlocks, int blockSize, int requestBlocks, int promptTokens,
                double cost, String policy, boolean approximate, boolean tracked) {
             this.requestId = requestId;
             this.worker = worker;

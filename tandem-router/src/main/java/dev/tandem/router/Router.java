@@ -61,10 +61,10 @@ public final class Router {
     private final KvIndexer indexer;
     private final RoutingPolicy policy;
     private final LongSupplier clockNs;
-    private final Map<String, Worker> workers = new ConcurrentHashMap<>();
+    private final Map<String, WorkerLoad> workers = new ConcurrentHashMap<>();
     private final Object membershipLock = new Object();
     /** Why volatile: copy-on-write list in registration order, read by routing threads. */
-    private volatile Worker[] workerList = new Worker[0];
+    private volatile WorkerLoad[] workerList = new WorkerLoad[0];
     /** Why volatile: read by routing threads; bumped under membershipLock on every change. */
     private volatile long membershipVersion;
     private final AtomicReferenceArray<Candidates> scratchPool = new AtomicReferenceArray<>(SCRATCH_POOL_SIZE);
@@ -119,7 +119,7 @@ public final class Router {
         Objects.requireNonNull(workerId, "workerId");
         Objects.requireNonNull(role, "role");
         synchronized (membershipLock) {
-            Worker known = workers.get(workerId);
+            WorkerLoad known = workers.get(workerId);
             if (known != null) {
                 if (known.role != role) {
                     throw new ConfigException("worker '" + workerId + "' is already registered as " + known.role
@@ -128,9 +128,9 @@ public final class Router {
                 return;
             }
             int slot = indexer.addWorker(workerId, publishesEvents);
-            Worker w = new Worker(workerId, slot, role);
+            WorkerLoad w = new WorkerLoad(workerId, slot, role);
             workers.put(workerId, w);
-            Worker[] next = java.util.Arrays.copyOf(workerList, workerList.length + 1);
+            WorkerLoad[] next = java.util.Arrays.copyOf(workerList, workerList.length + 1);
             next[next.length - 1] = w;
             workerList = next;
             membershipVersion++;
@@ -142,14 +142,14 @@ public final class Router {
     /** Removes a worker (its lease ended) and every block it held. Unknown ids are ignored. */
     public void removeWorker(String workerId) {
         synchronized (membershipLock) {
-            Worker w = workers.remove(workerId);
+            WorkerLoad w = workers.remove(workerId);
             if (w == null) {
                 return;
             }
             indexer.removeWorker(workerId);
-            List<Worker> next = new ArrayList<>(List.of(workerList));
+            List<WorkerLoad> next = new ArrayList<>(List.of(workerList));
             next.remove(w);
-            workerList = next.toArray(new Worker[0]);
+            workerList = next.toArray(new WorkerLoad[0]);
             membershipVersion++;
         }
         LOG.log(System.Logger.Level.INFO, "[worker={0}] left the router", workerId);
@@ -171,7 +171,7 @@ public final class Router {
 
     /** Records a worker's load report; the router's own corrections restart from it. */
     public void onLoadReport(String workerId, LoadReport report) {
-        Worker w = workers.get(workerId);
+        WorkerLoad w = workers.get(workerId);
         if (w != null) {
             w.onReport(report);
         }
@@ -191,8 +191,7 @@ public final class Router {
      * Chooses a worker for the request and counts the request in its load (call
      * {@link #prefillDone} and {@link #finished} later).
      *
-     * @throws RequestException (INVALID) if the request contradicts the block size, or the
-     *                          direct policy gets a request without a target
+     * @throws RequestException (INVALID) if the request contradicts the block size
      */
     public Decision route(RouteRequest request) {
         return decide(request, true, config.busyKvUsage(), config.busyQueuedPrefillTokens());
@@ -222,13 +221,13 @@ public final class Router {
         }
         indexer.expireIfDue(clockNs.getAsLong());
         long version = membershipVersion;
-        Worker[] list = workerList;
+        WorkerLoad[] list = workerList;
         double weight = r.overlapWeight() != null ? r.overlapWeight() : config.overlapWeight();
         Candidates c = acquire();
         try {
             c.reset(r.pool(), version, weight);
             String target = r.targetWorker();
-            for (Worker w : list) {
+            for (WorkerLoad w : list) {
                 if (w.role == r.pool() && (target == null || w.id.equals(target))) {
                     c.add(w);
                 }
@@ -250,7 +249,7 @@ public final class Router {
                 return new Decision.Rejected(r.requestId(), Decision.Reason.ALL_BUSY, "[req=" + r.requestId()
                         + "] all " + c.size() + " " + r.pool() + " workers are busy");
             }
-            Worker w = c.worker(pick);
+            WorkerLoad w = c.worker(pick);
             boolean approximate = indexer.isApproximate(w.slot);
             Decision.Routed d = new Decision.Routed(r.requestId(), w, c.overlapBlocks(pick), blockSize,
                     hashes.length, r.promptTokens(), c.cost(pick), target != null ? "direct" : policy.name(),
@@ -310,7 +309,7 @@ public final class Router {
     /** Every registered worker, in registration order. */
     public List<WorkerStatus> workers() {
         List<WorkerStatus> out = new ArrayList<>();
-        for (Worker w : workerList) {
+        for (WorkerLoad w : workerList) {
             out.add(new WorkerStatus(w.id, w.role, w.slot, indexer.isApproximate(w.slot),
                     indexer.index().blocksOf(w.slot), w.activeBlocks(), w.queuedPrefillTokens(),
                     w.inFlightRequests(), w.kvUsage()));
@@ -331,11 +330,11 @@ public final class Router {
     /** Verifies the invariants in the design notes; throws IllegalStateException if one fails. */
     public void checkInvariants() {
         synchronized (membershipLock) {
-            Worker[] list = workerList;
+            WorkerLoad[] list = workerList;
             if (list.length != workers.size()) {
                 throw new IllegalStateException("worker list has " + list.length + " entries, map " + workers.size());
             }
-            for (Worker w : list) {
+            for (WorkerLoad w : list) {
                 if (workers.get(w.id) != w) {
                     throw new IllegalStateException("worker " + w.id + " in the list but not the map");
                 }

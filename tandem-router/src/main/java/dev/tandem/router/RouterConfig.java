@@ -37,8 +37,8 @@ import dev.tandem.core.KvLayout;
  * @param maxBufferedEvents       {@code max-buffered-events}: events kept per worker while a
  *                                snapshot is awaited (the oldest are dropped beyond). Default
  *                                16,384, range [1, 10,000,000].
- * @param policy                  {@code policy}: kv, round-robin, random, least-loaded,
- *                                session-affinity or direct. Default kv.
+ * @param policy                  {@code policy}: kv, round-robin, random, least-loaded or
+ *                                session-affinity. Default kv.
  * @param leastLoadedMetric       {@code least-loaded-metric}: what least-loaded compares.
  *                                Default ACTIVE_BLOCKS.
  * @param sessionVirtualNodes     {@code session-virtual-nodes}: points per worker on the
@@ -64,7 +64,7 @@ public record RouterConfig(int blockSizeTokens, int maxWorkers, long maxIndexedB
     /** The routing policies, by their configuration names. */
     public enum PolicyKind {
         KV("kv"), ROUND_ROBIN("round-robin"), RANDOM("random"), LEAST_LOADED("least-loaded"),
-        SESSION_AFFINITY("session-affinity"), DIRECT("direct");
+        SESSION_AFFINITY("session-affinity");
 
         private final String configName;
 
@@ -84,7 +84,7 @@ public record RouterConfig(int blockSizeTokens, int maxWorkers, long maxIndexedB
                 }
             }
             throw new ConfigException("unknown router policy '" + name
-                    + "' (expected kv, round-robin, random, least-loaded, session-affinity or direct)");
+                    + "' (expected kv, round-robin, random, least-loaded or session-affinity)");
         }
     }
 

@@ -10,7 +10,7 @@ import java.util.Random;
  * <p>Implementations are safe for concurrent use: several threads route at once.
  */
 public sealed interface RoutingPolicy
-        permits KvCostPolicy, RoundRobinPolicy, RandomPolicy, LeastLoadedPolicy, SessionAffinityPolicy, DirectPolicy {
+        permits KvCostPolicy, RoundRobinPolicy, RandomPolicy, LeastLoadedPolicy, SessionAffinityPolicy {
 
     /** The policy's configuration name ({@link RouterConfig.PolicyKind#configName()}). */
     String name();
@@ -31,7 +31,6 @@ public sealed interface RoutingPolicy
             case LEAST_LOADED -> new LeastLoadedPolicy(config.leastLoadedMetric());
             case SESSION_AFFINITY -> new SessionAffinityPolicy(config.sessionVirtualNodes(),
                     new KvCostPolicy(config.temperature(), random));
-            case DIRECT -> new DirectPolicy();
         };
     }
 

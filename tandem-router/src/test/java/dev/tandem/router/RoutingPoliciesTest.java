@@ -186,8 +186,8 @@ class RoutingPoliciesTest {
     }
 
     @Test
-    void direct_unknownOrBusyTarget_isRejected() {
-        Router r = router(RouterConfig.PolicyKind.DIRECT, RouterConfig.defaults().withBusy(0.5, Long.MAX_VALUE),
+    void targetWorker_unknownOrBusy_isRejected() {
+        Router r = router(RouterConfig.PolicyKind.KV, RouterConfig.defaults().withBusy(0.5, Long.MAX_VALUE),
                 "a", "b");
         assertThat(pick(r, req("r").withTargetWorker("a"))).isEqualTo("a");
         Decision unknown = r.route(req("r").withTargetWorker("zz"));
@@ -198,15 +198,6 @@ class RoutingPoliciesTest {
         r.onLoadReport("a", usage(70, 100));
         assertThat(r.route(req("r").withTargetWorker("a"))).isInstanceOfSatisfying(Decision.Rejected.class,
                 rej -> assertThat(rej.reason()).isEqualTo(Decision.Reason.ALL_BUSY));
-    }
-
-    @Test
-    void direct_noTarget_isBadInput() {
-        Router r = router(RouterConfig.PolicyKind.DIRECT, "a");
-        assertThatThrownBy(() -> r.route(req("r9"))).isInstanceOfSatisfying(RequestException.class, e -> {
-            assertThat(e.kind()).isEqualTo(RequestException.Kind.INVALID);
-            assertThat(e.getMessage()).contains("r9").contains("name its worker");
-        });
     }
 
     @Test

@@ -12,6 +12,7 @@ import dev.tandem.core.TokenSink;
 import dev.tandem.core.TransferEndpoint;
 import dev.tandem.engine.LlmEngine;
 import dev.tandem.engine.kvcache.KvPool;
+import dev.tandem.runtime.metrics.DisaggMetrics;
 import dev.tandem.runtime.rpc.PrefillService;
 import dev.tandem.runtime.transfer.KvMemory;
 import dev.tandem.runtime.transfer.LocalPools;

@@ -10,6 +10,7 @@ import dev.tandem.core.TokenSink;
 import dev.tandem.core.Usage;
 import dev.tandem.engine.ImportReservation;
 import dev.tandem.engine.LlmEngine;
+import dev.tandem.runtime.metrics.DisaggMetrics;
 import dev.tandem.runtime.transfer.Deadline;
 import dev.tandem.runtime.transfer.KvMemory;
 import dev.tandem.runtime.transfer.TransferPlane;

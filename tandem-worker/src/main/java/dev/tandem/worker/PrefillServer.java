@@ -14,6 +14,7 @@ import dev.tandem.core.TransferEndpoint;
 import dev.tandem.core.Usage;
 import dev.tandem.engine.LlmEngine;
 import dev.tandem.engine.PromptPin;
+import dev.tandem.runtime.metrics.DisaggMetrics;
 import dev.tandem.runtime.rpc.PrefillService;
 import dev.tandem.runtime.transfer.ReadGuard;
 import java.util.Arrays;
@@ -71,7 +72,7 @@ public final class PrefillServer implements PrefillService, ReadGuard {
     /** Longest wait for the engine thread to release a pin, ms. */
     private static final long RELEASE_WAIT_MS = 5_000;
 
-    /** One pinned prompt: its blocks (sorted, for the guard) and its expiry on the nanoTime clock. */
+    /** One pinned prompt: its blocks (sorted, for the guard) and its expiry on the engine's clock. */
     private record Pinned(int[] sortedBlocks, long expiresAtNanos) {
         boolean holds(int first, int count) {
             for (int b = first; b < first + count; b++) {
@@ -166,7 +167,7 @@ public final class PrefillServer implements PrefillService, ReadGuard {
                         "[req=" + request.requestId() + "] prefill on worker " + workerId + " was cancelled"));
                 return;
             }
-            long nowNanos = System.nanoTime();
+            long nowNanos = engine.clock().nanoTime();
             long expiresAtEpochMs = System.currentTimeMillis()
                     + TimeUnit.NANOSECONDS.toMillis(pin.expiresAtNanos() - nowNanos);
             KvHandle handle = new KvHandle(pin.pinId(), workerId, eps, pin.blockIds(), hashes, request.promptLength(),
@@ -221,7 +222,7 @@ public final class PrefillServer implements PrefillService, ReadGuard {
         if (p == null) {
             return false;
         }
-        if (System.nanoTime() - (p.expiresAtNanos() - TimeUnit.MILLISECONDS.toNanos(GUARD_MARGIN_MS)) >= 0) {
+        if (engine.clock().nanoTime() - (p.expiresAtNanos() - TimeUnit.MILLISECONDS.toNanos(GUARD_MARGIN_MS)) >= 0) {
             return false;
         }
         return p.holds(firstBlock, blockCount);
@@ -234,7 +235,7 @@ public final class PrefillServer implements PrefillService, ReadGuard {
     }
 
     private void sweepExpired() {
-        long now = System.nanoTime();
+        long now = engine.clock().nanoTime();
         pins.values().removeIf(p -> now - p.expiresAtNanos() >= 0);
     }
 }

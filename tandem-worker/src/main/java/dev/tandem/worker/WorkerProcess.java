@@ -1,13 +1,13 @@
 package dev.tandem.worker;
 
+import dev.tandem.core.Engine;
 import dev.tandem.core.EngineInfo;
 import dev.tandem.core.TransferEndpoint;
+import dev.tandem.core.TransferKind;
 import dev.tandem.core.WorkerRecord;
-import dev.tandem.engine.LlmEngine;
 import dev.tandem.runtime.RuntimeConfig;
 import dev.tandem.runtime.events.EventBus;
-import dev.tandem.runtime.events.KvEventPublisher;
-import dev.tandem.runtime.events.LoadPublisher;
+import dev.tandem.runtime.metrics.DisaggMetrics;
 import dev.tandem.runtime.registry.Registration;
 import dev.tandem.runtime.registry.Registry;
 import dev.tandem.runtime.rpc.WorkerRpcServer;
@@ -15,17 +15,18 @@ import dev.tandem.runtime.transfer.LocalPools;
 import dev.tandem.runtime.transfer.TransferMetrics;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.nio.channels.FileLock;
+import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 
 import static java.lang.System.Logger.Level.INFO;
-import static java.lang.System.Logger.Level.WARNING;
+import static dev.tandem.core.Closeables.closeQuietly;
 
 /**
- * One worker: an engine served on the request plane, announced in the registry and reporting
- * its KV events and load on the event plane. {@code tandem worker} runs one per process.
+ * One worker process: a {@link LocalWorker} (engine, transfer plane, publishers, registry record)
+ * served on the gRPC request plane, with its pool file and {@code /metrics}. {@code tandem worker}
+ * runs one per process.
  *
  * <pre>
  *               ┌──────────── WorkerProcess ─────────────┐
@@ -60,22 +61,19 @@ public final class WorkerProcess implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(WorkerProcess.class.getName());
     /** After deregistering, how long calls are still accepted while the removal reaches frontends, ms. */
     static final long DEREGISTER_PAUSE_MS = 300;
+    /** Where same-host KV pools live. */
+    static final Path SHM_DIR = Path.of("/dev/shm");
 
     private final WorkerSpec spec;
     private final DisaggOptions options;
-    private final List<AutoCloseable> parts = new ArrayList<>();
     private final DisaggMetrics metrics = new DisaggMetrics();
-    private LlmEngine engine;
-    private DisaggEngine disagg;
+    private EngineSource source;
+    private LocalWorker worker;
     private PinReleaser releaser;
     private MetricsServer metricsServer;
     private Path poolFile;
     private FileLock poolLock;
     private WorkerRpcServer rpc;
-    private KvEventPublisher kvEvents;
-    private LoadPublisher loadPublisher;
-    private Registration registration;
-    private WorkerRecord record;
     private boolean closed;
 
     private WorkerProcess(WorkerSpec spec, DisaggOptions options) {
@@ -108,44 +106,43 @@ public final class WorkerProcess implements AutoCloseable {
 
     private void startParts(RuntimeConfig runtime, Registry registry, EventBus bus) {
         String id = spec.instanceId();
-        poolFile = WorkerEngines.sharedPoolFile(spec);
+        source = EngineSource.open(spec.modelFile(), spec.servedName(), spec.mock(), spec.mockSpeedup());
+        poolFile = source.holdsKv() ? sharedPoolFile(spec) : null;
         if (poolFile != null) {
             ShmPoolFiles.sweep(poolFile.getParent());
             poolLock = ShmPoolFiles.acquire(poolFile);
         }
-        engine = WorkerEngines.start(spec, poolFile);
-        EngineInfo info = engine.info();
-        if (info.simulated()) {
-            LOG.log(WARNING, "[worker={0}] SIMULATED engine (mock timing model): tokens are not computed by model {1}",
-                    id, info.modelName());
-        }
         releaser = new PinReleaser(runtime);
-        LlmEngine owned = engine;
-        engine = null; // the DisaggEngine owns it from here (and closes it if it cannot start)
-        disagg = DisaggEngine.start(id, owned, spec.transferConfig(), LocalPools.shared(), releaser, metrics,
-                options.transferTimeoutMs());
-        engine = owned;
-        List<TransferEndpoint> endpoints = disagg.endpoints();
+        worker = LocalWorker.start(new LocalWorker.Spec(id, spec.role(), spec.engine(), spec.threads(), poolFile),
+                source, new LocalWorker.Disaggregation(spec.transferConfig(), LocalPools.shared(), releaser, metrics,
+                        options.transferTimeoutMs()), bus, runtime);
+        DisaggEngine disagg = worker.disaggEngine();
         if (options.metricsPort() >= 0) {
             PrometheusRegistry metricsRegistry = new PrometheusRegistry();
             metrics.register(metricsRegistry, disagg::activePins);
-            WorkerLoadMetrics.register(metricsRegistry, owned::load, registry);
+            WorkerLoadMetrics.register(metricsRegistry, worker.engine()::load, registry);
             metricsServer = MetricsServer.start(spec.rpcBindHost(), options.metricsPort(), metricsRegistry);
         }
         rpc = WorkerRpcServer.start(spec.rpcBindHost(), spec.rpcPort(), disagg, disagg, runtime);
-        kvEvents = new KvEventPublisher(bus, id, runtime);
-        parts.add(engine.subscribe(kvEvents));
-        loadPublisher = new LoadPublisher(bus, id, engine::load, runtime);
         String address = hostPort(spec.advertiseHost(), rpc.port());
-        record = new WorkerRecord(id, spec.role(), info.modelName(), address, info.layout(), info.totalBlocks(),
-                info.maxBatchTokens(), endpoints, spec.transferConfig().hostId());
-        registration = registry.register(record);
+        Registration registration = worker.register(registry, address, spec.transferConfig().hostId());
         if (metricsServer != null) {
             metricsServer.ready(true);
         }
+        EngineInfo info = worker.engine().info();
+        List<TransferEndpoint> endpoints = worker.endpoints();
         LOG.log(INFO, "[worker={0}] registered as {1} at {2}: {3} {4}, {5} KV blocks of {6} tokens, transfer {7}",
                 id, registration.key(), address, spec.role().name().toLowerCase(Locale.ROOT), info.modelName(),
                 info.totalBlocks(), info.layout().blockSizeTokens(), endpoints.isEmpty() ? "none" : endpoints);
+    }
+
+    /** The pool file for a worker that serves shared memory, or null for an anonymous pool. */
+    static Path sharedPoolFile(WorkerSpec spec) {
+        if (!spec.transferKinds().contains(TransferKind.SHM) || !Files.isDirectory(SHM_DIR)
+                || !Files.isWritable(SHM_DIR)) {
+            return null;
+        }
+        return SHM_DIR.resolve("tandem-kv-" + spec.instanceId() + ".pool");
     }
 
     static String hostPort(String host, int port) {
@@ -154,7 +151,7 @@ public final class WorkerProcess implements AutoCloseable {
 
     /** The record this worker registered. */
     public WorkerRecord record() {
-        return record;
+        return worker.record();
     }
 
     public WorkerSpec spec() {
@@ -162,8 +159,8 @@ public final class WorkerProcess implements AutoCloseable {
     }
 
     /** The engine behind the request plane. */
-    public LlmEngine engine() {
-        return engine;
+    public Engine engine() {
+        return worker.engine();
     }
 
     /** The port the request plane listens on. */
@@ -173,17 +170,17 @@ public final class WorkerProcess implements AutoCloseable {
 
     /** KV events published so far (for logs and tests). */
     public long publishedKvEvents() {
-        return kvEvents == null ? 0 : kvEvents.publishedEvents();
+        return worker == null ? 0 : worker.publishedKvEvents();
     }
 
     /** KV events dropped while the event plane was unavailable. */
     public long droppedKvEvents() {
-        return kvEvents == null ? 0 : kvEvents.droppedEvents();
+        return worker == null ? 0 : worker.droppedKvEvents();
     }
 
     /** Load reports published so far. */
     public long publishedLoadReports() {
-        return loadPublisher == null ? 0 : loadPublisher.publishedReports();
+        return worker == null ? 0 : worker.publishedLoadReports();
     }
 
     /** Bytes and blocks served to peers, per transport. */
@@ -198,7 +195,7 @@ public final class WorkerProcess implements AutoCloseable {
 
     /** The engine as served: with the prefill and import sides of disaggregation. */
     public DisaggEngine disaggEngine() {
-        return disagg;
+        return worker.disaggEngine();
     }
 
     /** The port of {@code GET /metrics}, or -1 when it is off. */
@@ -217,8 +214,8 @@ public final class WorkerProcess implements AutoCloseable {
         if (metricsServer != null) {
             metricsServer.ready(false);
         }
-        if (registration != null) {
-            registration.close();
+        if (worker != null) {
+            worker.deregister();
         }
         if (rpc != null) {
             rpc.drain();
@@ -227,14 +224,10 @@ public final class WorkerProcess implements AutoCloseable {
             }
             rpc.shutdown(spec.drainTimeoutMs());
         }
-        closeQuietly(loadPublisher);
-        for (int i = parts.size() - 1; i >= 0; i--) {
-            closeQuietly(parts.get(i));
-        }
-        closeQuietly(kvEvents);
-        closeQuietly(disagg != null ? disagg : engine);
-        closeQuietly(releaser);
-        closeQuietly(metricsServer);
+        closeQuietly(worker, LOG);
+        closeQuietly(releaser, LOG);
+        closeQuietly(metricsServer, LOG);
+        closeQuietly(source, LOG);
         ShmPoolFiles.release(poolLock, poolFile);
         LOG.log(INFO, "[worker={0}] stopped", id);
     }
@@ -244,17 +237,6 @@ public final class WorkerProcess implements AutoCloseable {
             Thread.sleep(ms);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        }
-    }
-
-    private static void closeQuietly(AutoCloseable c) {
-        if (c == null) {
-            return;
-        }
-        try {
-            c.close();
-        } catch (Exception e) {
-            LOG.log(WARNING, "closing " + c.getClass().getSimpleName() + " failed", e);
         }
     }
 }

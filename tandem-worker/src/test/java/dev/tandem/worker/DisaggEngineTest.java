@@ -7,13 +7,17 @@ import dev.tandem.core.FinishReason;
 import dev.tandem.core.GenerateRequest;
 import dev.tandem.core.KvHandle;
 import dev.tandem.core.PrefillResult;
+import dev.tandem.core.RecordingSink;
 import dev.tandem.core.RemotePrefill;
 import dev.tandem.core.RequestException;
 import dev.tandem.core.RequestHandle;
 import dev.tandem.core.TransferKind;
 import dev.tandem.engine.EngineConfig;
 import dev.tandem.engine.LlmEngine;
+import dev.tandem.engine.mock.VirtualClock;
+import dev.tandem.engine.scheduler.NanoClock;
 import dev.tandem.runtime.RuntimeConfig;
+import dev.tandem.runtime.metrics.DisaggMetrics;
 import dev.tandem.runtime.transfer.HostIdentity;
 import dev.tandem.runtime.transfer.LocalPools;
 import dev.tandem.runtime.transfer.TransferConfig;
@@ -58,8 +62,13 @@ class DisaggEngineTest {
     }
 
     private DisaggEngine start(String id, long pinTtlMs) {
-        LlmEngine engine = LlmEngine.open(model(), EngineConfig.DEFAULT.withKvBlocks(64).withMaxSequences(8)
-                .withPinTtlMs(pinTtlMs), 1);
+        return start(id, pinTtlMs, NanoClock.system());
+    }
+
+    /** A prefill worker whose engine (and so its pins' expiry) runs on {@code clock}. */
+    private DisaggEngine start(String id, long pinTtlMs, NanoClock clock) {
+        LlmEngine engine = LlmEngine.builderForModel(model(), EngineConfig.DEFAULT.withKvBlocks(64).withMaxSequences(8)
+                .withPinTtlMs(pinTtlMs), 1).clock(clock).build();
         DisaggEngine d = DisaggEngine.start(id, engine, new TransferConfig(Set.of(TransferKind.LOCAL), "127.0.0.1",
                 0, 0, "127.0.0.1", HostIdentity.local()), LocalPools.shared(), releaser, metrics, 5_000);
         started.add(d);
@@ -72,13 +81,18 @@ class DisaggEngineTest {
 
     @Test
     void prefill_handleNeverReleased_pinExpiresAfterTtlAndBlocksReturn() throws Exception {
-        DisaggEngine p = start("p-ttl", 3_000);
+        VirtualClock clock = new VirtualClock();
+        DisaggEngine p = start("p-ttl", 3_000, clock);
 
         PrefillResult r = p.prefill(GenerateRequest.greedy("ttl-1", PROMPT, 8)).get(10, TimeUnit.SECONDS);
 
         assertThat(r.handle().blockIds()).hasSize((PROMPT.length + 15) / 16);
+        clock.advanceBy(TimeUnit.MILLISECONDS.toNanos(2_999));
+        p.kvSnapshot(); // a turn of the engine just before the TTL: the pin stays
         assertThat(p.activePins()).isEqualTo(1);
         assertThat(activeBlocks(p)).isEqualTo(r.handle().blockCount());
+        clock.advanceBy(TimeUnit.MILLISECONDS.toNanos(1));
+        p.kvSnapshot(); // a turn of the engine at the TTL: the pin expires
         await().atMost(Duration.ofSeconds(10)).until(() -> p.activePins() == 0 && activeBlocks(p) == 0);
         assertThat(p.release(r.handle().handleId())).isFalse();
     }

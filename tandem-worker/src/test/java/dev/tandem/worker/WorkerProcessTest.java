@@ -6,6 +6,7 @@ import dev.tandem.core.GenerateRequest;
 import dev.tandem.core.KvEvent;
 import dev.tandem.core.KvSnapshot;
 import dev.tandem.core.LoadReport;
+import dev.tandem.core.RecordingSink;
 import dev.tandem.core.TransferKind;
 import dev.tandem.core.WorkerRecord;
 import dev.tandem.core.WorkerRole;
@@ -120,7 +121,7 @@ class WorkerProcessTest {
     @Test
     void close_realEngineWithSharedMemoryPool_deregistersAndDeletesThePoolFiles() {
         WorkerProcess w = WorkerProcess.start(realSpec("shm-files"), runtime, registry, bus);
-        Path pool = WorkerEngines.SHM_DIR.resolve("tandem-kv-shm-files.pool");
+        Path pool = WorkerProcess.SHM_DIR.resolve("tandem-kv-shm-files.pool");
         assertThat(pool).exists();
         assertThat(ShmPoolFiles.lockFile(pool)).exists();
         assertThat(registered()).hasSize(1);
@@ -246,7 +247,7 @@ class WorkerProcessTest {
 
         assertThat(client(w).info().simulated()).isTrue();
         assertThat(w.record().transferEndpoints()).isEmpty(); // the mock has no KV memory to serve
-        assertThat(Files.exists(WorkerEngines.SHM_DIR.resolve("tandem-kv-mock-1.pool"))).isFalse();
+        assertThat(Files.exists(WorkerProcess.SHM_DIR.resolve("tandem-kv-mock-1.pool"))).isFalse();
         assertThat(registered().values()).containsExactly(w.record());
     }
 }

@@ -69,6 +69,12 @@ import java.util.function.Supplier;
  * sinks, KV event and load listeners are called on that thread and must not block; an exception
  * from a sink cancels only that request.
  *
+ * <h2>Size</h2>
+ * Over 500 lines on purpose: the loop's state (command queue, running and reserved sequences,
+ * pins, load) is touched by every step, and cutting it further would hand that state around.
+ * What stands alone lives apart: request checks in {@link RequestLimits}, the plan in
+ * {@link StepPlanner}, block accounting in {@code BlockManager} and {@link PinTable}.
+ *
  * <h2>References</h2>
  * vLLM v1 engine core (plan, run, sample, stream in one loop); NVIDIA Dynamo mocker (the
  * simulated-step design).
@@ -85,7 +91,7 @@ public final class Scheduler {
     private final BlockManager blocks;
     private final int blockSize;
     private final int vocabSize;
-    private final int promptVocabSize;
+    private final RequestLimits limits;
     private final int contextLength;
     private final int[] eosTokenIds;
     private final NanoClock clock;
@@ -155,8 +161,8 @@ public final class Scheduler {
         this.blocks = new BlockManager(totalBlocks, blockSize, listeners::publish);
         this.pins = new PinTable(blocks);
         this.vocabSize = runner.vocabSize();
-        this.promptVocabSize = promptVocabSize;
         this.contextLength = runner.contextLength();
+        this.limits = new RequestLimits(promptVocabSize, contextLength, blockSize, blocks.totalBlocks());
         this.eosTokenIds = eosTokenIds.clone();
         this.clock = clock;
         this.timing = timing;
@@ -417,7 +423,7 @@ public final class Scheduler {
         if (shutDown) {
             throw new RequestException(RequestException.Kind.UNAVAILABLE, "engine " + name + " is closed");
         }
-        validate(request);
+        limits.check(request);
         Long seed = request.sampling().seed();
         SequenceSampling sampling = new SequenceSampling(request.sampling(),
                 seed != null ? seed : ThreadLocalRandom.current().nextLong(), vocabSize, request.topLogprobs());
@@ -436,30 +442,6 @@ public final class Scheduler {
         Sequence s = new Sequence(this, arrivals.getAndIncrement(), request, sink, onPinned, blockSize, sampling);
         s.grammar = grammar;
         return s;
-    }
-
-    private void validate(GenerateRequest request) {
-        int p = request.promptLength();
-        for (int i = 0; i < p; i++) {
-            int t = request.promptToken(i);
-            if (t < 0 || t >= promptVocabSize) {
-                throw new RequestException(RequestException.Kind.INVALID, "prompt token id " + t + " at position " + i
-                        + " is outside the vocabulary of " + promptVocabSize + " tokens", "prompt", null);
-            }
-        }
-        long positions = (long) p + request.maxTokens();
-        if (positions > contextLength) {
-            throw new RequestException(RequestException.Kind.INVALID, "the prompt (" + p + " tokens) plus max_tokens ("
-                    + request.maxTokens() + ") exceeds the context length of " + contextLength + " tokens",
-                    p >= contextLength ? "prompt" : "max_tokens", null);
-        }
-        // the last sampled token's K/V is never computed
-        long needBlocks = (positions - 1 + blockSize - 1) / blockSize;
-        if (needBlocks > blocks.totalBlocks()) {
-            throw new RequestException(RequestException.Kind.INVALID, "the prompt (" + p + " tokens) plus max_tokens ("
-                    + request.maxTokens() + ") needs " + needBlocks + " KV blocks of " + blockSize
-                    + " tokens, but the pool holds only " + blocks.totalBlocks(), "max_tokens", null);
-        }
     }
 
     private void enqueueOrFail(Command c) {

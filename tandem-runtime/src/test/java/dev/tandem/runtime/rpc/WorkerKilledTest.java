@@ -3,6 +3,7 @@ package dev.tandem.runtime.rpc;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tandem.core.GenerateRequest;
+import dev.tandem.core.RecordingSink;
 import dev.tandem.core.RequestException;
 import dev.tandem.runtime.RuntimeConfig;
 import java.io.BufferedReader;

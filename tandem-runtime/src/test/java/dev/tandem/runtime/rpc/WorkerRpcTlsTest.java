@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.tandem.core.ConfigException;
 import dev.tandem.core.FinishReason;
 import dev.tandem.core.GenerateRequest;
+import dev.tandem.core.RecordingSink;
 import dev.tandem.core.RequestException;
 import dev.tandem.runtime.RuntimeConfig;
 import java.io.IOException;

@@ -1,4 +1,4 @@
-package dev.tandem.worker;
+package dev.tandem.runtime.metrics;
 
 import dev.tandem.core.TransferKind;
 import dev.tandem.runtime.transfer.TransferFailure;

@@ -1,45 +1,52 @@
-package dev.tandem.frontend;
+package dev.tandem.cli.embedded;
 
 import dev.tandem.core.ConfigException;
 import dev.tandem.core.Engine;
-import dev.tandem.core.EngineInfo;
-import dev.tandem.core.WorkerRecord;
+import dev.tandem.core.TransferKind;
 import dev.tandem.core.WorkerRole;
 import dev.tandem.engine.EngineConfig;
-import dev.tandem.engine.mock.MockConfig;
-import dev.tandem.engine.mock.MockEngine;
+import dev.tandem.engine.LoadedModel;
+import dev.tandem.frontend.DispatchConfig;
+import dev.tandem.frontend.FrontendConfig;
+import dev.tandem.frontend.FrontendServer;
+import dev.tandem.frontend.LocalModel;
+import dev.tandem.frontend.RegistryWorkers;
+import dev.tandem.frontend.RouterSelector;
+import dev.tandem.frontend.Worker;
+import dev.tandem.frontend.WorkerSet;
 import dev.tandem.router.RouterConfig;
 import dev.tandem.runtime.RuntimeConfig;
 import dev.tandem.runtime.events.EmbeddedEventBus;
-import dev.tandem.runtime.events.KvEventPublisher;
-import dev.tandem.runtime.events.LoadPublisher;
 import dev.tandem.runtime.events.WorkerEventSubscriber;
+import dev.tandem.runtime.metrics.DisaggMetrics;
 import dev.tandem.runtime.registry.EmbeddedRegistry;
 import dev.tandem.runtime.registry.EmbeddedRegistryStore;
-import dev.tandem.runtime.registry.Registration;
 import dev.tandem.runtime.registry.RegistryWatch;
 import dev.tandem.runtime.registry.WorkerSetTracker;
-import dev.tandem.core.TransferEndpoint;
-import dev.tandem.core.TransferKind;
 import dev.tandem.runtime.transfer.HostIdentity;
 import dev.tandem.runtime.transfer.LocalPools;
 import dev.tandem.runtime.transfer.TransferConfig;
 import dev.tandem.worker.DisaggEngine;
-import dev.tandem.worker.DisaggMetrics;
+import dev.tandem.worker.EngineSource;
+import dev.tandem.worker.LocalWorker;
 import dev.tandem.worker.PinReleaser;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
+import static dev.tandem.core.Closeables.closeQuietly;
+
 /**
- * The whole system in one JVM ({@code tandem serve}): N workers over one model, the embedded
- * registry and event bus, the KV-aware router and the OpenAI frontend, wired exactly as the
- * distributed deployment is, only without sockets between them.
+ * The whole system in one JVM ({@code tandem serve}): N {@link LocalWorker}s over one model (the
+ * same assembly {@code tandem worker} runs, without its gRPC server), the embedded registry and
+ * event bus, the KV-aware router and the OpenAI frontend, wired exactly as the distributed
+ * deployment is, only without sockets between them.
  *
  * <pre>
  * worker i: engine ──KV events──▶ KvEventPublisher ──┐            registry (embedded)
@@ -58,6 +65,8 @@ public final class EmbeddedDeployment implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(EmbeddedDeployment.class.getName());
     /** Where file-backed (shared-memory) pools live when the shm transport is chosen. */
     private static final Path SHM_DIR = Path.of("/dev/shm");
+    /** The address in-process workers register: the frontend calls their engines directly. */
+    static final String IN_PROCESS_ADDRESS = "in-process:1";
     /** Longest wait for the registry watch to deliver the workers at startup, ms. */
     private static final long JOIN_TIMEOUT_MS = 10_000;
 
@@ -84,10 +93,6 @@ public final class EmbeddedDeployment implements AutoCloseable {
             }
             if (threadsPerWorker < 1) {
                 throw new ConfigException("threads per worker must be at least 1, got " + threadsPerWorker);
-            }
-            if (routerPolicy == RouterConfig.PolicyKind.DIRECT) {
-                throw new ConfigException("the direct router policy needs a target worker per request; use kv, "
-                        + "round-robin, random, least-loaded or session-affinity");
             }
         }
     }
@@ -135,18 +140,20 @@ public final class EmbeddedDeployment implements AutoCloseable {
     private final RuntimeConfig runtime = RuntimeConfig.defaults();
     private final DisaggMetrics disaggMetrics = new DisaggMetrics();
     private final PinReleaser releaser = new PinReleaser(runtime);
-    private final Map<String, DisaggEngine> disaggEngines = new ConcurrentHashMap<>();
     /** Names this deployment's shared-memory pool files apart from other processes' (and other deployments'). */
     private final String poolPrefix = "tandem-kv-serve-" + ProcessHandle.current().pid() + "-"
             + Long.toString(System.nanoTime() & 0xffffff, 36) + "-";
-    private LocalModel model;
+    private LoadedModel model;
+    private LocalModel text;
+    private EngineSource engines;
     private final RouterSelector selector;
     private final EmbeddedRegistryStore store;
     private final EmbeddedRegistry registry;
     private final EmbeddedEventBus bus;
     private final WorkerSet workerSet = new WorkerSet();
-    private final Map<String, Engine> localEngines = new ConcurrentHashMap<>();
-    private final List<AutoCloseable> workerParts = new ArrayList<>();
+    /** Workers by id, in start order. */
+    private final Map<String, LocalWorker> workers = new ConcurrentHashMap<>();
+    private final List<LocalWorker> started = new CopyOnWriteArrayList<>();
     private WorkerEventSubscriber subscriber;
     private RegistryWatch watch;
     private FrontendServer frontend;
@@ -165,8 +172,11 @@ public final class EmbeddedDeployment implements AutoCloseable {
         this.registry = new EmbeddedRegistry(store, runtime);
         this.bus = new EmbeddedEventBus(runtime.eventsQueueCapacity());
         try {
-            this.model = LocalModel.open(spec.modelFile(), spec.servedName());
-            startFrontendSide();
+            this.model = LoadedModel.open(spec.modelFile(), spec.servedName());
+            this.text = LocalModel.of(model);
+            this.engines = spec.mock() ? EngineSource.mock(model, spec.mockSpeedup()) : EngineSource.model(model, false);
+            int expected = split.disaggregated() ? split.prefillWorkers() + split.decodeWorkers() : spec.workers();
+            CountDownLatch joined = startFrontendSide(expected);
             if (split.disaggregated()) {
                 for (int i = 0; i < split.prefillWorkers(); i++) {
                     startWorker("prefill-" + i, WorkerRole.PREFILL);
@@ -179,12 +189,12 @@ public final class EmbeddedDeployment implements AutoCloseable {
                     startWorker("worker-" + i, WorkerRole.AGGREGATED);
                 }
             }
-            awaitWorkers();
+            awaitWorkers(joined, expected);
             FrontendConfig fc = spec.frontend();
             if (spec.derivedMaxRunning()) {
                 fc = fc.withAdmission(servingWorkers() * spec.engine().maxSequences(), fc.maxQueued());
             }
-            this.frontend = FrontendServer.start(fc, List.of(model.served()), workerSet, selector, split.dispatch(),
+            this.frontend = FrontendServer.start(fc, List.of(text.served()), workerSet, selector, split.dispatch(),
                     disaggMetrics, split.disaggregated() ? this::activePins : null);
         } catch (RuntimeException e) {
             close();
@@ -202,45 +212,43 @@ public final class EmbeddedDeployment implements AutoCloseable {
         return new EmbeddedDeployment(spec, split);
     }
 
-    private void startFrontendSide() {
+    /** Follows the registry into the router; the latch counts the workers that join. */
+    private CountDownLatch startFrontendSide(int expected) {
+        CountDownLatch joined = new CountDownLatch(expected);
         workerSet.addListener(selector);
+        workerSet.addListener(new WorkerSet.Listener() {
+            @Override
+            public void added(Worker worker) {
+                joined.countDown();
+            }
+
+            @Override
+            public void removed(Worker worker) {
+            }
+        });
         subscriber = new WorkerEventSubscriber(bus, runtime.namespace(), selector);
         WorkerSetTracker tracker = new WorkerSetTracker(Map.of(model.name(), spec.engine().blockSizeTokens()),
-                new RegistryWorkers(workerSet, record -> localEngines.get(record.instanceId())));
+                new RegistryWorkers(workerSet, record -> {
+                    LocalWorker w = workers.get(record.instanceId());
+                    return w == null ? null : w.served();
+                }));
         watch = registry.watchInstances(tracker);
+        return joined;
     }
 
     private void startWorker(String id, WorkerRole role) {
-        Engine engine;
-        List<TransferEndpoint> endpoints = List.of();
-        if (spec.mock()) {
-            engine = startMock();
-        } else if (split.disaggregated()) {
-            Path poolFile = split.transfer().contains(TransferKind.SHM) ? SHM_DIR.resolve(poolPrefix + id + ".pool")
-                    : null;
-            DisaggEngine d = DisaggEngine.start(id, model.startEngine(spec.engine(), threadsPerWorker(), poolFile),
-                    transferConfig(), LocalPools.shared(), releaser, disaggMetrics, split.transferTimeoutMs());
-            disaggEngines.put(id, d);
-            endpoints = d.endpoints();
-            engine = d;
-        } else {
-            engine = model.startEngine(spec.engine(), threadsPerWorker());
+        LocalWorker.Disaggregation disaggregation = null;
+        Path poolFile = null;
+        if (split.disaggregated()) {
+            disaggregation = new LocalWorker.Disaggregation(transferConfig(), LocalPools.shared(), releaser,
+                    disaggMetrics, split.transferTimeoutMs());
+            poolFile = split.transfer().contains(TransferKind.SHM) ? SHM_DIR.resolve(poolPrefix + id + ".pool") : null;
         }
-        localEngines.put(id, engine);
-        workerParts.add(engine);
-        KvEventPublisher events = new KvEventPublisher(bus, id, runtime);
-        workerParts.add(events);
-        workerParts.add(engine.subscribe(events));
-        workerParts.add(new LoadPublisher(bus, id, engine::load, runtime));
-        EngineInfo info = engine.info();
-        Registration registration = registry.register(new WorkerRecord(id, role, info.modelName(),
-                "in-process:1", info.layout(), info.totalBlocks(), info.maxBatchTokens(), endpoints,
-                HostIdentity.local()));
-        workerParts.add(registration);
-    }
-
-    private int threadsPerWorker() {
-        return spec.threadsPerWorker();
+        LocalWorker w = LocalWorker.start(new LocalWorker.Spec(id, role, spec.engine(), spec.threadsPerWorker(),
+                poolFile), engines, disaggregation, bus, runtime);
+        started.add(w);
+        workers.put(id, w);
+        w.register(registry, IN_PROCESS_ADDRESS, HostIdentity.local());
     }
 
     /** Transfer between the workers of this JVM: listeners on loopback only. */
@@ -255,36 +263,21 @@ public final class EmbeddedDeployment implements AutoCloseable {
 
     private int activePins() {
         int n = 0;
-        for (DisaggEngine d : disaggEngines.values()) {
-            n += d.activePins();
+        for (LocalWorker w : started) {
+            n += w.activePins();
         }
         return n;
     }
 
-    private Engine startMock() {
-        MockConfig mc = MockConfig.DEFAULT.withModelName(model.name())
-                .withVocabSize(model.served().text().vocabSize())
-                .withContextLength(model.config().contextLength())
-                .withEngine(spec.engine().kvBlocks() > 0 ? spec.engine()
-                        : spec.engine().withKvBlocks(MockConfig.DEFAULT_KV_BLOCKS))
-                .withTiming(spec.engine().mockTiming().withSpeedup(spec.mockSpeedup()));
-        return MockEngine.start(mc);
-    }
-
-    private void awaitWorkers() {
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(JOIN_TIMEOUT_MS);
-        int expected = split.disaggregated() ? split.prefillWorkers() + split.decodeWorkers() : spec.workers();
-        while (workerSet.all().size() < expected) {
-            if (System.nanoTime() > deadline) {
+    private void awaitWorkers(CountDownLatch joined, int expected) {
+        try {
+            if (!joined.await(JOIN_TIMEOUT_MS, TimeUnit.MILLISECONDS)) {
                 throw new ConfigException("only " + workerSet.all().size() + " of " + expected
                         + " workers joined within " + JOIN_TIMEOUT_MS + " ms");
             }
-            try {
-                Thread.sleep(5);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new ConfigException("interrupted while the workers were joining");
-            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ConfigException("interrupted while the workers were joining");
         }
     }
 
@@ -305,7 +298,7 @@ public final class EmbeddedDeployment implements AutoCloseable {
     }
 
     public int workerCount() {
-        return localEngines.size();
+        return workers.size();
     }
 
     public FrontendServer frontend() {
@@ -318,17 +311,19 @@ public final class EmbeddedDeployment implements AutoCloseable {
 
     /** The engine of worker {@code worker-i}. */
     public Engine engine(int i) {
-        return localEngines.get("worker-" + i);
+        return engine("worker-" + i);
     }
 
     /** The engine of worker {@code id} ({@code worker-i}, {@code prefill-i} or {@code decode-i}), or null. */
     public Engine engine(String id) {
-        return localEngines.get(id);
+        LocalWorker w = workers.get(id);
+        return w == null ? null : w.served();
     }
 
     /** Prefill or decode worker {@code id} with its disaggregation sides, or null. */
     public DisaggEngine disaggEngine(String id) {
-        return disaggEngines.get(id);
+        LocalWorker w = workers.get(id);
+        return w == null ? null : w.disaggEngine();
     }
 
     /** Disaggregation counters of the whole deployment (frontend and workers). */
@@ -352,30 +347,21 @@ public final class EmbeddedDeployment implements AutoCloseable {
             return;
         }
         closed = true;
-        LOG.log(System.Logger.Level.DEBUG, "shutting down: frontend, then {0} workers", localEngines.size());
-        closeQuietly(frontend);
-        closeQuietly(watch);
-        closeQuietly(subscriber);
-        // deregister first, then stop publishers, then engines: reverse order of start
-        for (int i = workerParts.size() - 1; i >= 0; i--) {
-            closeQuietly(workerParts.get(i));
+        LOG.log(System.Logger.Level.DEBUG, "shutting down: frontend, then {0} workers", started.size());
+        closeQuietly(frontend, LOG);
+        closeQuietly(watch, LOG);
+        closeQuietly(subscriber, LOG);
+        // each worker deregisters, stops its publishers, then its engine: reverse order of start
+        for (int i = started.size() - 1; i >= 0; i--) {
+            closeQuietly(started.get(i), LOG);
         }
-        closeQuietly(releaser);
-        closeQuietly(selector);
-        closeQuietly(bus);
-        closeQuietly(registry);
-        closeQuietly(store);
-        closeQuietly(model);
-    }
-
-    private static void closeQuietly(AutoCloseable c) {
-        if (c == null) {
-            return;
-        }
-        try {
-            c.close();
-        } catch (Exception e) {
-            LOG.log(System.Logger.Level.WARNING, "closing " + c.getClass().getSimpleName() + " failed", e);
-        }
+        closeQuietly(releaser, LOG);
+        closeQuietly(selector, LOG);
+        closeQuietly(bus, LOG);
+        closeQuietly(registry, LOG);
+        closeQuietly(store, LOG);
+        closeQuietly(engines, LOG);
+        closeQuietly(text, LOG);
+        closeQuietly(model, LOG);
     }
 }

@@ -20,7 +20,7 @@ import java.lang.invoke.VarHandle;
  * changed atomically by routing and lifecycle calls, and readers combine them without a lock
  * (a decision may see a report and deltas from slightly different moments).
  */
-final class Worker {
+final class WorkerLoad {
     private static final VarHandle ACTIVE_DELTA;
     private static final VarHandle PREFILL_DELTA;
     private static final VarHandle IN_FLIGHT;
@@ -28,9 +28,9 @@ final class Worker {
     static {
         try {
             MethodHandles.Lookup l = MethodHandles.lookup();
-            ACTIVE_DELTA = l.findVarHandle(Worker.class, "activeBlocksDelta", long.class);
-            PREFILL_DELTA = l.findVarHandle(Worker.class, "queuedPrefillTokensDelta", long.class);
-            IN_FLIGHT = l.findVarHandle(Worker.class, "inFlightRequests", int.class);
+            ACTIVE_DELTA = l.findVarHandle(WorkerLoad.class, "activeBlocksDelta", long.class);
+            PREFILL_DELTA = l.findVarHandle(WorkerLoad.class, "queuedPrefillTokensDelta", long.class);
+            IN_FLIGHT = l.findVarHandle(WorkerLoad.class, "inFlightRequests", int.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -51,7 +51,7 @@ final class Worker {
     /** Requests this router sent here that have not finished. Volatile: see above. */
     private volatile int inFlightRequests;
 
-    Worker(String id, int slot, WorkerRole role) {
+    WorkerLoad(String id, int slot, WorkerRole role) {
         this.id = id;
         this.slot = slot;
         this.role = role;

@@ -1,16 +1,20 @@
-package dev.tandem.frontend;
+package dev.tandem.cli.embedded;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tandem.engine.EngineConfig;
+import dev.tandem.frontend.FrontendConfig;
 import dev.tandem.router.Router;
 import dev.tandem.router.RouterConfig;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -25,7 +29,7 @@ class EmbeddedDeploymentTest {
             + "Then it started to rain, so they ran home to eat cake with mom and dad.";
 
     private static EmbeddedDeployment start(RouterConfig.PolicyKind policy) {
-        return EmbeddedDeployment.start(new EmbeddedDeployment.Spec(Harness.modelPath(), null, 2, policy, false, 1,
+        return EmbeddedDeployment.start(new EmbeddedDeployment.Spec(modelPath(), null, 2, policy, false, 1,
                 EngineConfig.DEFAULT.withKvBlocks(512).withMaxSequences(16), 1, FrontendConfig.defaults().withPort(0),
                 true));
     }
@@ -76,14 +80,14 @@ class EmbeddedDeploymentTest {
      */
     @Test
     void conversation_followUpTurn_cachedTokensCoverThePreviousPromptAndReply() throws Exception {
-        try (EmbeddedDeployment d = EmbeddedDeployment.start(new EmbeddedDeployment.Spec(Harness.modelPath(), null, 1,
+        try (EmbeddedDeployment d = EmbeddedDeployment.start(new EmbeddedDeployment.Spec(modelPath(), null, 1,
                 RouterConfig.PolicyKind.KV, false, 1, EngineConfig.DEFAULT.withKvBlocks(512).withMaxSequences(16), 1,
                 FrontendConfig.defaults().withPort(0), true)); HttpClient client = HttpClient.newHttpClient()) {
             Conversations.check(3, 3, body -> {
                 HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create(d.url() + "/v1/chat/completions"))
                         .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
                 assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
-                return Harness.json(r.body());
+                return new ObjectMapper().readTree(r.body());
             });
         }
     }
@@ -100,6 +104,15 @@ class EmbeddedDeploymentTest {
         HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create(d.url() + "/v1/completions"))
                 .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
         assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
-        return Harness.json(r.body());
+        return new ObjectMapper().readTree(r.body());
+    }
+
+    private static Path modelPath() {
+        for (String dir : new String[] {System.getProperty("tandem.test.models"), System.getenv("TANDEM_MODEL_PATH")}) {
+            if (dir != null && Files.isDirectory(Path.of(dir.split(java.io.File.pathSeparator)[0]))) {
+                return Path.of(dir.split(java.io.File.pathSeparator)[0], "stories260K.gguf");
+            }
+        }
+        return Path.of("/work/shared/models/stories260K.gguf");
     }
 }

@@ -18,8 +18,8 @@ import java.util.concurrent.TimeUnit;
  * without {@code /ready}, {@code GET /v1/models}), and stopped with SIGTERM, then SIGKILL if it
  * does not exit within the grace period. Owned by the comparison's thread.
  */
-final class ServerProcess implements AutoCloseable {
-    private static final System.Logger LOG = System.getLogger(ServerProcess.class.getName());
+final class ComparedServer implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(ComparedServer.class.getName());
     private static final Duration STOP_GRACE = Duration.ofSeconds(30);
     private static final Duration POLL_TIMEOUT = Duration.ofSeconds(2);
 
@@ -35,7 +35,7 @@ final class ServerProcess implements AutoCloseable {
     private final Path log;
     private final List<String> command;
 
-    private ServerProcess(Process process, String url, Path log, List<String> command) {
+    private ComparedServer(Process process, String url, Path log, List<String> command) {
         this.process = process;
         this.url = url;
         this.log = log;
@@ -47,7 +47,7 @@ final class ServerProcess implements AutoCloseable {
      *
      * @throws StartFailure when it exits or is not ready within {@code readyTimeout} (it is then stopped)
      */
-    static ServerProcess start(ServerLauncher launcher, List<String> args, Path log, Duration readyTimeout) {
+    static ComparedServer start(ServerLauncher launcher, List<String> args, Path log, Duration readyTimeout) {
         int port = freePort();
         List<String> command = new ArrayList<>(launcher.commandPrefix());
         command.addAll(args);
@@ -59,7 +59,7 @@ final class ServerProcess implements AutoCloseable {
         } catch (IOException e) {
             throw new StartFailure("cannot start " + String.join(" ", command) + ": " + e.getMessage());
         }
-        ServerProcess server = new ServerProcess(p, "http://127.0.0.1:" + port, log, command);
+        ComparedServer server = new ComparedServer(p, "http://127.0.0.1:" + port, log, command);
         try {
             server.awaitReady(readyTimeout);
             return server;
