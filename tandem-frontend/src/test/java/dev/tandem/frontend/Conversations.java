@@ -9,14 +9,15 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 
 /**
  * Multi-turn chats with sampled replies, each turn sending the whole history back, and the check
- * that turn N+1's {@code cached_tokens} covers every full block of turn N's prompt and reply.
+ * that turn N+1's {@code cached_tokens} covers every full block of turn N's prompt and reply
+ * (shared with the CLI's tests through this module's test jar).
  */
-final class Conversations {
-    static final int BLOCK = 16;
+public final class Conversations {
+    public static final int BLOCK = 16;
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** Sends one chat request body; returns the answer's JSON (status 200 asserted by the caller). */
-    interface Chat {
+    public interface Chat {
         JsonNode send(String body) throws Exception;
     }
 
@@ -29,7 +30,7 @@ final class Conversations {
      * blocks except the last generated token (never computed) and the follow-up's last prompt
      * token (always computed).
      */
-    static void check(int conversations, int turns, Chat chat) throws Exception {
+    public static void check(int conversations, int turns, Chat chat) throws Exception {
         for (int c = 0; c < conversations; c++) {
             ArrayNode messages = JSON.createArrayNode();
             messages.addObject().put("role", "user").put("content", "Tell me a story about a dog called number " + c

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tandem.engine.EngineConfig;
+import dev.tandem.frontend.Conversations;
 import dev.tandem.frontend.FrontendConfig;
 import dev.tandem.router.Router;
 import dev.tandem.router.RouterConfig;
