@@ -98,6 +98,10 @@ class TransformerStoriesTest {
     void forward_twoSequencesInOneBatch_sameLogitsAsEachAlone() {
         int[] a = {1, 403, 407, 261, 378, 432, 383};
         int[] b = {1, 317, 269, 274, 287, 263, 377, 267, 265, 282, 295};
+        // Same arithmetic either way, but a vector's lane sum (reduceLanes) has no fixed order: the
+        // interpreter and the compiled kernels add the lanes differently (see MatMulTest), so a step
+        // run before the JIT compiled a kernel differs in the last bits; 5e-4 on logits up to ~20.
+        double tolerance = 5e-4;
         try (Sequences s = new Sequences(model, 4, 40, KvDtype.F16, 2)) {
             int[] tableA = {9, 3, 17};
             int[] tableB = {0, 12, 5};
@@ -111,8 +115,8 @@ class TransformerStoriesTest {
             s.batch.add(b, 0, b.length, 0, tableB2, true);
             model.forward(s.batch, s.kv, s.logits);
             int vocab = model.vocabSize();
-            assertThat(Sequences.maxAbsDiff(aloneA, Arrays.copyOfRange(s.logits, 0, vocab))).isLessThan(1e-4);
-            assertThat(Sequences.maxAbsDiff(aloneB, Arrays.copyOfRange(s.logits, vocab, 2 * vocab))).isLessThan(1e-4);
+            assertThat(Sequences.maxAbsDiff(aloneA, Arrays.copyOfRange(s.logits, 0, vocab))).isLessThan(tolerance);
+            assertThat(Sequences.maxAbsDiff(aloneB, Arrays.copyOfRange(s.logits, vocab, 2 * vocab))).isLessThan(tolerance);
 
             int[] nextA = {Sequences.argmax(aloneA, 0, vocab)};
             int[] nextB = {Sequences.argmax(aloneB, 0, vocab)};
@@ -125,11 +129,11 @@ class TransformerStoriesTest {
             s.batch.clear();
             s.batch.add(nextA, 0, 1, a.length, tableA, true);
             model.forward(s.batch, s.kv, s.logits);
-            assertThat(Sequences.maxAbsDiff(batchedA, Arrays.copyOf(s.logits, vocab))).isLessThan(1e-4);
+            assertThat(Sequences.maxAbsDiff(batchedA, Arrays.copyOf(s.logits, vocab))).isLessThan(tolerance);
             s.batch.clear();
             s.batch.add(nextB, 0, 1, b.length, tableB, true);
             model.forward(s.batch, s.kv, s.logits);
-            assertThat(Sequences.maxAbsDiff(batchedB, Arrays.copyOf(s.logits, vocab))).isLessThan(1e-4);
+            assertThat(Sequences.maxAbsDiff(batchedB, Arrays.copyOf(s.logits, vocab))).isLessThan(tolerance);
         }
     }
 
