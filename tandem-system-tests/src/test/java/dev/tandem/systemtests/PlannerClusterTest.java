@@ -88,6 +88,8 @@ class PlannerClusterTest {
             int peak = awaitDecodeWorkers(http, url, n -> n >= 2, Duration.ofSeconds(150));
             heavy.set(false);
             int after = awaitDecodeWorkers(http, url, n -> n == 1, Duration.ofSeconds(150));
+            // the frontend drops a draining worker at once; its process ends when its requests are done
+            up.awaitOutput(Pattern.compile("planner: drained and stopped decode worker"), Duration.ofSeconds(120));
             running.set(false);
             for (Thread t : clients) {
                 t.join(Duration.ofSeconds(90));
