@@ -7,7 +7,11 @@ import dev.tandem.engine.EngineConfig;
 import dev.tandem.frontend.FrontendConfig;
 import dev.tandem.router.RouterConfig;
 import dev.tandem.worker.DisaggEngine;
+import dev.tandem.worker.upstream.UpstreamConfig;
+import dev.tandem.worker.upstream.UpstreamKind;
 import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -25,7 +29,10 @@ import picocli.CommandLine.Option;
             "Endpoints: POST /v1/chat/completions, POST /v1/completions, GET /v1/models,",
             "GET /health, GET /ready, GET /metrics. Stop with Ctrl-C.",
             "KV pool per worker: --kv-blocks or --kv-cache-memory (default " + ServeCommand.DEFAULT_KV_CACHE_MEMORY
-                    + "); --threads is per worker (default: cores / workers)."})
+                    + "); --threads is per worker (default: cores / workers).",
+            "With --upstream URL (repeatable) the workers are external servers instead (llama-server, vLLM,",
+            "SGLang or any OpenAI-compatible one), sent token ids from --model's tokenizer and chat template:",
+            "  tandem serve --model stories260K --upstream http://127.0.0.1:8081 --upstream http://127.0.0.1:8082"})
 final class ServeCommand implements Callable<Integer> {
     @Option(names = "--model", description = "a .gguf file, or a model name found in TANDEM_MODEL_PATH"
             + " (default: " + ModelPaths.DEFAULT_MODEL + ")")
@@ -69,6 +76,19 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--router", defaultValue = "kv", description = "routing policy: kv, round-robin, random,"
             + " least-loaded or session-affinity (default: ${DEFAULT-VALUE})")
     String router;
+
+    @Option(names = "--upstream", paramLabel = "URL", description = "an external server to route to, one worker "
+            + "each (repeat for more); --model must be the model it serves (its tokenizer and chat template are used)")
+    List<String> upstreams = new ArrayList<>();
+
+    @Option(names = "--upstream-kind", defaultValue = "auto", description = "auto, llama-server, vllm, sglang or "
+            + "openai; auto asks the server (/props, /metrics, /version, /v1/models) (default: ${DEFAULT-VALUE})")
+    String upstreamKind;
+
+    @Option(names = "--upstream-timeout-ms", defaultValue = "" + UpstreamConfig.DEFAULT_REQUEST_TIMEOUT_MS,
+            description = "deadline of one request to an upstream server, first byte to last token "
+                    + "(default: ${DEFAULT-VALUE})")
+    long upstreamTimeoutMs;
 
     @Option(names = "--max-running",
             description = "engine sequences admitted at once (default: workers x --max-seqs)")
@@ -115,6 +135,10 @@ final class ServeCommand implements Callable<Integer> {
             out.printf("Tandem is serving model '%s' with %d prefill + %d decode real workers (router: %s, KV transfer:"
                     + " %s)%n", deployment.modelName(), deployment.prefillWorkerCount(), deployment.decodeWorkerCount(),
                     deployment.routerName(), transfer);
+        } else if (spec.upstream()) {
+            out.printf("Tandem is serving model '%s' from %d upstream server%s %s (router: %s)%n",
+                    deployment.modelName(), deployment.workerCount(), deployment.workerCount() == 1 ? "" : "s",
+                    upstreams, deployment.routerName());
         } else {
             out.printf("Tandem is serving model '%s' with %d %s worker%s (router: %s)%n", deployment.modelName(),
                     deployment.workerCount(), spec.mock() ? "mock" : "real", deployment.workerCount() == 1 ? "" : "s",
@@ -141,8 +165,24 @@ final class ServeCommand implements Callable<Integer> {
         int perWorker = engineOptions.threads != null ? engineOptions.threads()
                 : Math.max(1, Runtime.getRuntime().availableProcessors() / Math.max(1, total));
         FrontendConfig frontend = http.config(maxRunning != null ? maxRunning : FrontendConfig.DEFAULT_MAX_RUNNING);
+        List<UpstreamConfig> servers = upstreamConfigs(upstreams, upstreamKind, upstreamTimeoutMs);
+        if (!servers.isEmpty() && workers != null) {
+            throw new ConfigException("with --upstream each server is one worker: drop --workers");
+        }
         return new EmbeddedDeployment.Spec(ModelPaths.resolve(model), servedName, workers == null ? 1 : workers,
-                RouterConfig.PolicyKind.parse(router), mock, mockSpeedup, engine, perWorker, frontend, maxRunning == null);
+                RouterConfig.PolicyKind.parse(router), mock, mockSpeedup, engine, perWorker, frontend, maxRunning == null,
+                servers);
+    }
+
+    /** The servers named by repeated --upstream options, validated. */
+    static List<UpstreamConfig> upstreamConfigs(List<String> urls, String kind, long requestTimeoutMs) {
+        UpstreamKind k = UpstreamKind.parse(kind);
+        List<UpstreamConfig> out = new ArrayList<>();
+        for (String url : urls) {
+            UpstreamConfig c = UpstreamConfig.of(url, k);
+            out.add(c.withTimeouts(c.connectTimeoutMs(), c.headersTimeoutMs(), requestTimeoutMs));
+        }
+        return out;
     }
 
     /** Prefill and decode workers, or none (aggregated), with the dispatch settings. */

@@ -10,6 +10,7 @@ import dev.tandem.worker.DisaggEngine;
 import dev.tandem.worker.DisaggOptions;
 import dev.tandem.worker.WorkerProcess;
 import dev.tandem.worker.WorkerSpec;
+import dev.tandem.worker.upstream.UpstreamConfig;
 import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -30,7 +31,11 @@ import picocli.CommandLine.Option;
 @Command(name = "worker", mixinStandardHelpOptions = true,
         description = {"Run one worker: an engine served over gRPC, registered in etcd (under a lease),",
             "KV events and load reports on NATS. Frontends started with 'tandem frontend' find it.",
-            "Stop with Ctrl-C: it deregisters first, then lets running requests finish (--drain-timeout-ms)."})
+            "Stop with Ctrl-C: it deregisters first, then lets running requests finish (--drain-timeout-ms).",
+            "With --upstream URL it adapts an external server instead of running an engine (a sidecar):",
+            "  tandem worker --upstream http://127.0.0.1:8081 --model stories260K --registry etcd://127.0.0.1:2379 \\",
+            "      --events nats://127.0.0.1:4222",
+            "It leaves the registry while the server does not answer and comes back when it does."})
 final class WorkerCommand implements Callable<Integer> {
     @Option(names = "--role", defaultValue = "aggregated",
             description = "aggregated, prefill or decode (default: ${DEFAULT-VALUE})")
@@ -87,6 +92,18 @@ final class WorkerCommand implements Callable<Integer> {
     @Option(names = "--mock-speedup", defaultValue = "1", description = "divides the mock's step times (default: ${DEFAULT-VALUE})")
     double mockSpeedup;
 
+    @Option(names = "--upstream", paramLabel = "URL", description = "adapt this external server (llama-server, vLLM, "
+            + "SGLang, OpenAI-compatible) instead of running an engine; --model must be the model it serves")
+    String upstream;
+
+    @Option(names = "--upstream-kind", defaultValue = "auto", description = "auto, llama-server, vllm, sglang or "
+            + "openai (default: ${DEFAULT-VALUE})")
+    String upstreamKind;
+
+    @Option(names = "--upstream-timeout-ms", defaultValue = "" + UpstreamConfig.DEFAULT_REQUEST_TIMEOUT_MS,
+            description = "deadline of one request to the upstream server (default: ${DEFAULT-VALUE})")
+    long upstreamTimeoutMs;
+
     @Mixin
     EngineOptions engineOptions = new EngineOptions();
 
@@ -136,7 +153,8 @@ final class WorkerCommand implements Callable<Integer> {
         PrintStream out = System.out;
         out.printf("Tandem worker %s serving model '%s' as %s with a %s engine at %s%n", spec.instanceId(),
                 worker.record().modelName(), spec.role().name().toLowerCase(Locale.ROOT),
-                worker.engine().info().simulated() ? "SIMULATED (mock)" : "real", worker.record().rpcAddress());
+                spec.upstream() != null ? "upstream (" + spec.upstream().baseUri() + ")"
+                        : worker.engine().info().simulated() ? "SIMULATED (mock)" : "real", worker.record().rpcAddress());
         out.printf("Registered in %s (namespace %s, lease %d ms); events on %s  (Ctrl-C to stop)%n", registry,
                 runtime.namespace(), runtime.leaseTtlMs(), events);
         if (worker.metricsPort() >= 0) {
@@ -157,7 +175,9 @@ final class WorkerCommand implements Callable<Integer> {
         return new WorkerSpec(instanceId != null ? instanceId : WorkerSpec.defaultInstanceId(r), r,
                 ModelPaths.resolve(model), servedName, mock, mockSpeedup,
                 DispatchOptions.withHandleTtl(engineOptions.config(0), kvHandleTtl),
-                engineOptions.threads(), rpcHost, rpcPort, advertise, kinds, drainTimeoutMs);
+                engineOptions.threads(), rpcHost, rpcPort, advertise, kinds, drainTimeoutMs,
+                upstream == null ? null
+                        : ServeCommand.upstreamConfigs(List.of(upstream), upstreamKind, upstreamTimeoutMs).getFirst());
     }
 
     /** The runtime configuration (system properties and environment) with the command's overrides. */

@@ -5,16 +5,19 @@ import dev.tandem.engine.EngineConfig;
 import dev.tandem.engine.LoadedModel;
 import dev.tandem.engine.mock.MockConfig;
 import dev.tandem.engine.mock.MockEngine;
+import dev.tandem.engine.model.ModelConfig;
+import dev.tandem.worker.upstream.KvEventFeed;
+import dev.tandem.worker.upstream.UpstreamConfig;
+import dev.tandem.worker.upstream.UpstreamEngine;
 import java.nio.file.Path;
 
 /**
  * Where a worker's engines come from: the seam a new kind of worker plugs into. Tandem's own
- * engine over a GGUF model ({@link #model}) and the mock engine ({@link #mock}: real block
- * accounting and KV events, simulated step times) are the kinds there are; an engine in another
- * process (an upstream server reached over HTTP, say) would be a third implementation returning
- * its client as the {@link Engine}. {@link LocalWorker} adds the disaggregation sides only to
- * Tandem's own engine ({@link dev.tandem.engine.LlmEngine}); any other engine serves whole
- * requests.
+ * engine over a GGUF model ({@link #model}), the mock engine ({@link #mock}: real block
+ * accounting and KV events, simulated step times) and an external server reached over HTTP
+ * ({@link #upstream}: llama-server, vLLM, SGLang, any OpenAI-compatible server) are the kinds
+ * there are. {@link LocalWorker} adds the disaggregation sides only to Tandem's own engine
+ * ({@link dev.tandem.engine.LlmEngine}); any other engine serves whole requests.
  *
  * <p>Safe for concurrent use: each call starts an independent engine.
  */
@@ -94,6 +97,46 @@ public interface EngineSource extends AutoCloseable {
             @Override
             public boolean holdsKv() {
                 return false;
+            }
+        };
+    }
+
+    /**
+     * A client of the server at {@code upstream} serving {@code model} (whose tokenizer the
+     * frontend uses; its shape gives the KV layout the router hashes at, and it re-tokenises text
+     * from servers that answer no token ids). Each {@link #start} reaches the server and returns
+     * an {@link UpstreamEngine}; the pool file and thread count mean nothing to it.
+     *
+     * @param feed the server's own KV events, or null for approximate ones
+     * @param owns close {@code model} with this source
+     */
+    static EngineSource upstream(LoadedModel model, boolean owns, UpstreamConfig upstream, KvEventFeed feed) {
+        return new EngineSource() {
+            @Override
+            public String modelName() {
+                return model.name();
+            }
+
+            @Override
+            public Engine start(EngineConfig config, int threads, Path poolFile) {
+                ModelConfig shape = model.config();
+                UpstreamEngine.Model m = new UpstreamEngine.Model(model.name(),
+                        shape.kvLayout(config.blockSizeTokens(), config.kvDtype()), model.tokenizer().vocabSize(),
+                        shape.contextLength(), text -> model.tokenizer().encode(text, false, false));
+                return UpstreamEngine.start(upstream, m, new UpstreamEngine.Limits(config.maxSequences(),
+                        config.maxBatchTokens(), config.kvBlocks()), feed);
+            }
+
+            @Override
+            public boolean holdsKv() {
+                return false;
+            }
+
+            @Override
+            public void close() {
+                if (owns) {
+                    model.close();
+                }
             }
         };
     }

@@ -17,6 +17,7 @@ import dev.tandem.runtime.registry.Registration;
 import dev.tandem.runtime.registry.Registry;
 import dev.tandem.runtime.transfer.LocalPools;
 import dev.tandem.runtime.transfer.TransferConfig;
+import dev.tandem.worker.upstream.UpstreamEngine;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;
@@ -95,8 +96,12 @@ public final class LocalWorker implements AutoCloseable {
     private final KvEventPublisher kvEvents;
     private final AutoCloseable subscription;
     private final LoadPublisher load;
+    private final AutoCloseable liveness;
     private volatile Registration registration;
     private volatile WorkerRecord record;
+    /** Where {@link #register} announced the worker, to announce it again after an upstream outage. */
+    private Registry registeredIn;
+    private boolean closed;
 
     private LocalWorker(Spec spec, Engine engine, DisaggEngine disagg, EventBus bus, RuntimeConfig runtime) {
         this.spec = spec;
@@ -113,6 +118,23 @@ public final class LocalWorker implements AutoCloseable {
         }
         this.subscription = sub;
         this.load = new LoadPublisher(bus, spec.id(), served::load, runtime);
+        // an external server that stops answering leaves the registry until it answers again
+        this.liveness = engine instanceof UpstreamEngine upstream ? upstream.onLiveness(this::upstreamAlive) : null;
+    }
+
+    private synchronized void upstreamAlive(boolean alive) {
+        if (closed || registeredIn == null) {
+            return;
+        }
+        if (!alive && registration != null) {
+            LOG.log(WARNING, "[worker={0}] upstream unreachable: leaving the registry", spec.id());
+            Registration r = registration;
+            registration = null;
+            closeQuietly(r, LOG);
+        } else if (alive && registration == null) {
+            LOG.log(System.Logger.Level.INFO, "[worker={0}] upstream back: registering again", spec.id());
+            registration = registeredIn.register(record);
+        }
     }
 
     /**
@@ -150,20 +172,27 @@ public final class LocalWorker implements AutoCloseable {
      *                an in-process worker)
      * @param hostId  the host it runs on, for same-host transports
      */
-    public Registration register(Registry registry, String address, String hostId) {
+    public synchronized Registration register(Registry registry, String address, String hostId) {
         EngineInfo info = engine.info();
         WorkerRecord r = new WorkerRecord(spec.id(), spec.role(), info.modelName(), address, info.layout(),
                 info.totalBlocks(), info.maxBatchTokens(), endpoints(), hostId);
         registration = registry.register(r);
         record = r;
+        registeredIn = registry;
         return registration;
     }
 
     /** Revokes the registry record (no-op when not registered); the engine keeps serving. */
-    public void deregister() {
+    public synchronized void deregister() {
+        registeredIn = null;
         Registration r = registration;
         registration = null;
         closeQuietly(r, LOG);
+    }
+
+    /** Whether the record is in the registry now (an upstream worker leaves it while its server is down). */
+    public boolean registered() {
+        return registration != null;
     }
 
     public String id() {
@@ -222,6 +251,10 @@ public final class LocalWorker implements AutoCloseable {
     /** Deregisters, stops the publishers, then the engine. Idempotent. */
     @Override
     public void close() {
+        synchronized (this) {
+            closed = true;
+        }
+        closeQuietly(liveness, LOG);
         deregister();
         closeQuietly(load, LOG);
         closeQuietly(subscription, LOG);

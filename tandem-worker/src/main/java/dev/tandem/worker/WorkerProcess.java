@@ -5,6 +5,7 @@ import dev.tandem.core.EngineInfo;
 import dev.tandem.core.TransferEndpoint;
 import dev.tandem.core.TransferKind;
 import dev.tandem.core.WorkerRecord;
+import dev.tandem.engine.LoadedModel;
 import dev.tandem.runtime.RuntimeConfig;
 import dev.tandem.runtime.events.EventBus;
 import dev.tandem.runtime.metrics.DisaggMetrics;
@@ -106,7 +107,9 @@ public final class WorkerProcess implements AutoCloseable {
 
     private void startParts(RuntimeConfig runtime, Registry registry, EventBus bus) {
         String id = spec.instanceId();
-        source = EngineSource.open(spec.modelFile(), spec.servedName(), spec.mock(), spec.mockSpeedup());
+        source = spec.upstream() != null
+                ? EngineSource.upstream(LoadedModel.open(spec.modelFile(), spec.servedName()), true, spec.upstream(), null)
+                : EngineSource.open(spec.modelFile(), spec.servedName(), spec.mock(), spec.mockSpeedup());
         poolFile = source.holdsKv() ? sharedPoolFile(spec) : null;
         if (poolFile != null) {
             ShmPoolFiles.sweep(poolFile.getParent());
@@ -116,14 +119,14 @@ public final class WorkerProcess implements AutoCloseable {
         worker = LocalWorker.start(new LocalWorker.Spec(id, spec.role(), spec.engine(), spec.threads(), poolFile),
                 source, new LocalWorker.Disaggregation(spec.transferConfig(), LocalPools.shared(), releaser, metrics,
                         options.transferTimeoutMs()), bus, runtime);
-        DisaggEngine disagg = worker.disaggEngine();
+        DisaggEngine disagg = worker.disaggEngine(); // null for an upstream worker: it serves whole requests
         if (options.metricsPort() >= 0) {
             PrometheusRegistry metricsRegistry = new PrometheusRegistry();
-            metrics.register(metricsRegistry, disagg::activePins);
+            metrics.register(metricsRegistry, worker::activePins);
             WorkerLoadMetrics.register(metricsRegistry, worker.engine()::load, registry);
             metricsServer = MetricsServer.start(spec.rpcBindHost(), options.metricsPort(), metricsRegistry);
         }
-        rpc = WorkerRpcServer.start(spec.rpcBindHost(), spec.rpcPort(), disagg, disagg, runtime);
+        rpc = WorkerRpcServer.start(spec.rpcBindHost(), spec.rpcPort(), worker.served(), disagg, runtime);
         String address = hostPort(spec.advertiseHost(), rpc.port());
         Registration registration = worker.register(registry, address, spec.transferConfig().hostId());
         if (metricsServer != null) {

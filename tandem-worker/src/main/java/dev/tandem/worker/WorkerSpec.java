@@ -7,6 +7,7 @@ import dev.tandem.core.WorkerRole;
 import dev.tandem.engine.EngineConfig;
 import dev.tandem.runtime.transfer.HostIdentity;
 import dev.tandem.runtime.transfer.TransferConfig;
+import dev.tandem.worker.upstream.UpstreamConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.EnumSet;
@@ -35,10 +36,13 @@ import java.util.concurrent.ThreadLocalRandom;
  * @param transferKinds  KV transports to serve (local, shm, tcp, ucx); at least one
  * @param drainTimeoutMs on shutdown, how long running requests may finish after the worker has
  *                       left the registry before they are cancelled, ms; range [0, 3,600,000]
+ * @param upstream       an external server this worker adapts (a sidecar: {@code modelFile} gives
+ *                       the tokenizer's model and the KV layout; no mock, no disaggregation), or null
  */
 public record WorkerSpec(String instanceId, WorkerRole role, Path modelFile, String servedName, boolean mock,
                          double mockSpeedup, EngineConfig engine, int threads, String rpcBindHost, int rpcPort,
-                         String advertiseHost, Set<TransferKind> transferKinds, long drainTimeoutMs) {
+                         String advertiseHost, Set<TransferKind> transferKinds, long drainTimeoutMs,
+                         UpstreamConfig upstream) {
 
     public static final String DEFAULT_BIND_HOST = "0.0.0.0";
     public static final String DEFAULT_ADVERTISE_HOST = "127.0.0.1";
@@ -83,6 +87,13 @@ public record WorkerSpec(String instanceId, WorkerRole role, Path modelFile, Str
         if (drainTimeoutMs < 0 || drainTimeoutMs > 3_600_000) {
             throw new ConfigException("drain timeout must be in [0, 3600000] ms, got " + drainTimeoutMs);
         }
+        if (upstream != null && mock) {
+            throw new ConfigException("--upstream and --mock exclude each other");
+        }
+        if (upstream != null && role != WorkerRole.AGGREGATED) {
+            throw new ConfigException("an --upstream worker serves whole requests: its role must be aggregated, got "
+                    + role.name().toLowerCase(Locale.ROOT));
+        }
     }
 
     /**
@@ -92,7 +103,7 @@ public record WorkerSpec(String instanceId, WorkerRole role, Path modelFile, Str
     public static WorkerSpec defaults(Path modelFile) {
         return new WorkerSpec(defaultInstanceId(WorkerRole.AGGREGATED), WorkerRole.AGGREGATED, modelFile, null, false,
                 1.0, EngineConfig.DEFAULT, Math.max(1, Runtime.getRuntime().availableProcessors()), DEFAULT_BIND_HOST,
-                0, DEFAULT_ADVERTISE_HOST, TransferConfig.DEFAULT_KINDS, DEFAULT_DRAIN_TIMEOUT_MS);
+                0, DEFAULT_ADVERTISE_HOST, TransferConfig.DEFAULT_KINDS, DEFAULT_DRAIN_TIMEOUT_MS, null);
     }
 
     /** {@code <role>-<pid>-<6 random hex digits>}: unique per process, readable in logs. */
@@ -113,41 +124,46 @@ public record WorkerSpec(String instanceId, WorkerRole role, Path modelFile, Str
 
     public WorkerSpec withInstanceId(String id) {
         return new WorkerSpec(id, role, modelFile, servedName, mock, mockSpeedup, engine, threads, rpcBindHost, rpcPort,
-                advertiseHost, transferKinds, drainTimeoutMs);
+                advertiseHost, transferKinds, drainTimeoutMs, upstream);
     }
 
     public WorkerSpec withRole(WorkerRole r) {
         return new WorkerSpec(instanceId, r, modelFile, servedName, mock, mockSpeedup, engine, threads, rpcBindHost,
-                rpcPort, advertiseHost, transferKinds, drainTimeoutMs);
+                rpcPort, advertiseHost, transferKinds, drainTimeoutMs, upstream);
     }
 
     public WorkerSpec withServedName(String name) {
         return new WorkerSpec(instanceId, role, modelFile, name, mock, mockSpeedup, engine, threads, rpcBindHost,
-                rpcPort, advertiseHost, transferKinds, drainTimeoutMs);
+                rpcPort, advertiseHost, transferKinds, drainTimeoutMs, upstream);
     }
 
     public WorkerSpec withMock(boolean m, double speedup) {
         return new WorkerSpec(instanceId, role, modelFile, servedName, m, speedup, engine, threads, rpcBindHost,
-                rpcPort, advertiseHost, transferKinds, drainTimeoutMs);
+                rpcPort, advertiseHost, transferKinds, drainTimeoutMs, upstream);
     }
 
     public WorkerSpec withEngine(EngineConfig e, int threadCount) {
         return new WorkerSpec(instanceId, role, modelFile, servedName, mock, mockSpeedup, e, threadCount, rpcBindHost,
-                rpcPort, advertiseHost, transferKinds, drainTimeoutMs);
+                rpcPort, advertiseHost, transferKinds, drainTimeoutMs, upstream);
     }
 
     public WorkerSpec withRpc(String bindHost, int port, String advertise) {
         return new WorkerSpec(instanceId, role, modelFile, servedName, mock, mockSpeedup, engine, threads, bindHost,
-                port, advertise, transferKinds, drainTimeoutMs);
+                port, advertise, transferKinds, drainTimeoutMs, upstream);
     }
 
     public WorkerSpec withTransferKinds(Set<TransferKind> kinds) {
         return new WorkerSpec(instanceId, role, modelFile, servedName, mock, mockSpeedup, engine, threads, rpcBindHost,
-                rpcPort, advertiseHost, kinds, drainTimeoutMs);
+                rpcPort, advertiseHost, kinds, drainTimeoutMs, upstream);
+    }
+
+    public WorkerSpec withUpstream(UpstreamConfig u) {
+        return new WorkerSpec(instanceId, role, modelFile, servedName, mock, mockSpeedup, engine, threads, rpcBindHost,
+                rpcPort, advertiseHost, transferKinds, drainTimeoutMs, u);
     }
 
     public WorkerSpec withDrainTimeoutMs(long ms) {
         return new WorkerSpec(instanceId, role, modelFile, servedName, mock, mockSpeedup, engine, threads, rpcBindHost,
-                rpcPort, advertiseHost, transferKinds, ms);
+                rpcPort, advertiseHost, transferKinds, ms, upstream);
     }
 }

@@ -30,6 +30,7 @@ import dev.tandem.worker.DisaggEngine;
 import dev.tandem.worker.EngineSource;
 import dev.tandem.worker.LocalWorker;
 import dev.tandem.worker.PinReleaser;
+import dev.tandem.worker.upstream.UpstreamConfig;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -83,17 +84,38 @@ public final class EmbeddedDeployment implements AutoCloseable {
      * @param threadsPerWorker kernel threads per real worker
      * @param frontend         the frontend's settings
      * @param derivedMaxRunning replace {@code frontend.maxRunning} by workers x max sequences
+     * @param upstreams        external servers, one worker each, instead of Tandem's engines
+     *                         ({@code workers} is then their number); empty for Tandem's own
      */
     public record Spec(Path modelFile, String servedName, int workers, RouterConfig.PolicyKind routerPolicy,
                        boolean mock, double mockSpeedup, EngineConfig engine, int threadsPerWorker,
-                       FrontendConfig frontend, boolean derivedMaxRunning) {
+                       FrontendConfig frontend, boolean derivedMaxRunning, List<UpstreamConfig> upstreams) {
         public Spec {
+            upstreams = upstreams == null ? List.of() : List.copyOf(upstreams);
+            if (!upstreams.isEmpty()) {
+                workers = upstreams.size();
+                if (mock) {
+                    throw new ConfigException("--upstream and --mock exclude each other");
+                }
+            }
             if (workers < 1) {
                 throw new ConfigException("workers must be at least 1, got " + workers);
             }
             if (threadsPerWorker < 1) {
                 throw new ConfigException("threads per worker must be at least 1, got " + threadsPerWorker);
             }
+        }
+
+        /** Workers running Tandem's own (or the mock) engine. */
+        public Spec(Path modelFile, String servedName, int workers, RouterConfig.PolicyKind routerPolicy,
+                    boolean mock, double mockSpeedup, EngineConfig engine, int threadsPerWorker,
+                    FrontendConfig frontend, boolean derivedMaxRunning) {
+            this(modelFile, servedName, workers, routerPolicy, mock, mockSpeedup, engine, threadsPerWorker, frontend,
+                    derivedMaxRunning, List.of());
+        }
+
+        public boolean upstream() {
+            return !upstreams.isEmpty();
         }
     }
 
@@ -154,6 +176,8 @@ public final class EmbeddedDeployment implements AutoCloseable {
     /** Workers by id, in start order. */
     private final Map<String, LocalWorker> workers = new ConcurrentHashMap<>();
     private final List<LocalWorker> started = new CopyOnWriteArrayList<>();
+    /** One source per external server (empty unless the spec names upstreams). */
+    private final List<EngineSource> upstreamSources = new CopyOnWriteArrayList<>();
     private WorkerEventSubscriber subscriber;
     private RegistryWatch watch;
     private FrontendServer frontend;
@@ -162,6 +186,10 @@ public final class EmbeddedDeployment implements AutoCloseable {
     private EmbeddedDeployment(Spec spec, Split split) {
         this.spec = spec;
         this.split = split;
+        if (split.disaggregated() && spec.upstream()) {
+            throw new ConfigException("--upstream servers serve whole requests: drop --prefill-workers and "
+                    + "--decode-workers");
+        }
         if (split.disaggregated() && spec.mock()) {
             throw new ConfigException("prefill and decode workers need real engines: mock engines hold no KV memory "
                     + "to transfer (drop --mock, or use --workers)");
@@ -183,6 +211,12 @@ public final class EmbeddedDeployment implements AutoCloseable {
                 }
                 for (int i = 0; i < split.decodeWorkers(); i++) {
                     startWorker("decode-" + i, WorkerRole.DECODE);
+                }
+            } else if (spec.upstream()) {
+                for (int i = 0; i < spec.upstreams().size(); i++) {
+                    EngineSource source = EngineSource.upstream(model, false, spec.upstreams().get(i), null);
+                    upstreamSources.add(source);
+                    startWorker("upstream-" + i, WorkerRole.AGGREGATED, source);
                 }
             } else {
                 for (int i = 0; i < spec.workers(); i++) {
@@ -237,6 +271,10 @@ public final class EmbeddedDeployment implements AutoCloseable {
     }
 
     private void startWorker(String id, WorkerRole role) {
+        startWorker(id, role, engines);
+    }
+
+    private void startWorker(String id, WorkerRole role, EngineSource source) {
         LocalWorker.Disaggregation disaggregation = null;
         Path poolFile = null;
         if (split.disaggregated()) {
@@ -245,7 +283,7 @@ public final class EmbeddedDeployment implements AutoCloseable {
             poolFile = split.transfer().contains(TransferKind.SHM) ? SHM_DIR.resolve(poolPrefix + id + ".pool") : null;
         }
         LocalWorker w = LocalWorker.start(new LocalWorker.Spec(id, role, spec.engine(), spec.threadsPerWorker(),
-                poolFile), engines, disaggregation, bus, runtime);
+                poolFile), source, disaggregation, bus, runtime);
         started.add(w);
         workers.put(id, w);
         w.register(registry, IN_PROCESS_ADDRESS, HostIdentity.local());
@@ -309,6 +347,11 @@ public final class EmbeddedDeployment implements AutoCloseable {
         return selector;
     }
 
+    /** The worker {@code id}, or null. */
+    public LocalWorker worker(String id) {
+        return workers.get(id);
+    }
+
     /** The engine of worker {@code worker-i}. */
     public Engine engine(int i) {
         return engine("worker-" + i);
@@ -361,6 +404,7 @@ public final class EmbeddedDeployment implements AutoCloseable {
         closeQuietly(registry, LOG);
         closeQuietly(store, LOG);
         closeQuietly(engines, LOG);
+        upstreamSources.forEach(s -> closeQuietly(s, LOG));
         closeQuietly(text, LOG);
         closeQuietly(model, LOG);
     }
