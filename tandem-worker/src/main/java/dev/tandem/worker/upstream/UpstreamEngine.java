@@ -393,7 +393,8 @@ public final class UpstreamEngine implements Engine {
         private CompletableFuture<HttpResponse<Void>> future;
         private ScheduledFuture<?> deadline;
         private FinishReason pending;
-        private int cachedTokens;
+        /** Prompt tokens the server served from its cache; -1 when it did not say. */
+        private int cachedTokens = -1;
         private boolean done;
 
         Call(GenerateRequest request, TokenSink sink) {
@@ -585,6 +586,9 @@ public final class UpstreamEngine implements Engine {
                 if (done) {
                     return false;
                 }
+                if (generated >= request.maxTokens()) {
+                    return true; // past the budget the server was given: dropped; its last chunk ends the call
+                }
                 if (generated == output.length) {
                     output = Arrays.copyOf(output, output.length * 2);
                 }
@@ -600,11 +604,8 @@ public final class UpstreamEngine implements Engine {
                 }
             }
             if (request.isStopToken(t.tokenId())) {
+                cachedTokens = -1; // the answer that says it will not come: leave the belief as it is
                 finish(FinishReason.STOP);
-                return false;
-            }
-            if (generated >= request.maxTokens()) {
-                finish(FinishReason.LENGTH);
                 return false;
             }
             return true;
@@ -641,7 +642,11 @@ public final class UpstreamEngine implements Engine {
                     int[] all = Arrays.copyOf(request.promptTokens(), request.promptLength() + generated);
                     System.arraycopy(output, 0, all, request.promptLength(), generated);
                     long[] local = BlockHasher.localHashes(all, all.length, block);
-                    mirror.afterRequest(ticket, cached / block, BlockHasher.sequenceHashes(local), local);
+                    // the server computes at least the last prompt token: a fully cached prompt reports one less
+                    int cachedBlocks = cachedTokens < 0 ? believedBlocks
+                            : (cached == request.promptLength() - 1 ? request.promptLength() : cached) / block;
+                    mirror.afterRequest(ticket, Math.min(cachedBlocks, promptHashes.length),
+                            BlockHasher.sequenceHashes(local), local);
                     promptTokens.addAndGet(request.promptLength());
                     cachedPromptTokens.addAndGet(cached);
                 }

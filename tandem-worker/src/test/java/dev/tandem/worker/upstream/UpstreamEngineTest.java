@@ -1,0 +1,391 @@
+package dev.tandem.worker.upstream;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tandem.core.ConfigException;
+import dev.tandem.core.FinishReason;
+import dev.tandem.core.GenerateRequest;
+import dev.tandem.core.GeneratedToken;
+import dev.tandem.core.KvDtype;
+import dev.tandem.core.KvEvent;
+import dev.tandem.core.KvLayout;
+import dev.tandem.core.RecordingSink;
+import dev.tandem.core.RequestException;
+import dev.tandem.core.RequestException.Kind;
+import dev.tandem.core.SamplingParams;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+class UpstreamEngineTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final int BLOCK = 4;
+    private static final UpstreamEngine.Model MODEL = new UpstreamEngine.Model("tiny",
+            new KvLayout(BLOCK, 1, 1, 8, KvDtype.F16), 512, 256, text -> text.chars().map(c -> c + 1000).toArray());
+    private static final UpstreamEngine.Limits LIMITS = new UpstreamEngine.Limits(4, 512, 0);
+    private static final String FINAL = "{\"tokens\":[],\"stop\":true,\"stop_type\":\"limit\",\"timings\":{\"cache_n\":8}}";
+
+    private final List<AutoCloseable> open = new ArrayList<>();
+
+    @AfterEach
+    void closeAll() throws Exception {
+        for (AutoCloseable c : open.reversed()) {
+            c.close();
+        }
+    }
+
+    private <T extends AutoCloseable> T keep(T c) {
+        open.add(c);
+        return c;
+    }
+
+    private UpstreamEngine engine(FakeServer server, UpstreamKind kind) {
+        return keep(UpstreamEngine.start(UpstreamConfig.of(server.url(), kind).withTimeouts(1_000, 2_000, 5_000)
+                .withPolling(50, 2_000), MODEL, LIMITS, null));
+    }
+
+    private static GenerateRequest request(int promptLength, int maxTokens, int topLogprobs) {
+        int[] prompt = new int[promptLength];
+        for (int i = 0; i < promptLength; i++) {
+            prompt[i] = 10 + i;
+        }
+        return new GenerateRequest("r-" + promptLength, prompt, SamplingParams.GREEDY, maxTokens, null, false,
+                topLogprobs);
+    }
+
+    private static RecordingSink run(UpstreamEngine engine, GenerateRequest request) throws Exception {
+        RecordingSink sink = new RecordingSink();
+        engine.submit(request, sink);
+        try {
+            sink.finished.get(10, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException e) {
+            // the error is in sink.error
+        }
+        assertThat(sink.violation).isNull();
+        assertThat(sink.terminalCalls).isEqualTo(1);
+        return sink;
+    }
+
+    @Test
+    void llamaServer_streamedIds_reachTheSinkWithLogprobsAndTheServersCachedCount() throws Exception {
+        FakeServer server = keep(FakeServer.llamaServer(256).stream("/completion",
+                "{\"tokens\":[7],\"stop\":false,\"completion_probabilities\":[{\"id\":7,\"logprob\":-0.5,"
+                        + "\"top_logprobs\":[{\"id\":7,\"logprob\":-0.5},{\"id\":9,\"logprob\":-1.5}]}]}",
+                "{\"tokens\":[8,9],\"stop\":false,\"completion_probabilities\":[{\"id\":8,\"logprob\":-0.25,"
+                        + "\"top_logprobs\":[{\"id\":8,\"logprob\":-0.25}]},{\"id\":9,\"logprob\":-0.75,\"top_logprobs\":[]}]}",
+                FINAL));
+        UpstreamEngine engine = engine(server, null);
+
+        RecordingSink sink = run(engine, request(10, 3, 2));
+
+        assertThat(engine.kind()).isEqualTo(UpstreamKind.LLAMA_SERVER);
+        assertThat(sink.ids()).containsExactly(7, 8, 9);
+        assertThat(sink.tokens.getFirst()).isEqualTo(new GeneratedToken(7, -0.5f, new int[] {7, 9},
+                new float[] {-0.5f, -1.5f}));
+        assertThat(sink.reason).isEqualTo(FinishReason.LENGTH);
+        assertThat(sink.usage.promptTokens()).isEqualTo(10);
+        assertThat(sink.usage.cachedPromptTokens()).isEqualTo(8);
+        assertThat(sink.usage.completionTokens()).isEqualTo(3);
+        JsonNode body = JSON.readTree(server.bodies.getFirst());
+        assertThat(body.get("prompt").size()).isEqualTo(10);
+        assertThat(body.get("prompt").get(0).asInt()).isEqualTo(10);
+        assertThat(body.get("n_predict").asInt()).isEqualTo(3);
+        assertThat(body.get("return_tokens").asBoolean()).isTrue();
+        assertThat(body.get("n_probs").asInt()).isEqualTo(2);
+        assertThat(body.get("temperature").asDouble()).isZero();
+        assertThat(body.get("top_k").asInt()).isZero();
+        assertThat(body.get("min_p").asDouble()).isZero();
+    }
+
+    @Test
+    void llamaServer_eosStop_finishesWithStop() throws Exception {
+        FakeServer server = keep(FakeServer.llamaServer(256).stream("/completion",
+                "{\"tokens\":[7],\"stop\":false}", "{\"tokens\":[],\"stop\":true,\"stop_type\":\"eos\"}"));
+
+        RecordingSink sink = run(engine(server, UpstreamKind.LLAMA_SERVER), request(5, 10, -1));
+
+        assertThat(sink.ids()).containsExactly(7);
+        assertThat(sink.reason).isEqualTo(FinishReason.STOP);
+        assertThat(sink.tokens.getFirst().hasLogprob()).isFalse();
+    }
+
+    @Test
+    void stopTokenId_endsTheRequestAndClosesTheStream() throws Exception {
+        CountDownLatch closed = new CountDownLatch(1);
+        FakeServer server = keep(FakeServer.llamaServer(256).route("/completion", e -> {
+            e.sendResponseHeaders(200, 0);
+            OutputStream out = e.getResponseBody();
+            try {
+                for (int i = 0; i < 2_000; i++) {
+                    out.write(("data: {\"tokens\":[" + (i == 1 ? 42 : 7) + "],\"stop\":false}\n\n")
+                            .getBytes(StandardCharsets.UTF_8));
+                    out.flush();
+                    Thread.sleep(5);
+                }
+            } catch (IOException | InterruptedException gone) {
+                closed.countDown();
+            }
+        }));
+        GenerateRequest r = new GenerateRequest("stop", new int[] {1, 2, 3}, SamplingParams.GREEDY, 100,
+                new int[] {42}, false, -1);
+
+        RecordingSink sink = run(engine(server, null), r);
+
+        assertThat(sink.ids()).containsExactly(7, 42);
+        assertThat(sink.reason).isEqualTo(FinishReason.STOP);
+        assertThat(closed.await(10, TimeUnit.SECONDS)).as("the server saw the stream closed").isTrue();
+    }
+
+    @Test
+    void cancel_closesTheStreamAndFinishesCancelled() throws Exception {
+        CountDownLatch closed = new CountDownLatch(1);
+        FakeServer server = keep(FakeServer.llamaServer(256).route("/completion", e -> {
+            e.sendResponseHeaders(200, 0);
+            OutputStream out = e.getResponseBody();
+            try {
+                for (int i = 0; i < 2_000; i++) {
+                    out.write("data: {\"tokens\":[7],\"stop\":false}\n\n".getBytes(StandardCharsets.UTF_8));
+                    out.flush();
+                    Thread.sleep(5);
+                }
+            } catch (IOException | InterruptedException gone) {
+                closed.countDown();
+            }
+        }));
+        RecordingSink sink = new RecordingSink(2);
+        var handle = engine(server, null).submit(request(5, 200, -1), sink);
+        assertThat(sink.awaitTokens(10_000)).isTrue();
+
+        handle.cancel();
+
+        assertThat(sink.finished.get(5, TimeUnit.SECONDS)).isEqualTo(FinishReason.CANCELLED);
+        assertThat(closed.await(10, TimeUnit.SECONDS)).as("the server saw the stream closed").isTrue();
+        assertThat(sink.violation).isNull();
+    }
+
+    @Test
+    void errorAnswers_mapToTandemsKindsWithTheServersMessage() throws Exception {
+        FakeServer server = keep(FakeServer.llamaServer(256));
+        UpstreamEngine engine = engine(server, null);
+        record Case(int status, String body, Kind kind, String message) {
+        }
+        List<Case> cases = List.of(
+                new Case(400, "{\"error\":{\"code\":400,\"message\":\"Prompt contains invalid tokens\","
+                        + "\"type\":\"invalid_request_error\"}}", Kind.INVALID, "Prompt contains invalid tokens"),
+                new Case(422, "{\"detail\":\"max_tokens too large\"}", Kind.INVALID, "max_tokens too large"),
+                new Case(503, "{\"error\":{\"code\":503,\"message\":\"Loading model\",\"type\":\"unavailable_error\"}}",
+                        Kind.UNAVAILABLE, "Loading model"),
+                new Case(429, "busy", Kind.UNAVAILABLE, "busy"),
+                new Case(500, "<html>oops</html>", Kind.INTERNAL, "<html>oops</html>"));
+        for (Case c : cases) {
+            server.route("/completion", e -> FakeServer.answer(e, c.status(), c.body()));
+
+            RecordingSink sink = run(engine, request(5, 4, -1));
+
+            assertThat(sink.error).as("status %d", c.status()).isInstanceOf(RequestException.class);
+            assertThat(((RequestException) sink.error).kind()).as("status %d", c.status()).isEqualTo(c.kind());
+            assertThat(sink.error.getMessage()).contains(String.valueOf(c.status())).contains(c.message());
+        }
+    }
+
+    @Test
+    void errorInsideTheStream_isMappedToo() throws Exception {
+        FakeServer server = keep(FakeServer.llamaServer(256).stream("/completion",
+                "{\"error\":{\"code\":400,\"message\":\"request exceeds the available context size\","
+                        + "\"type\":\"exceed_context_size_error\"}}"));
+
+        RecordingSink sink = run(engine(server, null), request(5, 4, -1));
+
+        assertThat(((RequestException) sink.error).kind()).isEqualTo(Kind.INVALID);
+        assertThat(sink.error.getMessage()).contains("exceeds the available context size");
+    }
+
+    @Test
+    void malformedChunk_failsInternalQuotingIt() throws Exception {
+        FakeServer server = keep(FakeServer.llamaServer(256).stream("/completion",
+                "{\"tokens\":[7],\"stop\":false}", "{not json", FINAL));
+
+        RecordingSink sink = run(engine(server, null), request(5, 4, -1));
+
+        assertThat(sink.ids()).containsExactly(7);
+        assertThat(((RequestException) sink.error).kind()).isEqualTo(Kind.INTERNAL);
+        assertThat(sink.error.getMessage()).contains("malformed").contains("{not json");
+    }
+
+    @Test
+    void nonIntegerTokenId_isMalformed() throws Exception {
+        FakeServer server = keep(FakeServer.llamaServer(256).stream("/completion",
+                "{\"tokens\":[\"seven\"],\"stop\":false}", FINAL));
+
+        RecordingSink sink = run(engine(server, null), request(5, 4, -1));
+
+        assertThat(((RequestException) sink.error).kind()).isEqualTo(Kind.INTERNAL);
+        assertThat(sink.error.getMessage()).contains("malformed");
+    }
+
+    @Test
+    void streamCutBeforeItsEnd_isWorkerLost() throws Exception {
+        FakeServer server = keep(FakeServer.llamaServer(256).stream("/completion", "{\"tokens\":[7],\"stop\":false}"));
+
+        RecordingSink sink = run(engine(server, null), request(5, 4, -1));
+
+        assertThat(sink.ids()).containsExactly(7);
+        assertThat(((RequestException) sink.error).kind()).isEqualTo(Kind.WORKER_LOST);
+    }
+
+    @Test
+    void serverGone_isWorkerLostAndTheEngineReportsItDown() throws Exception {
+        FakeServer server = FakeServer.llamaServer(256);
+        UpstreamEngine engine = engine(server, null);
+        List<Boolean> liveness = new CopyOnWriteArrayList<>();
+        engine.onLiveness(liveness::add);
+
+        server.close();
+        RecordingSink sink = run(engine, request(5, 4, -1));
+
+        assertThat(((RequestException) sink.error).kind()).isEqualTo(Kind.WORKER_LOST);
+        await().atMost(Duration.ofSeconds(10)).until(() -> !engine.alive());
+        assertThat(liveness).containsExactly(false);
+    }
+
+    @Test
+    void silentServer_requestDeadline_failsWithTimeout() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        FakeServer server = keep(FakeServer.llamaServer(256).route("/completion", e -> {
+            e.sendResponseHeaders(200, 0);
+            try {
+                release.await(20, TimeUnit.SECONDS);
+            } catch (InterruptedException ignored) {
+                Thread.currentThread().interrupt();
+            }
+            e.close();
+        }));
+        UpstreamEngine engine = keep(UpstreamEngine.start(UpstreamConfig.of(server.url(), null)
+                .withTimeouts(1_000, 1_000, 300).withPolling(50, 2_000), MODEL, LIMITS, null));
+
+        RecordingSink sink = run(engine, request(5, 4, -1));
+        release.countDown();
+
+        assertThat(((RequestException) sink.error).kind()).isEqualTo(Kind.TIMEOUT);
+        assertThat(sink.error.getMessage()).contains("300 ms");
+    }
+
+    @Test
+    void promptBeyondTheServersContext_isInvalidAtSubmit() throws Exception {
+        FakeServer server = keep(FakeServer.llamaServer(16));
+        UpstreamEngine engine = engine(server, null);
+
+        assertThatThrownBy(() -> engine.submit(request(10, 7, -1), new RecordingSink()))
+                .isInstanceOf(RequestException.class).hasMessageContaining("upstream context of 16 tokens")
+                .extracting(e -> ((RequestException) e).kind()).isEqualTo(Kind.INVALID);
+        assertThat(server.bodies).isEmpty();
+    }
+
+    @Test
+    void vllm_tokenIdsAndCachedTokensFromTheOpenAiStream() throws Exception {
+        FakeServer server = keep(new FakeServer());
+        server.route("/version", e -> FakeServer.answer(e, 200, "{\"version\":\"0.11.0\"}"))
+                .route("/v1/models", e -> FakeServer.answer(e, 200,
+                        "{\"data\":[{\"id\":\"org/tiny\",\"max_model_len\":128}]}"))
+                .stream("/v1/completions",
+                        "{\"choices\":[{\"index\":0,\"text\":\"a\",\"token_ids\":[5],\"finish_reason\":null,"
+                                + "\"logprobs\":{\"token_logprobs\":[-0.1]}}]}",
+                        "{\"choices\":[{\"index\":0,\"text\":\"b\",\"token_ids\":[6],\"finish_reason\":\"stop\","
+                                + "\"logprobs\":{\"token_logprobs\":[-0.2]}}]}",
+                        "{\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2,"
+                                + "\"prompt_tokens_details\":{\"cached_tokens\":4}}}",
+                        "[DONE]");
+        UpstreamEngine engine = engine(server, null);
+
+        RecordingSink sink = run(engine, request(9, 5, 0));
+
+        assertThat(engine.kind()).isEqualTo(UpstreamKind.VLLM);
+        assertThat(engine.info().contextLength()).isEqualTo(128);
+        assertThat(sink.ids()).containsExactly(5, 6);
+        assertThat(sink.tokens.get(1).logprob()).isEqualTo(-0.2f);
+        assertThat(sink.reason).isEqualTo(FinishReason.STOP);
+        assertThat(sink.usage.cachedPromptTokens()).isEqualTo(4);
+        JsonNode body = JSON.readTree(server.bodies.getFirst());
+        assertThat(body.get("model").asText()).isEqualTo("org/tiny");
+        assertThat(body.get("return_token_ids").asBoolean()).isTrue();
+        assertThat(body.get("max_tokens").asInt()).isEqualTo(5);
+        assertThat(body.get("stream_options").get("include_usage").asBoolean()).isTrue();
+    }
+
+    @Test
+    void genericOpenAi_textOnlyAnswers_areTokenisedAgain() throws Exception {
+        FakeServer server = keep(new FakeServer());
+        server.route("/v1/models", e -> FakeServer.answer(e, 200, "{\"data\":[{\"id\":\"m\"}]}"))
+                .stream("/v1/completions",
+                        "{\"choices\":[{\"index\":0,\"text\":\"hi\",\"finish_reason\":\"length\"}]}", "[DONE]");
+        UpstreamEngine engine = engine(server, null);
+
+        RecordingSink sink = run(engine, request(5, 2, -1));
+
+        assertThat(engine.kind()).isEqualTo(UpstreamKind.OPENAI);
+        assertThat(sink.ids()).containsExactly('h' + 1000, 'i' + 1000);
+        assertThat(sink.reason).isEqualTo(FinishReason.LENGTH);
+        JsonNode body = JSON.readTree(server.bodies.getFirst());
+        assertThat(body.has("top_k")).as("no extensions for an unknown server").isFalse();
+    }
+
+    @Test
+    void openAiStreamEndingWithoutFinishReason_isMalformed() throws Exception {
+        FakeServer server = keep(new FakeServer());
+        server.route("/v1/models", e -> FakeServer.answer(e, 200, "{\"data\":[{\"id\":\"m\"}]}"))
+                .stream("/v1/completions", "{\"choices\":[{\"index\":0,\"text\":\"h\"}]}", "[DONE]");
+
+        RecordingSink sink = run(engine(server, null), request(5, 2, -1));
+
+        assertThat(((RequestException) sink.error).kind()).isEqualTo(Kind.INTERNAL);
+        assertThat(sink.error.getMessage()).contains("without a finish reason");
+    }
+
+    @Test
+    void detection_nothingAnswering_isAConfigErrorNamingWhatWasTried() throws Exception {
+        FakeServer server = keep(new FakeServer());
+
+        assertThatThrownBy(() -> UpstreamEngine.start(UpstreamConfig.of(server.url(), null).withPolling(50, 300),
+                MODEL, LIMITS, null)).isInstanceOf(ConfigException.class).hasMessageContaining(server.url())
+                .hasMessageContaining("/props").hasMessageContaining("/v1/models");
+        assertThatThrownBy(() -> UpstreamEngine.start(UpstreamConfig.of(server.url(), UpstreamKind.LLAMA_SERVER)
+                .withPolling(50, 300), MODEL, LIMITS, null)).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("llama-server");
+    }
+
+    @Test
+    void answers_publishApproximateKvEventsCorrectedByTheServersCount() throws Exception {
+        FakeServer server = keep(FakeServer.llamaServer(256).stream("/completion",
+                "{\"tokens\":[7,8,9,10],\"stop\":false}",
+                "{\"tokens\":[],\"stop\":true,\"stop_type\":\"limit\",\"timings\":{\"cache_n\":0}}"));
+        UpstreamEngine engine = engine(server, null);
+        List<KvEvent> events = new CopyOnWriteArrayList<>();
+        engine.subscribe(events::add);
+
+        run(engine, request(8, 4, -1));
+
+        // submit: the prompt's 2 blocks; answer: the reply's block (prompt 8 + reply 4 = 3 blocks)
+        assertThat(events).hasSize(2);
+        assertThat(events.get(0)).isInstanceOfSatisfying(KvEvent.Stored.class,
+                s -> assertThat(s.sequenceHashes()).hasSize(2));
+        assertThat(events.get(1)).isInstanceOfSatisfying(KvEvent.Stored.class, s -> {
+            assertThat(s.sequenceHashes()).hasSize(1);
+            assertThat(s.hasParent()).isTrue();
+        });
+        assertThat(engine.kvSnapshot().sequenceHashes()).hasSize(3);
+        assertThat(engine.kvSnapshot().lastEventId()).isEqualTo(1);
+        assertThat(engine.load().promptTokens()).isEqualTo(8);
+    }
+}
