@@ -86,6 +86,12 @@ public final class RouterSelector implements WorkerSelector, WorkerSet.Listener,
                 Worker w = workers.get(routed.workerId());
                 if (w == null || !candidates.contains(w)) {
                     router.finished(routed);
+                    // the router still lists a worker the caller excluded (a migration away from a
+                    // worker just lost, before the registry says so): send it to a candidate directly
+                    RoutedRequest direct = toCandidate(r, candidates);
+                    if (direct != null) {
+                        yield direct;
+                    }
                     throw ApiException.unavailable("[req=" + request.requestId() + "] the router chose worker '"
                             + routed.workerId() + "', which is no longer available; retry");
                 }
@@ -93,6 +99,18 @@ public final class RouterSelector implements WorkerSelector, WorkerSet.Listener,
             }
             case Decision.Rejected rejected -> throw ApiException.unavailable(rejected.message());
         };
+    }
+
+    /** The first candidate the router routes {@code r} to when asked for it by name, or null. */
+    private RoutedRequest toCandidate(RouteRequest r, List<Worker> candidates) {
+        for (Worker c : candidates) {
+            Decision d = router.route(new RouteRequest(r.requestId(), r.blockHashes(), r.promptTokens(), r.pool(),
+                    r.sessionKey(), c.id(), null, null));
+            if (d instanceof Decision.Routed routed) {
+                return routedRequest(c, routed);
+            }
+        }
+        return null;
     }
 
     @Override

@@ -32,6 +32,10 @@ public final class Prerequisites {
     /** 1: a missing Node 20 or OpenAI npm client fails the official-client test. */
     public static final String REQUIRE_JS_CLIENT = "TANDEM_REQUIRE_JS_CLIENT";
 
+    /** The first build of llama-server on a CI machine takes minutes: once per JVM, with a generous deadline. */
+    private static final long LLAMA_SERVER_BUILD_MINUTES = 30;
+    private static final Map<Path, Path> LLAMA_SERVER = new ConcurrentHashMap<>();
+
     /** Skip reasons already printed by this JVM. */
     private static final Set<String> REPORTED = ConcurrentHashMap.newKeySet();
 
@@ -50,6 +54,45 @@ public final class Prerequisites {
 
     public static void natsServer() {
         server("nats-server", "nats-server", System.getenv("PATH"), System.getenv());
+    }
+
+    /**
+     * llama.cpp's {@code llama-server}, built once (cached; a few minutes the first time) by the
+     * {@code server.sh} script at {@code script}; returns the binary. A missing script or a failed
+     * build skips the test, or fails it under {@code TANDEM_REQUIRE_SERVERS=1}.
+     */
+    public static Path llamaServer(Path script) {
+        Path binary = LLAMA_SERVER.computeIfAbsent(script.toAbsolutePath().normalize(), Prerequisites::buildLlamaServer);
+        check(binary.toString().startsWith("/") && Files.isExecutable(binary), REQUIRE_SERVERS, System.getenv(),
+                () -> "llama-server could not be built by " + script + ": " + binary + " (needs cmake and g++: "
+                        + "apt-get install -y cmake g++, then tools/llamacpp/server.sh --path)");
+        return binary;
+    }
+
+    /** The binary server.sh prints, or the reason it printed none (not an absolute path). */
+    private static Path buildLlamaServer(Path script) {
+        if (!Files.isExecutable(script)) {
+            return Path.of("no-script: " + script + " is missing");
+        }
+        try {
+            Path log = Files.createTempFile("llama-server-build", ".log");
+            Path printed = Files.createTempFile("llama-server-path", ".txt");
+            Process p = new ProcessBuilder(script.toString(), "--path").redirectError(log.toFile())
+                    .redirectOutput(printed.toFile()).start();
+            boolean ended = p.waitFor(LLAMA_SERVER_BUILD_MINUTES, TimeUnit.MINUTES);
+            String out = Files.readString(printed).trim();
+            if (!ended) {
+                p.destroyForcibly();
+                return Path.of("timeout: the build took over " + LLAMA_SERVER_BUILD_MINUTES + " minutes, see " + log);
+            }
+            return p.exitValue() == 0 && !out.isEmpty() ? Path.of(out.lines().reduce((a, b) -> b).orElse(out))
+                    : Path.of("failed: exit " + p.exitValue() + ", see " + log);
+        } catch (IOException e) {
+            return Path.of("failed: " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Path.of("interrupted");
+        }
     }
 
     /** Prometheus' server and promtool (Debian package prometheus), for deploy/prometheus's tests. */

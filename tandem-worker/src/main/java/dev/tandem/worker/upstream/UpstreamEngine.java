@@ -78,6 +78,8 @@ import static dev.tandem.core.Closeables.closeQuietly;
 public final class UpstreamEngine implements Engine {
     private static final System.Logger LOG = System.getLogger(UpstreamEngine.class.getName());
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** llama-server's assumed cache, in multiples of its slots' context (see the constructor). */
+    private static final int LLAMA_SERVER_HOST_CACHE = 8;
     /** Longest error body kept, characters. */
     private static final int MAX_ERROR_BODY = 4_096;
 
@@ -100,7 +102,8 @@ public final class UpstreamEngine implements Engine {
      *
      * @param maxSequences    sequences the server runs at once when it does not say (llama-server does)
      * @param maxBatchTokens  reported in {@link EngineInfo}
-     * @param capacityBlocks  blocks the server's cache holds, 0 to derive it from slots x context
+     * @param capacityBlocks  blocks the server's cache holds, 0 to derive it from slots x context (x 8
+     *                        for llama-server, whose host-memory prompt cache is not reported)
      */
     public record Limits(int maxSequences, int maxBatchTokens, int capacityBlocks) {
     }
@@ -132,8 +135,12 @@ public final class UpstreamEngine implements Engine {
         int block = model.layout().blockSizeTokens();
         int context = server.contextLength() > 0 ? server.contextLength() : model.contextLength();
         int sequences = server.slots() > 0 ? server.slots() : limits.maxSequences();
+        // llama-server also keeps prompts in host memory (--cache-ram, 8 GiB by default) and does not
+        // say how many: assume 8 times its slots' context; the answers' counts correct an over-estimate
+        long slotsBlocks = (long) context * sequences / block;
+        long derived = server.kind() == UpstreamKind.LLAMA_SERVER ? slotsBlocks * LLAMA_SERVER_HOST_CACHE : slotsBlocks;
         int capacity = limits.capacityBlocks() > 0 ? limits.capacityBlocks()
-                : (int) Math.max(1, Math.min(Integer.MAX_VALUE, (long) context * sequences / block));
+                : (int) Math.max(1, Math.min(Integer.MAX_VALUE, derived));
         this.info = new EngineInfo(model.name(), model.layout(), capacity, limits.maxBatchTokens(), sequences, context,
                 model.vocabSize(), false);
         this.mirror = new CacheMirror(capacity, feed == null);

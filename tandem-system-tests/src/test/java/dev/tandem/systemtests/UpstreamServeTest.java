@@ -1,0 +1,193 @@
+package dev.tandem.systemtests;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.BufferedReader;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * {@code tandem serve --upstream}: Tandem's frontend and router in front of two real llama-server
+ * processes on stories260K.
+ */
+class UpstreamServeTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final List<AutoCloseable> open = new ArrayList<>();
+
+    @AfterEach
+    void stop() throws Exception {
+        for (AutoCloseable c : open.reversed()) {
+            c.close();
+        }
+        http.close();
+    }
+
+    private Path dir() throws Exception {
+        Path target = Path.of("target", "system-tests").toAbsolutePath();
+        Files.createDirectories(target);
+        return Files.createTempDirectory(target, "upstream-serve-");
+    }
+
+    private List<LlamaServer> servers(Path dir, int n) throws Exception {
+        List<LlamaServer> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            LlamaServer s = LlamaServer.start(dir, "llama-server-" + i);
+            open.add(s);
+            out.add(s);
+        }
+        return out;
+    }
+
+    private String serve(String name, List<LlamaServer> servers, String router) throws Exception {
+        List<String> args = new ArrayList<>(List.of("--model", ClusterFixture.modelFile(), "--port", "0",
+                "--router", router));
+        for (LlamaServer s : servers) {
+            args.addAll(List.of("--upstream", s.url));
+        }
+        ServeProcess serve = ServeProcess.start(name, args.toArray(String[]::new));
+        open.add(serve);
+        return serve.awaitUrl(120);
+    }
+
+    private JsonNode post(String url, String body) throws Exception {
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url)).header("Content-Type",
+                "application/json").timeout(Duration.ofSeconds(60)).POST(HttpRequest.BodyPublishers.ofString(body))
+                .build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        return JSON.readTree(r.body());
+    }
+
+    private JsonNode complete(String tandem, String prompt, int maxTokens) throws Exception {
+        return post(tandem + "/v1/completions", JSON.createObjectNode().put("model", "stories260K")
+                .put("prompt", prompt).put("max_tokens", maxTokens).put("temperature", 0).toString());
+    }
+
+    @Test
+    void greedyText_throughTandem_equalsLlamaServersOwn() throws Exception {
+        Path dir = dir();
+        List<LlamaServer> servers = servers(dir, 2);
+        String tandem = serve("upstream-greedy", servers, "kv");
+
+        for (String prompt : List.of("Once upon a time", "The little dog ran to the park and",
+                "Lily and Ben were friends. One day they found a box. Inside the box")) {
+            String own = post(servers.getFirst().url + "/completion", JSON.createObjectNode().put("prompt", prompt)
+                    .put("n_predict", 48).put("temperature", 0).toString()).get("content").asText();
+
+            JsonNode through = complete(tandem, prompt, 48);
+
+            assertThat(through.at("/choices/0/text").asText()).as(prompt).isEqualTo(own).isNotEmpty();
+            assertThat(through.at("/usage/completion_tokens").asInt()).isEqualTo(48);
+        }
+    }
+
+    @Test
+    void conversations_returnToTheServerThatHoldsThem() throws Exception {
+        Path dir = dir();
+        String tandem = serve("upstream-conversations", servers(dir, 2), "kv");
+        String[] openings = {"Once upon a time there was a girl named Lily who liked to paint pictures of",
+            "Tom had a big red ball. Every morning he took the ball to the garden and",
+            "The sun was shining and the birds were singing in the tall green trees near",
+            "Sara wanted a new toy for her birthday, so she asked her mom if they could"};
+        String[] history = openings.clone();
+        int laterTurns = 0;
+        for (int turn = 0; turn < 3; turn++) {
+            for (int c = 0; c < history.length; c++) {
+                JsonNode r = complete(tandem, history[c], 24);
+                int prompt = r.at("/usage/prompt_tokens").asInt();
+                int cached = r.at("/usage/prompt_tokens_details/cached_tokens").asInt();
+                if (turn > 0) {
+                    // everything but the new words was sent to the same server last turn
+                    assertThat(cached).as("conversation %d turn %d: %d of %d prompt tokens cached", c, turn,
+                            cached, prompt).isGreaterThanOrEqualTo(prompt - 24);
+                    laterTurns++;
+                }
+                history[c] = history[c] + r.at("/choices/0/text").asText() + " Then";
+            }
+        }
+        assertThat(laterTurns).isEqualTo(8);
+    }
+
+    @Test
+    void killedServer_leavesTheRouter_andItsStreamsMigrate() throws Exception {
+        Path dir = dir();
+        List<LlamaServer> servers = servers(dir, 2);
+        String tandem = serve("upstream-kill", servers, "round-robin");
+        int streams = 4;
+        int maxTokens = 700;
+        CountDownLatch started = new CountDownLatch(streams);
+        List<CompletableFuture<int[]>> results = new ArrayList<>();
+        for (int i = 0; i < streams; i++) {
+            String body = JSON.createObjectNode().put("model", "stories260K").put("prompt", "Story " + i + ":")
+                    .put("max_tokens", maxTokens).put("temperature", 0).put("ignore_eos", true).put("stream", true)
+                    .set("stream_options", JSON.createObjectNode().put("include_usage", true)).toString();
+            results.add(CompletableFuture.supplyAsync(() -> stream(tandem, body, started)));
+        }
+        assertThat(started.await(60, TimeUnit.SECONDS)).as("every stream produced tokens").isTrue();
+
+        servers.getFirst().kill();
+
+        for (CompletableFuture<int[]> f : results) {
+            int[] r = f.get(120, TimeUnit.SECONDS);
+            assertThat(r[0]).as("HTTP status").isEqualTo(200);
+            assertThat(r[1]).as("completion tokens of a migrated or untouched stream").isEqualTo(maxTokens);
+        }
+        await().atMost(Duration.ofSeconds(15)).untilAsserted(() -> assertThat(metrics(tandem))
+                .doesNotContain("worker=\"upstream-0\"").contains("worker=\"upstream-1\""));
+        for (int i = 0; i < 4; i++) {
+            assertThat(complete(tandem, "After the crash " + i, 8).at("/usage/completion_tokens").asInt()).isEqualTo(8);
+        }
+    }
+
+    private String metrics(String tandem) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create(tandem + "/metrics")).timeout(Duration.ofSeconds(10))
+                .build(), HttpResponse.BodyHandlers.ofString()).body();
+    }
+
+    /** Streams one completion; returns {status, completion tokens in the usage chunk}. */
+    private int[] stream(String tandem, String body, CountDownLatch started) {
+        try {
+            HttpResponse<InputStream> r = http.send(HttpRequest.newBuilder(URI.create(tandem + "/v1/completions"))
+                    .header("Content-Type", "application/json").timeout(Duration.ofSeconds(60))
+                    .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofInputStream());
+            int completion = -1;
+            AtomicInteger chunks = new AtomicInteger();
+            try (BufferedReader in = new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8))) {
+                for (String line = in.readLine(); line != null; line = in.readLine()) {
+                    if (!line.startsWith("data: ") || line.equals("data: [DONE]")) {
+                        continue;
+                    }
+                    JsonNode chunk = JSON.readTree(line.substring(6));
+                    if (chunks.incrementAndGet() == 5) {
+                        started.countDown();
+                    }
+                    if (chunk.path("usage").isObject()) {
+                        completion = chunk.at("/usage/completion_tokens").asInt();
+                    }
+                }
+            }
+            return new int[] {r.statusCode(), completion};
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}
