@@ -29,6 +29,7 @@ import java.util.stream.Collectors;
  * frontend: { port: 8000, router: kv, args: [] }
  * workers:
  *   - { role: aggregated, count: 2, mock: false, args: [--kv-blocks, "512"] }
+ *   - { upstream: "http://127.0.0.1:8081" }   # a worker adapting an external server
  * jvm_options: [-Xmx1g]           # appended to every child JVM's flags
  * </pre>
  * Every field is validated here; an unknown field is an error that names it.
@@ -68,8 +69,15 @@ public record ClusterFile(String name, String namespace, String model, String se
      * @param count how many workers like this; default 1
      * @param mock  SIMULATED engines (mock timing model) instead of the real one; default false
      * @param args  more {@code tandem worker} options (e.g. --kv-blocks, --threads)
+     * @param upstream an external server (llama-server, vLLM, SGLang, OpenAI-compatible) the worker
+     *              adapts instead of running an engine ({@code tandem worker --upstream}); one worker
+     *              per entry; or null
      */
-    public record WorkerGroup(String role, Integer count, Boolean mock, List<String> args) {
+    public record WorkerGroup(String role, Integer count, Boolean mock, List<String> args, String upstream) {
+        public WorkerGroup(String role, Integer count, Boolean mock, List<String> args) {
+            this(role, count, mock, args, null);
+        }
+
         public WorkerGroup {
             role = role == null ? "aggregated" : role;
             WorkerRole.parse(role);
@@ -78,6 +86,10 @@ public record ClusterFile(String name, String namespace, String model, String se
             args = args == null ? List.of() : List.copyOf(args);
             if (count < 1) {
                 throw new ConfigException("workers[].count must be at least 1, got " + count);
+            }
+            if (upstream != null && (count != 1 || mock)) {
+                throw new ConfigException("workers[] with upstream '" + upstream + "' is one worker adapting that "
+                        + "server: count must be 1 and mock false (one entry per server)");
             }
         }
 

@@ -241,6 +241,9 @@ public final class LocalCluster implements AutoCloseable {
         if (spec.leaseTtlMs() != null) {
             a.addAll(List.of("--lease-ttl-ms", spec.leaseTtlMs().toString()));
         }
+        if (g.upstream() != null) {
+            a.addAll(List.of("--upstream", g.upstream()));
+        }
         if (g.mock()) {
             a.add("--mock");
         }

@@ -26,7 +26,7 @@ public final class LocalClusterActuator implements PoolActuator {
         this.progress = progress;
         for (Pool pool : Pool.values()) {
             ClusterFile.WorkerGroup g = template(cluster.spec(), pool);
-            templates.put(pool, new ClusterFile.WorkerGroup(g.role(), 1, g.mock(), g.args()));
+            templates.put(pool, new ClusterFile.WorkerGroup(g.role(), 1, g.mock(), g.args(), g.upstream()));
         }
     }
 

@@ -46,6 +46,18 @@ class ClusterFileTest {
     }
 
     @Test
+    void parse_upstreamEntry_isOneWorkerAdaptingThatServer() {
+        ClusterFile c = ClusterFile.parse("workers:\n  - { upstream: \"http://127.0.0.1:8081\" }\n"
+                + "  - { upstream: \"http://127.0.0.1:8082\", args: [--upstream-kind, llama-server] }\n", "u", "u.yaml");
+
+        assertThat(c.workers()).extracting(ClusterFile.WorkerGroup::upstream)
+                .containsExactly("http://127.0.0.1:8081", "http://127.0.0.1:8082");
+        assertThat(c.workerCount()).isEqualTo(2);
+        assertThatThrownBy(() -> ClusterFile.parse("workers: [{upstream: \"http://h:1\", count: 2}]", "x", "c.yaml"))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("count must be 1");
+    }
+
+    @Test
     void parse_badFiles_oneClearErrorEach() {
         assertThatThrownBy(() -> ClusterFile.parse("wrkers: [{}]", "x", "c.yaml")).isInstanceOf(ConfigException.class)
                 .hasMessageStartingWith("c.yaml: unknown field 'wrkers'").hasMessageContaining("workers");

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# upstream-bench.sh: llama-server alone against llama-servers behind 'tandem serve --upstream', side by side.
+#
+#   usage: tandem-bench/scripts/upstream-bench.sh OUT_DIR [ROUNDS=2]
+#
+# Per round, each configuration runs on freshly started llama-servers (empty caches), one after the
+# other, the same workloads each: conversations and shared-prefix (bench serve), then the added
+# latency (random token-id prompts, one request at a time):
+#   single  one llama-server, called directly
+#   kv      two llama-servers behind tandem serve --router kv
+#   rr      two llama-servers behind tandem serve --router round-robin
+#   direct1 / tandem1   one llama-server alone, then the same kind of server behind tandem serve (latency)
+# Every llama-server: stories260K, 1 thread, 4 slots of 2,048 positions, --metrics.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+OUT=${1:?usage: upstream-bench.sh OUT_DIR [ROUNDS]}
+ROUNDS=${2:-2}
+MODEL=${TANDEM_MODEL:-$ROOT/../shared/models/stories260K.gguf}
+LS=$("$ROOT/../shared/tools/llamacpp/server.sh" --path)
+mkdir -p "$OUT"
+PIDS=()
+cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; PIDS=(); }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_url() { for _ in $(seq 1 600); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.2; done; echo "no answer at $1" >&2; exit 1; }
+llama() {  # starts a llama-server; prints its URL
+    local port; port=$(free_port)
+    "$LS" -m "$MODEL" --host 127.0.0.1 --port "$port" -t 1 --parallel 4 -c 8192 --metrics > "$OUT/llama-$port.log" 2>&1 &
+    PIDS+=($!); wait_url "http://127.0.0.1:$port/health"; echo "http://127.0.0.1:$port"
+}
+serve() {  # serve ROUTER URL...; prints Tandem's URL
+    local router=$1; shift; local port; port=$(free_port); local args=()
+    for u in "$@"; do args+=(--upstream "$u"); done
+    TANDEM_NO_BUILD=1 "$ROOT/bin/tandem" serve --model "$MODEL" --port "$port" --router "$router" "${args[@]}" \
+        > "$OUT/serve-$port.log" 2>&1 &
+    PIDS+=($!); wait_url "http://127.0.0.1:$port/health"; echo "http://127.0.0.1:$port"
+}
+bench() {  # bench NAME URL ARGS...
+    local name=$1 url=$2; shift 2
+    TANDEM_NO_BUILD=1 "$ROOT/bin/tandem" bench serve --url "$url" --quiet --json "$@" > "$OUT/$name.json"
+}
+workloads() {  # workloads CONFIG ROUND URL
+    bench "$1-conversations-$2" "$3" --workload conversations --conversations 8 --turns 5 --concurrency 8
+    bench "$1-shared-prefix-$2" "$3" --workload shared-prefix --groups 4 --requests-per-group 8 --concurrency 8
+}
+
+for r in $(seq 1 "$ROUNDS"); do
+    u=$(llama); workloads single "$r" "$u"; cleanup
+    a=$(llama); b=$(llama); t=$(serve kv "$a" "$b"); workloads kv "$r" "$t"; cleanup
+    a=$(llama); b=$(llama); t=$(serve round-robin "$a" "$b"); workloads rr "$r" "$t"; cleanup
+    u=$(llama); bench "direct1-latency-$r" "$u" --workload random --requests 200 --input-len 64 --output-len 8 \
+        --concurrency 1 --prompt-form tokens; cleanup
+    u=$(llama); t=$(serve kv "$u"); bench "tandem1-latency-$r" "$t" --workload random --requests 200 --input-len 64 \
+        --output-len 8 --concurrency 1 --prompt-form tokens; cleanup
+done
+echo "results in $OUT" >&2
