@@ -11,12 +11,14 @@
 #   rr      two llama-servers behind tandem serve --router round-robin
 #   direct1 / tandem1   one llama-server alone, then the same kind of server behind tandem serve (latency)
 # Every llama-server: stories260K, 1 thread, 4 slots of 2,048 positions, --metrics.
+# Environment: TANDEM_SHARED (default: ../shared next to the checkout), TANDEM_MODEL.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 OUT=${1:?usage: upstream-bench.sh OUT_DIR [ROUNDS]}
 ROUNDS=${2:-2}
-MODEL=${TANDEM_MODEL:-$ROOT/../shared/models/stories260K.gguf}
-LS=$("$ROOT/../shared/tools/llamacpp/server.sh" --path)
+SHARED=${TANDEM_SHARED:-$ROOT/../shared}   # the models/ and tools/ folders next to the checkout
+MODEL=${TANDEM_MODEL:-$SHARED/models/stories260K.gguf}
+LS=$("$SHARED/tools/llamacpp/server.sh" --path)
 mkdir -p "$OUT"
 PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; PIDS=(); }

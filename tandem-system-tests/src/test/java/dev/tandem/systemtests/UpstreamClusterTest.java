@@ -36,11 +36,10 @@ class UpstreamClusterTest {
         LlamaServer.binary(); // skip (or fail) before anything starts when llama-server cannot be built
         cluster = new ClusterFixture("upstream-cluster");
         cluster.startServices(List.of("127.0.0.1"), "127.0.0.1");
-        cluster.watchRegistry();
         for (int i = 0; i < 2; i++) {
             servers.add(LlamaServer.start(cluster.dir, "llama-server-" + i));
         }
-        cluster.startFrontend(List.of("--router", "kv"));
+        cluster.startFrontend(List.of("--router", "kv", "--connect-timeout-ms", "120000"));
         List<ChildProcess> workers = new ArrayList<>();
         for (int i = 0; i < 2; i++) {
             workers.add(cluster.startWorker("up" + i, List.of("--upstream", servers.get(i).url,
@@ -66,7 +65,8 @@ class UpstreamClusterTest {
         servers.getFirst().kill();
 
         // the sidecar stays up but leaves the registry while its server does not answer
-        await().atMost(Duration.ofSeconds(30)).until(() -> cluster.registered().equals(Set.of("up1")));
+        workers.getFirst().awaitOutput(java.util.regex.Pattern.compile("upstream unreachable: leaving the registry"),
+                Duration.ofSeconds(30));
         await().atMost(Duration.ofSeconds(30)).until(() -> cluster.listed().equals(Set.of("up1")));
         assertThat(workers.getFirst().isAlive()).isTrue();
         for (int i = 0; i < 4; i++) {

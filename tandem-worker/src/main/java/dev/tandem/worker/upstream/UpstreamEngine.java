@@ -402,7 +402,7 @@ public final class UpstreamEngine implements Engine {
         private FinishReason pending;
         /** Prompt tokens the server served from its cache; -1 when it did not say. */
         private int cachedTokens = -1;
-        private boolean done;
+        private volatile boolean done;
 
         Call(GenerateRequest request, TokenSink sink) {
             this.request = request;
@@ -459,6 +459,9 @@ public final class UpstreamEngine implements Engine {
 
         @Override
         public void onNext(String line) {
+            if (done) {
+                return; // the rest of a finished stream, read so the connection can be used again
+            }
             if (status != 200) {
                 if (errorBody.length() < MAX_ERROR_BODY) {
                     errorBody.append(line).append('\n');
@@ -472,7 +475,7 @@ public final class UpstreamEngine implements Engine {
             try {
                 if (data.equals("[DONE]")) {
                     if (pending != null) {
-                        finish(pending);
+                        finish(pending, true);
                     } else {
                         fail(UpstreamErrors.malformed(config.baseUri().toString(),
                                 "the stream ended ([DONE]) without a finish reason"));
@@ -527,7 +530,7 @@ public final class UpstreamEngine implements Engine {
                 cachedTokens = chunk.path("timings").path("cache_n").asInt(0);
                 boolean limit = "limit".equals(chunk.path("stop_type").asText())
                         || chunk.path("truncated").asBoolean(false);
-                finish(limit ? FinishReason.LENGTH : FinishReason.STOP);
+                finish(limit ? FinishReason.LENGTH : FinishReason.STOP, true);
             }
         }
 
@@ -606,13 +609,13 @@ public final class UpstreamEngine implements Engine {
                 } catch (RuntimeException e) {
                     LOG.log(System.Logger.Level.WARNING, "[req=" + request.requestId() + "] token sink failed; "
                             + "cancelling the request", e);
-                    end();
+                    end(true);
                     return false;
                 }
             }
             if (request.isStopToken(t.tokenId())) {
                 cachedTokens = -1; // the answer that says it will not come: leave the belief as it is
-                finish(FinishReason.STOP);
+                finish(FinishReason.STOP, false);
                 return false;
             }
             return true;
@@ -628,20 +631,21 @@ public final class UpstreamEngine implements Engine {
                 p = pending;
             }
             if (p != null) {
-                finish(p);
+                finish(p, true);
             } else {
                 fail(new RequestException(RequestException.Kind.WORKER_LOST, "upstream " + config.baseUri()
                         + " ended the stream of request " + request.requestId() + " before its end", null, null));
             }
         }
 
-        private void finish(FinishReason reason) {
+        /** Ends the request; a stream the server has ended (its last chunk came) is left to close by itself. */
+        private void finish(FinishReason reason, boolean serverEnded) {
             Usage usage;
             synchronized (this) {
                 if (done) {
                     return;
                 }
-                end();
+                end(!serverEnded);
                 int cached = Math.max(0, Math.min(cachedTokens, request.promptLength() - 1));
                 usage = new Usage(request.promptLength(), cached, 0, generated);
                 if (reason != FinishReason.CANCELLED) {
@@ -671,7 +675,7 @@ public final class UpstreamEngine implements Engine {
                 if (done) {
                     return;
                 }
-                end();
+                end(true);
                 try {
                     sink.onError(error);
                 } catch (RuntimeException e) {
@@ -684,12 +688,18 @@ public final class UpstreamEngine implements Engine {
             }
         }
 
-        /** Marks the call done and lets go of the stream (under the lock). */
-        private void end() {
+        /**
+         * Marks the call done (under the lock); {@code abort} closes the stream, so the server stops
+         * (a finished stream is read to its end instead, keeping the connection for the next call).
+         */
+        private void end(boolean abort) {
             done = true;
             running.remove(this);
             if (deadline != null) {
                 deadline.cancel(false);
+            }
+            if (!abort) {
+                return;
             }
             Flow.Subscription s = subscription;
             if (s != null) {
@@ -702,7 +712,7 @@ public final class UpstreamEngine implements Engine {
 
         @Override
         public void cancel() {
-            finish(FinishReason.CANCELLED);
+            finish(FinishReason.CANCELLED, false);
         }
     }
 }

@@ -110,6 +110,33 @@ class UpstreamEngineTest {
     }
 
     @Test
+    void finishedStreams_leaveTheConnectionForTheNextRequest() throws Exception {
+        List<Integer> clientPorts = new CopyOnWriteArrayList<>();
+        java.util.concurrent.atomic.AtomicInteger answered = new java.util.concurrent.atomic.AtomicInteger();
+        FakeServer server = keep(FakeServer.llamaServer(256));
+        server.route("/completion", e -> {
+            clientPorts.add(e.getRemoteAddress().getPort());
+            e.sendResponseHeaders(200, 0);
+            try (OutputStream out = e.getResponseBody()) {
+                out.write(("data: {\"tokens\":[7],\"stop\":false}\n\ndata: " + FINAL + "\n\n")
+                        .getBytes(StandardCharsets.UTF_8));
+            }
+            answered.incrementAndGet();
+        });
+        UpstreamEngine engine = engine(server, null);
+
+        for (int i = 0; i < 4; i++) {
+            assertThat(run(engine, request(5, 4, -1)).reason).isEqualTo(FinishReason.LENGTH);
+            int n = i + 1;
+            await().atMost(Duration.ofSeconds(10)).until(() -> answered.get() == n);
+        }
+
+        // a stream aborted at its last chunk would close its connection: four requests, four connections
+        assertThat(clientPorts).hasSize(4);
+        assertThat(clientPorts.stream().distinct().count()).isLessThan(3);
+    }
+
+    @Test
     void llamaServer_eosStop_finishesWithStop() throws Exception {
         FakeServer server = keep(FakeServer.llamaServer(256).stream("/completion",
                 "{\"tokens\":[7],\"stop\":false}", "{\"tokens\":[],\"stop\":true,\"stop_type\":\"eos\"}"));
