@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # upstream-bench.sh: llama-server alone against llama-servers behind 'tandem serve --upstream', side by side.
 #
-#   usage: tandem-bench/scripts/upstream-bench.sh OUT_DIR [ROUNDS=2]
+#   usage: tandem-bench/scripts/upstream-bench.sh OUT_DIR [ROUNDS=2] [PARTS=routing,latency]
 #
 # Per round, each configuration runs on freshly started llama-servers (empty caches), one after the
 # other, the same workloads each: conversations and shared-prefix (bench serve), then the added
@@ -9,13 +9,14 @@
 #   single  one llama-server, called directly
 #   kv      two llama-servers behind tandem serve --router kv
 #   rr      two llama-servers behind tandem serve --router round-robin
-#   direct1 / tandem1   one llama-server alone, then the same kind of server behind tandem serve (latency)
+#   direct1 / tandem1   one llama-server alone and the same server behind tandem serve, alternately (latency)
 # Every llama-server: stories260K, 1 thread, 4 slots of 2,048 positions, --metrics.
 # Environment: TANDEM_SHARED (default: ../shared next to the checkout), TANDEM_MODEL.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 OUT=${1:?usage: upstream-bench.sh OUT_DIR [ROUNDS]}
 ROUNDS=${2:-2}
+PARTS=${3:-routing,latency}
 SHARED=${TANDEM_SHARED:-$ROOT/../shared}   # the models/ and tools/ folders next to the checkout
 MODEL=${TANDEM_MODEL:-$SHARED/models/stories260K.gguf}
 LS=$("$SHARED/tools/llamacpp/server.sh" --path)
@@ -48,12 +49,24 @@ workloads() {  # workloads CONFIG ROUND URL
 }
 
 for r in $(seq 1 "$ROUNDS"); do
+  if [[ $PARTS == *routing* ]]; then
     u=$(llama); workloads single "$r" "$u"; cleanup
     a=$(llama); b=$(llama); t=$(serve kv "$a" "$b"); workloads kv "$r" "$t"; cleanup
     a=$(llama); b=$(llama); t=$(serve round-robin "$a" "$b"); workloads rr "$r" "$t"; cleanup
-    u=$(llama); bench "direct1-latency-$r" "$u" --workload random --requests 200 --input-len 64 --output-len 8 \
-        --concurrency 1 --prompt-form tokens; cleanup
-    u=$(llama); t=$(serve kv "$u"); bench "tandem1-latency-$r" "$t" --workload random --requests 200 --input-len 64 \
-        --output-len 8 --concurrency 1 --prompt-form tokens; cleanup
+  fi
+  if [[ $PARTS == *latency* ]]; then
+    # added latency: the same llama-server alone and behind tandem serve, alternately, one request at
+    # a time, each run its own prompts (seeds) so that neither finds the other's in the cache
+    u=$(llama); t=$(serve kv "$u")
+    bench "warmup-$r" "$t" --workload random --requests 300 --input-len 64 --output-len 8 --concurrency 1 \
+        --prompt-form tokens --seed "$r"99   # the JIT's warm-up of Tandem's path, not counted
+    for k in 1 2; do
+        bench "direct1-latency-$r$k" "$u" --workload random --requests 200 --input-len 64 --output-len 8 \
+            --concurrency 1 --prompt-form tokens --seed "$r$k"1
+        bench "tandem1-latency-$r$k" "$t" --workload random --requests 200 --input-len 64 --output-len 8 \
+            --concurrency 1 --prompt-form tokens --seed "$r$k"2
+    done
+    cleanup
+  fi
 done
 echo "results in $OUT" >&2

@@ -72,8 +72,8 @@ import static dev.tandem.core.Closeables.closeQuietly;
  * row) marks the server down; the worker around it leaves the registry until it is up again.
  *
  * <h2>Concurrency</h2>
- * Safe for concurrent use. A request's sink is called from HTTP client threads, one at a time,
- * in order; a cancel, a deadline or close may end it from another thread, under the call's lock.
+ * Safe for concurrent use. A request's sink is called from the HTTP client's thread, one call at
+ * a time, in order; a cancel, a deadline or close may end it from another thread, under the call's lock.
  */
 public final class UpstreamEngine implements Engine {
     private static final System.Logger LOG = System.getLogger(UpstreamEngine.class.getName());
@@ -158,8 +158,10 @@ public final class UpstreamEngine implements Engine {
      * @throws ConfigException if no server answers in time, or it is not of the kind given
      */
     public static UpstreamEngine start(UpstreamConfig config, Model model, Limits limits, KvEventFeed feed) {
+        // the client's own thread parses each streamed line and calls the sink (which must not block):
+        // no hand-off to an executor per line
         HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofMillis(config.connectTimeoutMs()))
-                .version(HttpClient.Version.HTTP_1_1).executor(Executors.newVirtualThreadPerTaskExecutor()).build();
+                .version(HttpClient.Version.HTTP_1_1).executor(Runnable::run).build();
         try {
             UpstreamServer server = UpstreamServer.probe(http, config, JSON);
             LOG.log(System.Logger.Level.INFO, "upstream {0}: {1}{2}, {3} slots, context {4}", config.baseUri(),
