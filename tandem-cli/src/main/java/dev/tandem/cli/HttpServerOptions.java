@@ -24,8 +24,8 @@ final class HttpServerOptions {
     long maxBodyBytes;
 
     @Option(names = "--read-timeout-ms", defaultValue = "30000",
-            description = "a request body not received within this time gets 408 and the connection is closed "
-                    + "(default: ${DEFAULT-VALUE})")
+            description = "request headers (after the request line) or a body not received within this time: "
+                    + "the connection is closed, with 408 for a late body (default: ${DEFAULT-VALUE})")
     long readTimeoutMs;
 
     @Option(names = "--idle-timeout-ms", defaultValue = "60000",

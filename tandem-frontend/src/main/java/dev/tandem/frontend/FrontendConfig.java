@@ -20,8 +20,9 @@ import dev.tandem.core.ConfigException;
  *                         before 503; default 60 000 ms
  * @param tokenTimeoutMs   {@code tandem.frontend.token-timeout-ms}: longest silence from a worker
  *                         (first token or between tokens) before the request fails; default 300 000 ms
- * @param readTimeoutMs    {@code tandem.frontend.read-timeout-ms}: longest time to receive a request
- *                         body; a slower client gets 408 and the connection is closed; default 30 000 ms
+ * @param readTimeoutMs    {@code tandem.frontend.read-timeout-ms}: longest time to receive a request's
+ *                         headers after its request line, and its body; a slower client's connection
+ *                         is closed (after a 408 for a late body); default 30 000 ms
  * @param shutdownGraceMs  {@code tandem.frontend.shutdown-grace-ms}: how long a shutdown lets
  *                         in-flight requests finish before cancelling them; default 5 000 ms
  * @param maxConnections   {@code tandem.frontend.max-connections}: most open client connections; more
