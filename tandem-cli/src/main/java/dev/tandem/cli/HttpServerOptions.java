@@ -37,6 +37,11 @@ final class HttpServerOptions {
             description = "most open client connections; more wait until one closes (default: ${DEFAULT-VALUE})")
     int maxConnections;
 
+    @Option(names = "--max-connections-per-client", defaultValue = "512",
+            description = "most open connections from one client address; one more gets 429 and is closed; "
+                    + "0 for no limit (default: ${DEFAULT-VALUE})")
+    int maxConnectionsPerClient;
+
     @Option(names = "--shutdown-grace-ms", defaultValue = "5000",
             description = "how long Ctrl-C lets running requests finish before cancelling them (default: ${DEFAULT-VALUE})")
     long shutdownGraceMs;
@@ -49,6 +54,7 @@ final class HttpServerOptions {
                 .withMaxBodyBytes(maxBodyBytes)
                 .withReadTimeoutMs(readTimeoutMs)
                 .withConnections(maxConnections, idleTimeoutMs)
+                .withMaxConnectionsPerClient(maxConnectionsPerClient)
                 .withShutdownGraceMs(shutdownGraceMs);
     }
 }

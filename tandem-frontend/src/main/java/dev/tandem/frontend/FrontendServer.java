@@ -112,7 +112,14 @@ public final class FrontendServer implements AutoCloseable {
         this.headerDeadlines = new HeaderDeadlines(TimeUnit.MILLISECONDS.toNanos(config.readTimeoutMs()));
         this.server = WebServer.builder()
                 .host(config.host())
-                .addProtocol(Http1Config.builder().addReceiveListener(headerDeadlines).build())
+                .update(b -> {
+                    Http1Config http1 = Http1Config.builder().addReceiveListener(headerDeadlines).build();
+                    if (config.maxConnectionsPerClient() > 0) {
+                        // first in the list, so HTTP/1 connections go through the per-client count
+                        b.addConnectionSelector(new PerClientConnections(http1, config.maxConnectionsPerClient()));
+                    }
+                    b.addProtocol(http1);
+                })
                 .port(config.port())
                 .connectionOptions(o -> o.tcpNoDelay(true))
                 // bodies up to the drain limit reach readBody, which answers 413 after reading them, so
