@@ -45,9 +45,15 @@ final class PerClientConnections implements ServerConnectionSelector {
         return http1.bytesToIdentifyConnection();
     }
 
+    /**
+     * Every connection: the frontend speaks only HTTP/1, and Helidon's HTTP/1 connection is what
+     * answers a garbage request line, a TLS hello or an HTTP/2 preface with 400 (as Helidon does
+     * itself when it has a single selector; with two, an unrecognised connection would be closed
+     * without an answer).
+     */
     @Override
     public Support supports(BufferData data) {
-        return http1.supports(data);
+        return Support.SUPPORTED;
     }
 
     @Override
