@@ -107,7 +107,7 @@ public final class RemoteWorkers implements WorkerSetTracker.Listener, AutoClose
 
     /**
      * Default of {@code tandem.frontend.stall-probe-ms}: a stream of a registered worker with no
-     * token for this long makes the frontend ask the worker's health within the same time; a worker
+     * token for this long makes the frontend ask the worker's health within twice that time; a worker
      * that does not answer (frozen, or cut off behind an open connection) leaves the set and its
      * stalled streams migrate at once, without waiting for its lease or the connection's keepalive.
      * A worker that answers is only slow (a long prefill, a full queue): its streams stay.
@@ -323,7 +323,7 @@ public final class RemoteWorkers implements WorkerSetTracker.Listener, AutoClose
 
     /**
      * Timer tick: a joined worker with a stream that has had no token for {@code stallProbeMs} gets
-     * a health call with that deadline, on a virtual thread (one at a time per worker, at most one
+     * a health call with twice that deadline, on a virtual thread (one at a time per worker, at most one
      * per {@code stallProbeMs}).
      */
     private void watchStalls() {
@@ -345,7 +345,7 @@ public final class RemoteWorkers implements WorkerSetTracker.Listener, AutoClose
     private void stallProbe(Member m) {
         String problem = null;
         try {
-            m.client.health(java.time.Duration.ofMillis(stallProbeMs));
+            m.client.health(java.time.Duration.ofMillis(2 * stallProbeMs));
         } catch (RuntimeException e) {
             problem = e.getMessage();
         }
@@ -358,7 +358,8 @@ public final class RemoteWorkers implements WorkerSetTracker.Listener, AutoClose
             }
         }
         LOG.log(WARNING, "[worker={0}] a stream made no progress for {1} ms and the worker did not answer a health "
-                + "call within {1} ms ({2}); migrating its stalled streams", m.id(), stallProbeMs, problem);
+                + "call within {2} ms ({3}); migrating its stalled streams", m.id(), stallProbeMs, 2 * stallProbeMs,
+                problem);
         lost(m);
         int failed = engine.abandonStalled(TimeUnit.MILLISECONDS.toNanos(stallProbeMs), "worker " + m.id()
                 + " made no progress for " + stallProbeMs + " ms and did not answer a health call");

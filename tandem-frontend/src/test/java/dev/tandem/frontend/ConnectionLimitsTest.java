@@ -51,7 +51,7 @@ class ConnectionLimitsTest {
     }
 
     @Test
-    void halfSentHeaders_closedAfterTheIdleTimeout() throws IOException {
+    void halfSentHeaders_closedAfterTheReadTimeout() throws IOException {
         try (Socket s = connect()) {
             s.setSoTimeout(20_000);
             s.getOutputStream().write("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Ty"
