@@ -22,22 +22,26 @@ MODEL=${TANDEM_MODEL:-$SHARED/models/stories260K.gguf}
 LS=$("$SHARED/tools/llamacpp/server.sh" --path)
 mkdir -p "$OUT"
 PIDS=()
-cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; PIDS=(); }
+cleanup() {
+    for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
+    PIDS=()
+}
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_url() { for _ in $(seq 1 600); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.2; done; echo "no answer at $1" >&2; exit 1; }
-llama() {  # starts a llama-server; prints its URL
+llama() {  # llama VAR: starts a llama-server, sets VAR to its URL
     local port; port=$(free_port)
     "$LS" -m "$MODEL" --host 127.0.0.1 --port "$port" -t 1 --parallel 4 -c 8192 --metrics > "$OUT/llama-$port.log" 2>&1 &
-    PIDS+=($!); wait_url "http://127.0.0.1:$port/health"; echo "http://127.0.0.1:$port"
+    PIDS+=($!); wait_url "http://127.0.0.1:$port/health"; printf -v "$1" 'http://127.0.0.1:%s' "$port"
 }
-serve() {  # serve ROUTER URL...; prints Tandem's URL
-    local router=$1; shift; local port; port=$(free_port); local args=()
+serve() {  # serve VAR ROUTER URL...: starts tandem serve in front of the URLs, sets VAR to its URL
+    local var=$1 router=$2; shift 2; local port; port=$(free_port); local args=()
     for u in "$@"; do args+=(--upstream "$u"); done
     TANDEM_NO_BUILD=1 "$ROOT/bin/tandem" serve --model "$MODEL" --port "$port" --router "$router" "${args[@]}" \
         > "$OUT/serve-$port.log" 2>&1 &
-    PIDS+=($!); wait_url "http://127.0.0.1:$port/health"; echo "http://127.0.0.1:$port"
+    PIDS+=($!); wait_url "http://127.0.0.1:$port/health"; printf -v "$var" 'http://127.0.0.1:%s' "$port"
 }
 bench() {  # bench NAME URL ARGS...
     local name=$1 url=$2; shift 2
@@ -50,14 +54,14 @@ workloads() {  # workloads CONFIG ROUND URL
 
 for r in $(seq 1 "$ROUNDS"); do
   if [[ $PARTS == *routing* ]]; then
-    u=$(llama); workloads single "$r" "$u"; cleanup
-    a=$(llama); b=$(llama); t=$(serve kv "$a" "$b"); workloads kv "$r" "$t"; cleanup
-    a=$(llama); b=$(llama); t=$(serve round-robin "$a" "$b"); workloads rr "$r" "$t"; cleanup
+    llama u; workloads single "$r" "$u"; cleanup
+    llama a; llama b; serve t kv "$a" "$b"; workloads kv "$r" "$t"; cleanup
+    llama a; llama b; serve t round-robin "$a" "$b"; workloads rr "$r" "$t"; cleanup
   fi
   if [[ $PARTS == *latency* ]]; then
     # added latency: the same llama-server alone and behind tandem serve, alternately, one request at
     # a time, each run its own prompts (seeds) so that neither finds the other's in the cache
-    u=$(llama); t=$(serve kv "$u")
+    llama u; serve t kv "$u"
     bench "warmup-$r" "$t" --workload random --requests 300 --input-len 64 --output-len 8 --concurrency 1 \
         --prompt-form tokens --seed "$r"99   # the JIT's warm-up of Tandem's path, not counted
     for k in 1 2; do

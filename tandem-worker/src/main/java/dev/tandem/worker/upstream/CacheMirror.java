@@ -27,9 +27,11 @@ import java.util.concurrent.CopyOnWriteArrayList;
  *   <li>at submit, the prompt's blocks are stored ({@link KvEvent.Stored} for the new ones) and
  *       touched, and the number of leading blocks believed cached is noted;</li>
  *   <li>at the answer, the server's count corrects the belief: when it served fewer blocks than
- *       believed, the first missing block was evicted, and an LRU cache that evicted a block has
- *       evicted every block used no later than it, so those are {@link KvEvent.Removed} too; the
- *       reply's full blocks are stored (the server keeps them for the next turn);</li>
+ *       believed and the first missing block had been confirmed by an earlier answer, it was
+ *       evicted, and an LRU cache that evicted a block has evicted every block used no later than
+ *       it, so those are {@link KvEvent.Removed} too (a block only sent, not yet answered, may still
+ *       be computing for a concurrent request: nothing is inferred from it); the prompt's and the
+ *       reply's full blocks are stored and confirmed (the server keeps them for the next turn);</li>
  *   <li>beyond capacity the least recently used blocks are removed.</li>
  * </ul>
  * A server that publishes its own events (vLLM or SGLang over ZeroMQ) feeds them to
@@ -49,6 +51,8 @@ final class CacheMirror {
     private final boolean approximate;
     /** Sequence hash -> stamp of its last use, least recently used first. */
     private final LinkedHashMap<Long, Long> blocks = new LinkedHashMap<>(16, 0.75f, true);
+    /** Blocks an answer has shown the server holds (the others were only sent). */
+    private final Set<Long> confirmed = new HashSet<>();
     private final List<KvEventListener> listeners = new CopyOnWriteArrayList<>();
     private long stamp;
     private long nextEventId;
@@ -97,7 +101,7 @@ final class CacheMirror {
         if (!approximate) {
             return;
         }
-        if (cachedBlocks < ticket.believedBlocks()) {
+        if (cachedBlocks < ticket.believedBlocks() && confirmed.contains(allHashes[cachedBlocks])) {
             long evictedBefore = ticket.priorStamps()[cachedBlocks];
             Set<Long> keep = new HashSet<>();
             for (long h : allHashes) {
@@ -106,7 +110,7 @@ final class CacheMirror {
             List<Long> gone = new ArrayList<>();
             for (Iterator<Map.Entry<Long, Long>> it = blocks.entrySet().iterator(); it.hasNext(); ) {
                 Map.Entry<Long, Long> e = it.next();
-                if (e.getValue() <= evictedBefore && !keep.contains(e.getKey())) {
+                if (e.getValue() <= evictedBefore && !keep.contains(e.getKey()) && confirmed.contains(e.getKey())) {
                     gone.add(e.getKey());
                     it.remove();
                 }
@@ -114,6 +118,11 @@ final class CacheMirror {
             removed(gone);
         }
         store(allHashes, allLocal);
+        for (long h : allHashes) {
+            if (blocks.containsKey(h)) {
+                confirmed.add(h);
+            }
+        }
     }
 
     /** Applies one event of the server's own (already in Tandem's hashes), renumbered. */
@@ -131,6 +140,7 @@ final class CacheMirror {
             }
             case KvEvent.Cleared c -> {
                 blocks.clear();
+                confirmed.clear();
                 emit(new KvEvent.Cleared(nextEventId++));
             }
         }
@@ -186,6 +196,7 @@ final class CacheMirror {
         if (gone.isEmpty()) {
             return;
         }
+        gone.forEach(confirmed::remove);
         long[] hashes = new long[gone.size()];
         for (int i = 0; i < hashes.length; i++) {
             hashes[i] = gone.get(i);

@@ -52,9 +52,9 @@ class CacheMirrorTest {
         long[] old = chain(100, 2);
         long[] conversation = chain(200, 3);
         long[] newer = chain(300, 2);
-        m.beforeRequest(old, old);
-        m.beforeRequest(conversation, conversation);
-        m.beforeRequest(newer, newer);
+        for (long[] prompt : List.of(old, conversation, newer)) {
+            m.afterRequest(m.beforeRequest(prompt, prompt), 0, prompt, prompt); // sent and answered
+        }
         events.clear();
 
         CacheMirror.Ticket t = m.beforeRequest(conversation, conversation);
@@ -67,6 +67,25 @@ class CacheMirrorTest {
                 r -> assertThat(r.sequenceHashes()).containsExactlyInAnyOrder(100, 101));
         assertThat(m.holds(300)).as("used after the evicted block").isTrue();
         assertThat(m.holds(201)).as("this request's blocks are cached again").isTrue();
+    }
+
+    @Test
+    void afterRequest_missingBlockOnlySentNotYetAnswered_infersNoEviction() {
+        CacheMirror m = mirror(100, true);
+        long[] old = chain(100, 2);
+        long[] shared = chain(200, 3);
+        m.afterRequest(m.beforeRequest(old, old), 0, old, old);
+        CacheMirror.Ticket first = m.beforeRequest(shared, shared);
+        CacheMirror.Ticket second = m.beforeRequest(shared, shared); // sent while the first still computes
+        events.clear();
+
+        // the server computed the second one's prompt alongside the first: nothing of it was cached yet
+        m.afterRequest(second, 0, shared, shared);
+        m.afterRequest(first, 0, shared, shared);
+
+        assertThat(second.believedBlocks()).isEqualTo(3);
+        assertThat(events).isEmpty();
+        assertThat(m.holds(100)).isTrue();
     }
 
     @Test
