@@ -12,6 +12,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
@@ -79,6 +80,29 @@ class ServeCommandTest {
         assertThat(code).isEqualTo(1);
         assertThat(err.toString(StandardCharsets.UTF_8)).startsWith("error: model 'no-such-model' not found")
                 .doesNotContain("Exception");
+    }
+
+    @Test
+    void serve_badUpstreamOptions_oneClearErrorEach() {
+        record Case(List<String> args, String message) {
+        }
+        for (Case c : List.of(
+                new Case(List.of("--upstream", "localhost:8081"), "--upstream must be an http(s)://host:port URL"),
+                new Case(List.of("--upstream", "http://127.0.0.1:1", "--upstream-kind", "tgi"),
+                        "--upstream-kind must be auto, llama-server, vllm, sglang or openai, got 'tgi'"),
+                new Case(List.of("--upstream", "http://127.0.0.1:1", "--workers", "2"), "drop --workers"),
+                new Case(List.of("--upstream", "http://127.0.0.1:1", "--mock"), "--upstream and --mock"))) {
+            ByteArrayOutputStream err = new ByteArrayOutputStream();
+            CommandLine cli = Main.newCommandLine();
+            cli.setErr(new java.io.PrintWriter(new PrintStream(err, true, StandardCharsets.UTF_8), true));
+            List<String> args = new java.util.ArrayList<>(List.of("serve", "--model", modelFile(), "--port", "0"));
+            args.addAll(c.args());
+
+            int code = cli.execute(args.toArray(String[]::new));
+
+            assertThat(code).as(c.message()).isEqualTo(1);
+            assertThat(err.toString(StandardCharsets.UTF_8)).contains(c.message()).doesNotContain("Exception");
+        }
     }
 
     @Test
