@@ -4,6 +4,7 @@ import static dev.tandem.engine.ops.Simd.F;
 import static dev.tandem.engine.ops.Simd.FL;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
 
 /**
  * Register-blocked micro-kernels of the matrix-matrix product, in transposed space:
@@ -161,6 +162,76 @@ final class GemmKernels {
                 }
                 yt[ytOff + r * tp + j] = y;
             }
+        }
+    }
+    /**
+     * The row tile of small products (2 to some 16 tokens): two dequantised weight rows
+     * ({@code w[w0 ..]}, {@code w[w1 ..]}, {@code n} floats each) against four activation rows
+     * {@code x[xOff + t*xStride ..]}: {@code y[yOff + t*yStride + i] = w_i . x_t} for i in 0..1,
+     * t in 0..3. Vectors run along k: per FL columns two weight loads and four activation loads
+     * feed eight FMAs into eight accumulators, reduced once at the end; the weights are
+     * dequantised once for four tokens instead of once per token (the decode dots) and no token
+     * lane is padding (the blocked tiles pad T up to FL). Columns past the last whole vector are
+     * added in scalar.
+     */
+    static void rows2x4(float[] w, int w0, int w1, int n, float[] x, int xOff, int xStride, float[] y, int yOff,
+                        int yStride) {
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        int x1 = xOff + xStride;
+        int x2 = x1 + xStride;
+        int x3 = x2 + xStride;
+        int k = 0;
+        for (int bound = n - FL; k <= bound; k += FL) {
+            FloatVector u = FloatVector.fromArray(F, w, w0 + k);
+            FloatVector v = FloatVector.fromArray(F, w, w1 + k);
+            FloatVector x0v = FloatVector.fromArray(F, x, xOff + k);
+            a0 = u.fma(x0v, a0);
+            b0 = v.fma(x0v, b0);
+            FloatVector x1v = FloatVector.fromArray(F, x, x1 + k);
+            a1 = u.fma(x1v, a1);
+            b1 = v.fma(x1v, b1);
+            FloatVector x2v = FloatVector.fromArray(F, x, x2 + k);
+            a2 = u.fma(x2v, a2);
+            b2 = v.fma(x2v, b2);
+            FloatVector x3v = FloatVector.fromArray(F, x, x3 + k);
+            a3 = u.fma(x3v, a3);
+            b3 = v.fma(x3v, b3);
+        }
+        float s0 = a0.reduceLanes(VectorOperators.ADD);
+        float s1 = a1.reduceLanes(VectorOperators.ADD);
+        float s2 = a2.reduceLanes(VectorOperators.ADD);
+        float s3 = a3.reduceLanes(VectorOperators.ADD);
+        float t0 = b0.reduceLanes(VectorOperators.ADD);
+        float t1 = b1.reduceLanes(VectorOperators.ADD);
+        float t2 = b2.reduceLanes(VectorOperators.ADD);
+        float t3 = b3.reduceLanes(VectorOperators.ADD);
+        for (; k < n; k++) {
+            s0 += w[w0 + k] * x[xOff + k];
+            s1 += w[w0 + k] * x[x1 + k];
+            s2 += w[w0 + k] * x[x2 + k];
+            s3 += w[w0 + k] * x[x3 + k];
+            t0 += w[w1 + k] * x[xOff + k];
+            t1 += w[w1 + k] * x[x1 + k];
+            t2 += w[w1 + k] * x[x2 + k];
+            t3 += w[w1 + k] * x[x3 + k];
+        }
+        y[yOff] = s0;
+        y[yOff + 1] = t0;
+        y[yOff + yStride] = s1;
+        y[yOff + yStride + 1] = t1;
+        y[yOff + 2 * yStride] = s2;
+        y[yOff + 2 * yStride + 1] = t2;
+        y[yOff + 3 * yStride] = s3;
+        y[yOff + 3 * yStride + 1] = t3;
+    }
+
+    /** Scalar twin of {@link #rows2x4}: the same outputs, each a sequential sum over k. */
+    static void rows2x4Scalar(float[] w, int w0, int w1, int n, float[] x, int xOff, int xStride, float[] y, int yOff,
+                              int yStride) {
+        for (int t = 0; t < 4; t++) {
+            y[yOff + t * yStride] = FloatOps.dotScalar(w, w0, x, xOff + t * xStride, n);
+            y[yOff + t * yStride + 1] = FloatOps.dotScalar(w, w1, x, xOff + t * xStride, n);
         }
     }
 }
