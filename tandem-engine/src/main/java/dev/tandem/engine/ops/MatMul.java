@@ -16,10 +16,11 @@ import static dev.tandem.engine.ops.GemmKernels.MR;
  *     from memory once per call. Block types with an integer kernel (Q8_0, Q4_0, Q4_K, Q6_K)
  *     may use integer dot products against x quantised once per call to Q8 (Q8Activations),
  *     as llama.cpp does; the others multiply floats (W.dot).
- *   Row tiles (small batches, a few decoding sequences): each worker dequantises two rows at a
- *     time into its own buffer (2 x K floats, in L1/L2), once for all T tokens, and runs
- *     GemmKernels.rows2x4 over groups of four tokens (vectors along k, no token padding, no
- *     packing of x); a last group of fewer than four tokens takes one float dot per output.
+ *   Row tiles (small batches, a few decoding sequences): each worker dequantises four rows
+ *     (with 32 vector registers, AVX-512) or two at a time into its own buffer (4 x K floats,
+ *     in L1/L2), once for all T tokens, and runs GemmKernels.rows4x4 / rows2x4 over groups of
+ *     four tokens (vectors along k, no token padding, no packing of x); a last group of fewer
+ *     than four tokens takes one float dot per output.
  *   Blocked (prefill, larger batches): a blocked matrix-matrix product.
  *     1. The caller packs x into token-group panels: group g of NR = 2 FL tokens is
  *        xp[g] = [K][NR] (a last group of FL tokens when tp is an odd number of vectors;
@@ -44,6 +45,8 @@ import static dev.tandem.engine.ops.GemmKernels.MR;
 public final class MatMul implements KernelPool.Task {
     /** Token count from which the blocked matrix-matrix path runs unless the matrix's plan says otherwise. */
     public static final int GEMM_MIN_TOKENS = 4;
+    /** Row tiles four rows at a time (GemmKernels.rows4x4: 21 vector registers), where the CPU has 32 (AVX-512). */
+    private static final boolean QUADS = Simd.ENABLED && Simd.FL >= 16;
     /** Token count from which row tiles run unless the matrix's plan says otherwise. */
     public static final int ROWS_MIN_TOKENS = 2;
     /** Products with fewer multiply-adds than this run single-threaded (a barrier costs about 2 us). */
@@ -57,7 +60,7 @@ public final class MatMul implements KernelPool.Task {
 
     private final KernelPool pool;
     private final float[][] panels; // [worker] -> [MR][kc] dequantised weights of one row block
-    private final float[][] rowPairs; // [worker] -> [2][K] dequantised weights of two rows (row tiles)
+    private final float[][] rowPairs; // [worker] -> [4][K] dequantised weights of up to four rows (row tiles)
     private float[] xt = new float[0]; // token-group panels [group][K][width] of x, grown on demand
     private float[] yt = new float[0]; // [N][tp] transposed outputs, grown on demand
     private final Q8Activations xq = new Q8Activations(); // x quantised (decode path, 8/4-bit weights)
@@ -142,7 +145,7 @@ public final class MatMul implements KernelPool.Task {
             rowsPerChunk = Math.max(4 * MR, ((rows + 4 * threads - 1) / (4 * threads) + MR - 1) / MR * MR);
         } else {
             rowsPerChunk = Math.max(16, (rows + 8 * threads - 1) / (8 * threads));
-            rowsPerChunk += rowsPerChunk & 1; // row tiles take rows in pairs
+            rowsPerChunk = (rowsPerChunk + 3) / 4 * 4; // row tiles take rows in fours or pairs
         }
         pool.run(this, (rows + rowsPerChunk - 1) / rowsPerChunk, parallel);
         this.x = null;
@@ -171,14 +174,30 @@ public final class MatMul implements KernelPool.Task {
         int rows = m.rows();
         int cols = m.cols();
         float[] buf = rowPairs[worker];
-        if (buf == null || buf.length < 2 * cols) {
-            buf = new float[2 * cols];
+        if (buf == null || buf.length < 4 * cols) {
+            buf = new float[4 * cols];
             rowPairs[worker] = buf;
         }
         float[] in = x;
         float[] o = out;
         int groups = tokens / 4 * 4;
         int r = r0;
+        if (QUADS) {
+            for (; r + 3 < r1 && groups > 0; r += 4) {
+                for (int i = 0; i < 4; i++) {
+                    m.dequantize(r + i, 0, cols, buf, i * cols);
+                }
+                int t = 0;
+                for (; t < groups; t += 4) {
+                    GemmKernels.rows4x4(buf, 0, cols, cols, in, xOff + t * cols, cols, o, outOff + t * rows + r, rows);
+                }
+                for (; t < tokens; t++) {
+                    for (int i = 0; i < 4; i++) {
+                        o[outOff + t * rows + r + i] = FloatOps.dot(buf, i * cols, in, xOff + t * cols, cols);
+                    }
+                }
+            }
+        }
         for (; r + 1 < r1; r += 2) {
             m.dequantize(r, 0, cols, buf, 0);
             m.dequantize(r + 1, 0, cols, buf, cols);

@@ -149,6 +149,40 @@ class MatMulTest {
     }
 
     @Test
+    void rowTile4x4_vectorAndScalar_agree() {
+        SplittableRandom rnd = new SplittableRandom(22);
+        for (int n : new int[] {1, Simd.FL - 1, 3 * Simd.FL, 5 * Simd.FL + 3, 1024 + 7}) {
+            int w0 = 5;
+            int wStride = n + 3; // misaligned rows
+            float[] w = RandomWeights.floats(w0 + 4 * wStride, rnd);
+            int xOff = 2;
+            int xStride = n + 1;
+            float[] x = RandomWeights.floats(xOff + 4 * xStride, rnd);
+            int yStride = 11;
+            float[] expected = new float[3 + 4 * yStride];
+            float[] actual = new float[3 + 4 * yStride];
+            GemmKernels.rows4x4Scalar(w, w0, wStride, n, x, xOff, xStride, expected, 3, yStride);
+            GemmKernels.rows4x4(w, w0, wStride, n, x, xOff, xStride, actual, 3, yStride);
+            for (int t = 0; t < 4; t++) {
+                for (int i = 0; i < 4; i++) {
+                    int at = 3 + t * yStride + i;
+                    double magnitude = 0;
+                    for (int k = 0; k < n; k++) {
+                        magnitude += Math.abs((double) w[w0 + i * wStride + k] * x[xOff + t * xStride + k]);
+                    }
+                    assertThat((double) actual[at]).as("n %d token %d row %d", n, t, i)
+                            .isCloseTo(expected[at], within(1e-5 * magnitude + 1e-7));
+                }
+            }
+            for (int i = 0; i < actual.length; i++) {
+                if (i < 3 || (i - 3) % yStride > 3) {
+                    assertThat(actual[i]).as("untouched %d", i).isZero();
+                }
+            }
+        }
+    }
+
+    @Test
     void multiply_largeMatrixOnSeveralThreads_matchesSingleThread() {
         // Not bit for bit: a vector's lane sum (reduceLanes) has no fixed order, and the compiled
         // kernel and the interpreter's sum differ in the last bits, so a row computed on a thread
