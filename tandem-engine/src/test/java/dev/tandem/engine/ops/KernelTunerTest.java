@@ -46,6 +46,13 @@ class KernelTunerTest {
     }
 
     @Test
+    void floatClearlyFaster_onlyBeyondTheMargin() {
+        assertThat(KernelTuner.floatClearlyFaster(99, 100)).as("1% faster: the integer dot stays").isFalse();
+        assertThat(KernelTuner.floatClearlyFaster(80, 100)).isTrue();
+        assertThat(KernelTuner.floatClearlyFaster(120, 100)).isFalse();
+    }
+
+    @Test
     void rowsThreshold_smallestCountBelowBlockedFromWhichRowTilesAlwaysWin() {
         Map<String, Long> best = times(new long[] {10, 20, 40, 80, 160}, new long[] {30, 30, 35, 50, 90});
         best.put("rows x2", 11L);
@@ -76,7 +83,8 @@ class KernelTunerTest {
             long intNanos = c.bestNanos().get("dot integer");
             long floatNanos = c.bestNanos().get("dot float");
             if (c.measured()) {
-                assertThat(c.plan().decode()).isEqualTo(intNanos < floatNanos ? DecodeKernel.INTEGER : DecodeKernel.FLOAT);
+                assertThat(c.plan().decode()).isEqualTo(KernelTuner.floatClearlyFaster(floatNanos, intNanos)
+                        ? DecodeKernel.FLOAT : DecodeKernel.INTEGER);
                 assertThat(c.describe()).contains("slower");
             } else {
                 // the two kernels stayed more than 2x apart (one not compiled in time on a loaded
