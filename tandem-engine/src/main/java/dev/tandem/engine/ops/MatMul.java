@@ -60,7 +60,7 @@ public final class MatMul implements KernelPool.Task {
 
     private final KernelPool pool;
     private final float[][] panels; // [worker] -> [MR][kc] dequantised weights of one row block
-    private final float[][] rowPairs; // [worker] -> [4][K] dequantised weights of up to four rows (row tiles)
+    private final float[][] rowBuffers; // [worker] -> [4][K] dequantised weights of up to four rows (row tiles)
     private float[] xt = new float[0]; // token-group panels [group][K][width] of x, grown on demand
     private float[] yt = new float[0]; // [N][tp] transposed outputs, grown on demand
     private final Q8Activations xq = new Q8Activations(); // x quantised (decode path, 8/4-bit weights)
@@ -81,7 +81,7 @@ public final class MatMul implements KernelPool.Task {
     public MatMul(KernelPool pool) {
         this.pool = pool;
         this.panels = new float[pool.threadCount()][];
-        this.rowPairs = new float[pool.threadCount()][];
+        this.rowBuffers = new float[pool.threadCount()][];
     }
 
     /** How one call computes its outputs (see the design notes). */
@@ -168,15 +168,15 @@ public final class MatMul implements KernelPool.Task {
         }
     }
 
-    /** Row-tile path for rows r0..r1: two rows dequantised at a time, each pair against all tokens. */
+    /** Row-tile path for rows r0..r1: four (or two) rows dequantised at a time, each group against all tokens. */
     private void tiledRows(int worker, int r0, int r1) {
         WeightMatrix m = w;
         int rows = m.rows();
         int cols = m.cols();
-        float[] buf = rowPairs[worker];
+        float[] buf = rowBuffers[worker];
         if (buf == null || buf.length < 4 * cols) {
             buf = new float[4 * cols];
-            rowPairs[worker] = buf;
+            rowBuffers[worker] = buf;
         }
         float[] in = x;
         float[] o = out;
