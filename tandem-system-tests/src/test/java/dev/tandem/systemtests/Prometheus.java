@@ -2,8 +2,8 @@ package dev.tandem.systemtests;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tandem.runtime.Prerequisites;
-import dev.tandem.cli.cluster.ChildProcess;
-import dev.tandem.cli.cluster.FreePorts;
+import dev.tandem.runtime.process.ChildProcess;
+import dev.tandem.runtime.process.FreePorts;
 import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;

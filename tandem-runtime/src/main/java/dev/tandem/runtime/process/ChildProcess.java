@@ -1,4 +1,4 @@
-package dev.tandem.cli.cluster;
+package dev.tandem.runtime.process;
 
 import dev.tandem.core.TandemException;
 import java.io.IOException;
@@ -15,9 +15,12 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * One process a local cluster runs (etcd, nats-server, a frontend or worker JVM), with its output
- * (stdout and stderr) appended to a log file. It can be stopped gently (SIGTERM, then SIGKILL
- * after a grace period), killed (SIGKILL) and started again with the same command.
+ * The one way Tandem starts a child process (etcd, nats-server, a frontend or worker JVM, a
+ * server under comparison, a test's fake worker): its output (stdout and stderr) appended to a log
+ * file, a start that is awaited with a deadline (a log line, an open port or any condition, failing
+ * early with the end of the log when the process exits), and a stop that cannot hang (SIGTERM, then
+ * SIGKILL after a grace period; {@link #close()} gives it 10 s). It can be killed (SIGKILL) and
+ * started again with the same command.
  *
  * <p>Safe for concurrent use.
  */
@@ -85,30 +88,84 @@ public class ChildProcess implements AutoCloseable {
 
     /** SIGTERM, then SIGKILL if it has not exited within {@code grace}; waits for the exit. */
     public void stop(Duration grace) {
-        Process p;
-        synchronized (this) {
-            p = process;
+        if (!terminate(grace)) {
+            kill();
         }
+    }
+
+    /**
+     * SIGTERM (the process's shutdown hooks run), then waits up to {@code timeout} for the exit
+     * without killing it.
+     *
+     * @return true if the process is not running (any more)
+     */
+    public boolean terminate(Duration timeout) {
+        Process p = current();
         if (p == null || !p.isAlive()) {
-            return;
+            return true;
         }
+        // ProcessHandle.destroy sends SIGTERM like Process.destroy
         p.toHandle().destroy();
         try {
-            if (!p.waitFor(grace.toMillis(), TimeUnit.MILLISECONDS)) {
-                p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-            }
+            return p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             p.destroyForcibly();
+            return false;
         }
+    }
+
+    /**
+     * Sends the signal named {@code signal} ({@code INT} as Ctrl-C would, {@code STOP},
+     * {@code CONT}) with kill(1); the JDK sends only TERM and KILL itself.
+     *
+     * @throws TandemException if the process is not running or kill(1) fails or hangs
+     */
+    public void signal(String signal) {
+        long pid = pid();
+        if (!isAlive()) {
+            throw new TandemException(name + " is not running; cannot send SIG" + signal);
+        }
+        try {
+            Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(pid))
+                    .redirectErrorStream(true).start();
+            if (!kill.waitFor(10, TimeUnit.SECONDS)) {
+                kill.destroyForcibly();
+                throw new TandemException("kill -" + signal + " " + pid + " did not finish within 10 s");
+            }
+            if (kill.exitValue() != 0) {
+                throw new TandemException("kill -" + signal + " " + pid + " failed: "
+                        + new String(kill.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip());
+            }
+        } catch (IOException e) {
+            throw new TandemException("cannot run kill -" + signal + " " + pid + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new TandemException("interrupted while signalling " + name);
+        }
+    }
+
+    /** Waits up to {@code timeout} for the process to end by itself; its exit code, or empty if it still runs. */
+    public OptionalInt awaitExit(Duration timeout) {
+        Process p = current();
+        if (p == null) {
+            return OptionalInt.empty();
+        }
+        try {
+            p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return exitCode();
+    }
+
+    private synchronized Process current() {
+        return process;
     }
 
     /** SIGKILL, as a crash would; waits for the exit. */
     public void kill() {
-        Process p;
-        synchronized (this) {
-            p = process;
-        }
+        Process p = current();
         if (p == null) {
             return;
         }
@@ -158,6 +215,17 @@ public class ChildProcess implements AutoCloseable {
             return false;
         });
         return found[0];
+    }
+
+    /**
+     * Waits until {@code host:port} accepts TCP connections while the process runs.
+     *
+     * @throws TandemException if the process exits first or {@code timeout} passes, with the
+     *                         end of its log
+     */
+    public void awaitPort(String host, int port, Duration timeout) {
+        awaitCondition("to accept connections on " + host + ":" + port, timeout,
+                () -> FreePorts.accepts(host, port, 500));
     }
 
     /**
