@@ -62,8 +62,8 @@ public class ForwardBenchmark {
         }
         batch = new ForwardBatch(1, PREFILL);
         logits = new float[transformer.vocabSize()];
-        prompt = ForwardTimer.promptTokens(PREFILL, transformer.vocabSize(), 1, 7);
-        int[] history = ForwardTimer.promptTokens(context, transformer.vocabSize(), 1, 8);
+        prompt = dev.tandem.bench.ForwardTimer.promptTokens(PREFILL, transformer.vocabSize(), 1, 7);
+        int[] history = dev.tandem.bench.ForwardTimer.promptTokens(context, transformer.vocabSize(), 1, 8);
         for (int p = 0; p < context; p += PREFILL) {
             batch.clear();
             batch.add(history, p, Math.min(PREFILL, context - p), p, table, false);
