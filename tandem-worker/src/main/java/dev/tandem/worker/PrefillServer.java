@@ -1,6 +1,5 @@
 package dev.tandem.worker;
 
-import dev.tandem.core.BlockHasher;
 import dev.tandem.core.FinishReason;
 import dev.tandem.core.GenerateRequest;
 import dev.tandem.core.GeneratedToken;
@@ -17,7 +16,6 @@ import dev.tandem.engine.PromptPin;
 import dev.tandem.runtime.metrics.DisaggMetrics;
 import dev.tandem.runtime.rpc.PrefillService;
 import dev.tandem.runtime.transfer.ReadGuard;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -100,11 +98,7 @@ public final class PrefillServer implements PrefillService, ReadGuard {
                     + " has no KV pool that peers can pull from (simulated engine, or no transfer endpoint)"));
             return result;
         }
-        int blockSize = engine.info().layout().blockSizeTokens();
-        long[] full = BlockHasher.sequenceHashes(request.promptTokens(), blockSize);
-        int blocks = (request.promptLength() + blockSize - 1) / blockSize;
-        long[] hashes = Arrays.copyOf(full, blocks); // a partial last block carries 0
-        PrefillCall call = new PrefillCall(request, result, eps, hashes);
+        PrefillCall call = new PrefillCall(request, result, eps);
         RequestHandle handle = engine.submit(request.withMaxTokens(1), call, call::pinned);
         result.whenComplete((r, t) -> {
             if (result.isCancelled()) {
@@ -119,16 +113,13 @@ public final class PrefillServer implements PrefillService, ReadGuard {
         private final GenerateRequest request;
         private final CompletableFuture<PrefillResult> result;
         private final List<TransferEndpoint> eps;
-        private final long[] hashes;
         private GeneratedToken first;
         private PromptPin pin;
 
-        PrefillCall(GenerateRequest request, CompletableFuture<PrefillResult> result, List<TransferEndpoint> eps,
-                    long[] hashes) {
+        PrefillCall(GenerateRequest request, CompletableFuture<PrefillResult> result, List<TransferEndpoint> eps) {
             this.request = request;
             this.result = result;
             this.eps = eps;
-            this.hashes = hashes;
         }
 
         void pinned(PromptPin p) {
@@ -150,8 +141,9 @@ public final class PrefillServer implements PrefillService, ReadGuard {
             long nowNanos = engine.clock().nanoTime();
             long expiresAtEpochMs = System.currentTimeMillis()
                     + TimeUnit.NANOSECONDS.toMillis(pin.expiresAtNanos() - nowNanos);
-            KvHandle handle = new KvHandle(pin.pinId(), workerId, eps, pin.blockIds(), hashes, request.promptLength(),
-                    engine.info().layout(), expiresAtEpochMs);
+            // the engine's own hashes of the prompt's blocks: the prompt is not hashed again here
+            KvHandle handle = new KvHandle(pin.pinId(), workerId, eps, pin.blockIds(), pin.sequenceHashes(),
+                    request.promptLength(), engine.info().layout(), expiresAtEpochMs);
             if (result.complete(new PrefillResult(first, handle, usage))) {
                 metrics.prefillServed();
             } else {

@@ -638,12 +638,15 @@ public final class Scheduler {
 
     private PromptPin pinPrompt(Sequence s) {
         int n = Math.min(s.table.blocksFor(s.promptLength), s.table.blockCount());
+        int fullPromptBlocks = Math.min(s.promptLength / blockSize, s.table.hashedCount());
         int[] ids = new int[n];
+        long[] hashes = new long[n]; // the prompt's blocks were hashed once, for the prefix cache
         for (int i = 0; i < n; i++) {
             ids[i] = s.table.block(i);
+            hashes[i] = i < fullPromptBlocks ? s.table.sequenceHash(i) : 0;
         }
         long expires = clock.nanoTime() + config.pinTtlMs() * 1_000_000L;
-        return new PromptPin(pins.pin(ids, expires), s.requestId(), s.promptLength, ids, expires);
+        return new PromptPin(pins.pin(ids, expires), s.requestId(), s.promptLength, ids, hashes, expires);
     }
 
     private ImportReservation reserve(Sequence s) {
