@@ -1,6 +1,7 @@
 package dev.tandem.runtime.process;
 
 import dev.tandem.core.TandemException;
+import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -8,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.OptionalInt;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
@@ -35,6 +37,60 @@ public class ChildProcess implements AutoCloseable {
         this.name = name;
         this.command = List.copyOf(command);
         this.log = log;
+    }
+
+    /** What a short command ({@link #run}) did: its exit code and its output (stdout and stderr). */
+    public record Finished(int exitCode, String output) {
+        public boolean succeeded() {
+            return exitCode == 0;
+        }
+    }
+
+    /**
+     * Runs a short command to its end (a tool such as {@code git}, {@code openssl}, {@code promtool}),
+     * its output collected through a temporary file (no pipe to fill), its stdin empty.
+     *
+     * @param directory where it runs, or null for this process's directory
+     * @param env       variables added to this process's environment
+     * @throws TandemException if it cannot start, or has not ended within {@code timeout} (it is
+     *                         then killed; the message holds its output so far)
+     */
+    public static Finished run(List<String> command, Path directory, Map<String, String> env, Duration timeout) {
+        Path output = null;
+        try {
+            output = Files.createTempFile("tandem-run-", ".log");
+            ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
+                    .redirectOutput(output.toFile()).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+            if (directory != null) {
+                pb.directory(directory.toFile());
+            }
+            pb.environment().putAll(env);
+            Process p = pb.start();
+            if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+                throw new TandemException(String.join(" ", command) + " did not finish within " + timeout.toMillis()
+                        + " ms; output:\n" + Files.readString(output, StandardCharsets.UTF_8));
+            }
+            return new Finished(p.exitValue(), Files.readString(output, StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            throw new TandemException("cannot run " + String.join(" ", command) + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new TandemException("interrupted running " + String.join(" ", command), e);
+        } finally {
+            if (output != null) {
+                try {
+                    Files.deleteIfExists(output);
+                } catch (IOException ignored) {
+                    // a temporary file left behind is harmless
+                }
+            }
+        }
+    }
+
+    /** {@link #run(List, Path, Map, Duration)} in this directory with this environment. */
+    public static Finished run(List<String> command, Duration timeout) {
+        return run(command, null, Map.of(), timeout);
     }
 
     /** Starts a process and returns it running (not necessarily ready). */

@@ -143,4 +143,29 @@ class ChildProcessTest {
             assertThat(p.output()).contains("got-int");
         }
     }
+
+    @Test
+    void run_shortCommand_exitCodeAndBothStreamsInDirectoryWithEnvironment() {
+        ChildProcess.Finished f = ChildProcess.run(List.of("sh", "-c", "echo $TANDEM_X; pwd; echo oops >&2; exit 4"),
+                dir, java.util.Map.of("TANDEM_X", "x-value"), LONG);
+
+        assertThat(f.exitCode()).isEqualTo(4);
+        assertThat(f.succeeded()).isFalse();
+        assertThat(f.output()).contains("x-value", dir.toString(), "oops");
+    }
+
+    @Test
+    void run_pastItsDeadline_killedAndFailsWithItsOutput() {
+        assertThatThrownBy(() -> ChildProcess.run(List.of("sh", "-c", "echo started; exec sleep 60"),
+                Duration.ofMillis(300)))
+                .isInstanceOf(TandemException.class)
+                .hasMessageContaining("did not finish within 300 ms")
+                .hasMessageContaining("started");
+    }
+
+    @Test
+    void run_missingBinary_failsNamingIt() {
+        assertThatThrownBy(() -> ChildProcess.run(List.of("/nonexistent/tandem-tool", "x"), LONG))
+                .isInstanceOf(TandemException.class).hasMessageContaining("cannot run /nonexistent/tandem-tool x");
+    }
 }
