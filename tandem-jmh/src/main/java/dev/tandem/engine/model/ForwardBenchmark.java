@@ -1,5 +1,6 @@
 package dev.tandem.engine.model;
 
+import dev.tandem.bench.ForwardTimer;
 import dev.tandem.core.KvDtype;
 import dev.tandem.engine.kvcache.KvPool;
 import java.nio.file.Path;
@@ -62,8 +63,8 @@ public class ForwardBenchmark {
         }
         batch = new ForwardBatch(1, PREFILL);
         logits = new float[transformer.vocabSize()];
-        prompt = dev.tandem.bench.ForwardTimer.promptTokens(PREFILL, transformer.vocabSize(), 1, 7);
-        int[] history = dev.tandem.bench.ForwardTimer.promptTokens(context, transformer.vocabSize(), 1, 8);
+        prompt = ForwardTimer.promptTokens(PREFILL, transformer.vocabSize(), 1, 7);
+        int[] history = ForwardTimer.promptTokens(context, transformer.vocabSize(), 1, 8);
         for (int p = 0; p < context; p += PREFILL) {
             batch.clear();
             batch.add(history, p, Math.min(PREFILL, context - p), p, table, false);
