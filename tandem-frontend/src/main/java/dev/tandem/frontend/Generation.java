@@ -12,7 +12,6 @@ import dev.tandem.core.Usage;
 import dev.tandem.frontend.openai.ApiException;
 import dev.tandem.frontend.openai.CompletionSpec;
 import dev.tandem.frontend.text.TextModel;
-import dev.tandem.runtime.metrics.DisaggMetrics;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -212,46 +211,32 @@ final class Generation {
     }
 
     /**
-     * Moves choice {@code c}, whose worker was lost, to another decode worker: its prompt plus the
-     * tokens already received, with the rest of its token budget, so the client's stream goes on
-     * with neither a repeat nor a gap. False when the migration limit is reached or no worker can
-     * take it (the request then fails as before).
+     * Moves choice {@code c}, whose worker was lost, to another decode worker ({@link
+     * Dispatcher#migrate} decides and launches). False when it cannot move (the request then
+     * fails as before).
      */
     private boolean migrate(int c, RequestException lost) {
-        DisaggMetrics metrics = dispatcher.metrics();
-        if (migrations[c] >= dispatcher.config().migrationLimit()) {
-            metrics.migration("limit_reached");
-            return false;
-        }
-        GenerateRequest original = requests[c];
-        int k = receivedCount[c];
-        int remaining = original.maxTokens() - k;
-        if (remaining < 1) {
-            // every token arrived, only the finish was lost
-            events.offer(new FinishEvent(c, FinishReason.LENGTH, new Usage(original.promptLength(), 0, 0, k),
-                    System.nanoTime()));
-            return true;
-        }
-        int[] prompt = Arrays.copyOf(original.promptTokens(), original.promptLength() + k);
-        System.arraycopy(received[c], 0, prompt, original.promptLength(), k);
-        GenerateRequest next = original.continueWith(original.requestId() + "-m" + (migrations[c] + 1), prompt,
-                remaining);
-        Dispatcher.Relaunch r;
-        try {
-            r = dispatcher.migrate(next, workerOf[c], model, blockSize, spec.user(), sink(c), routes);
-        } catch (ApiException | RequestException e) {
-            metrics.migration("no_worker");
-            LOG.log(System.Logger.Level.WARNING, "[req={0}] worker {1} was lost and the stream cannot move: {2}",
-                    requestId, workerOf[c], e.getMessage());
-            return false;
-        }
-        migrations[c]++;
-        metrics.migration("migrated");
-        LOG.log(System.Logger.Level.WARNING, "[req={0}] choice {1}: worker {2} lost after {3} tokens ({4}); "
-                + "continuing on worker {5}", requestId, c, workerOf[c], k, lost.getMessage(), r.decode().worker().id());
-        handles[c] = r.handle();
-        workerOf[c] = r.decode().worker().id();
-        return true;
+        return switch (dispatcher.migrate(requests[c], received[c], receivedCount[c], migrations[c], workerOf[c], model,
+                blockSize, spec.user(), sink(c), routes)) {
+            case Dispatcher.Moved m -> {
+                migrations[c]++;
+                LOG.log(System.Logger.Level.WARNING, "[req={0}] choice {1}: worker {2} lost after {3} tokens ({4}); "
+                        + "continuing on worker {5}", requestId, c, workerOf[c], receivedCount[c], lost.getMessage(),
+                        m.decode().worker().id());
+                handles[c] = m.handle();
+                workerOf[c] = m.decode().worker().id();
+                yield true;
+            }
+            case Dispatcher.AlreadyComplete done -> {
+                events.offer(new FinishEvent(c, FinishReason.LENGTH, done.usage(), System.nanoTime()));
+                yield true;
+            }
+            case Dispatcher.Stays stays -> {
+                LOG.log(System.Logger.Level.WARNING, "[req={0}] worker {1} was lost and the stream cannot move: {2}",
+                        requestId, workerOf[c], stays.why());
+                yield false;
+            }
+        };
     }
 
     /** Fails the request (if it has not failed already) and cancels every sequence. */
