@@ -97,7 +97,7 @@ class BadRequestTest {
                 chat("messages empty", "{\"messages\": []}", 400, "messages"),
                 chat("message not an object", "{\"messages\": [42]}", 400, "messages[0]"),
                 chat("role missing", "{\"messages\": [{\"content\": \"hi\"}]}", 400, "messages[0].role"),
-                chat("role unsupported", "{\"messages\": [{\"role\": \"tool\", \"content\": \"x\"}]}", 400,
+                chat("role unsupported", "{\"messages\": [{\"role\": \"function\", \"content\": \"x\"}]}", 400,
                         "messages[0].role"),
                 chat("content a number", "{\"messages\": [{\"role\": \"user\", \"content\": 7}]}", 400,
                         "messages[0].content"),

@@ -69,6 +69,8 @@ public final class ToolCallParser {
     private boolean inArray;             // Mistral: between [ and ]
     private String endMarker;            // Hermes: </tool_call> expected after the object
     private int endMatched;
+    /** Calls read since the last start marker. */
+    private int callsSinceMarker;
 
     // the call object being read
     private Step step;
@@ -127,10 +129,7 @@ public final class ToolCallParser {
             }
             case CALL -> {
                 if (started) {
-                    if (step == Step.VALUE && isArgumentsKey(key)) {
-                        arguments(""); // what arrived is all there is
-                    }
-                    endCall();
+                    endCall(); // the arguments are what arrived
                 } else {
                     content(raw);
                 }
@@ -207,8 +206,6 @@ public final class ToolCallParser {
         callsSinceMarker = 0;
         mode = Mode.BETWEEN;
     }
-
-    private int callsSinceMarker;
 
     private boolean sawCallSinceMarker() {
         return callsSinceMarker > 0;
