@@ -12,9 +12,13 @@ import dev.tandem.core.Usage;
 import dev.tandem.frontend.openai.ApiException;
 import dev.tandem.frontend.openai.CompletionSpec;
 import dev.tandem.frontend.text.TextModel;
+import dev.tandem.frontend.tools.ToolCallFormat;
+import dev.tandem.frontend.tools.ToolCallParser;
+import dev.tandem.frontend.tools.ToolSet;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -74,7 +78,8 @@ final class Generation {
     private ApiException failure;
 
     private Generation(String requestId, CompletionSpec spec, List<PreparedPrompt> prompts,
-                       List<RoutedRequest> selections, RoutedRequests routes, TextModel text, boolean keepText, Dispatcher dispatcher, String model, int blockSize) {
+                       List<RoutedRequest> selections, RoutedRequests routes, TextModel text, boolean keepText,
+                       ToolCallFormat format, Dispatcher dispatcher, String model, int blockSize) {
         this.requestId = requestId;
         this.spec = spec;
         this.prompts = prompts;
@@ -91,7 +96,10 @@ final class Generation {
         this.workerOf = new String[choices.length];
         this.migrations = new int[choices.length];
         for (int c = 0; c < choices.length; c++) {
-            choices[c] = new ChoiceState(c, text, spec.stop(), spec.logprobs(), keepText);
+            ToolSet tools = spec.tools();
+            ToolCallParser parser = tools != null && tools.callsAllowed()
+                    ? new ToolCallParser(format, tools.parallel(), Generation::callId) : null;
+            choices[c] = new ChoiceState(c, text, spec.stop(), spec.logprobs(), keepText, parser, format);
             received[c] = new int[16];
         }
     }
@@ -104,12 +112,13 @@ final class Generation {
      *
      * @throws ApiException if an engine refuses a sequence (every submitted one is cancelled)
      */
-    static Generation start(String requestId, CompletionSpec spec, List<PreparedPrompt> prompts,
+    static Generation start(String requestId, CompletionSpec spec, Preprocessor.Prepared prepared,
                             List<RoutedRequest> selections, RoutedRequests routes, List<Dispatcher.Plan> plans,
-                            int maxTokens, TextModel text,
-                            boolean keepText, Dispatcher dispatcher, String model, int blockSize) {
-        Generation g = new Generation(requestId, spec, prompts, selections, routes, text, keepText, dispatcher, model,
-                blockSize);
+                            TextModel text, boolean keepText, Dispatcher dispatcher, String model, int blockSize) {
+        List<PreparedPrompt> prompts = prepared.prompts();
+        int maxTokens = prepared.maxTokens();
+        Generation g = new Generation(requestId, spec, prompts, selections, routes, text, keepText, prepared.format(),
+                dispatcher, model, blockSize);
         int n = spec.n();
         try {
             for (int p = 0; p < prompts.size(); p++) {
@@ -119,7 +128,7 @@ final class Generation {
                             : spec.sampling().withSeed(spec.sampling().seed() + i);
                     GenerateRequest request = new GenerateRequest(requestId + "-" + c, prompts.get(p).tokens(),
                             sampling, maxTokens, spec.stopTokenIdArray(), spec.ignoreEos(), spec.topLogprobs())
-                            .withConstraint(spec.constraint());
+                            .withConstraint(prepared.constraint());
                     g.requests[c] = request;
                     g.workerOf[c] = plans.get(p).decode().worker().id();
                     g.handles[c] = dispatcher.launch(plans.get(p), request, g.sink(c));
@@ -133,6 +142,17 @@ final class Generation {
             throw ApiException.internal("[req=" + requestId + "] a worker refused the request: " + e.getMessage());
         }
         return g;
+    }
+
+    /** A new function call id: {@code call_} and 24 random letters and digits. */
+    static String callId() {
+        String alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        StringBuilder sb = new StringBuilder("call_");
+        ThreadLocalRandom r = ThreadLocalRandom.current();
+        for (int i = 0; i < 24; i++) {
+            sb.append(alphabet.charAt(r.nextInt(alphabet.length())));
+        }
+        return sb.toString();
     }
 
     private TokenSink sink(int choice) {
