@@ -1,7 +1,7 @@
 package dev.tandem.systemtests;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.tandem.cli.cluster.ChildProcess;
+import dev.tandem.runtime.process.ChildProcess;
 import java.io.BufferedReader;
 import java.io.InputStream;
 import java.io.InputStreamReader;
@@ -146,12 +146,11 @@ class MultiProcessClusterTest {
 
     /**
      * Multi-turn chats with sampled replies: each follow-up turn is routed to the worker holding
-     * the conversation and finds every full block of the previous prompt and reply in its cache.
+     * the conversation and finds the previous prompt and reply in its cache, to the token.
      */
     @Test
     @Order(2)
     void conversation_followUpTurn_cachedTokensCoverThePreviousPromptAndReply() throws Exception {
-        int block = 16;
         for (int c = 0; c < 2; c++) {
             com.fasterxml.jackson.databind.node.ArrayNode messages = ClusterFixture.JSON.createArrayNode();
             messages.addObject().put("role", "user").put("content", "Tell me a story about a cat called number " + c
@@ -167,8 +166,8 @@ class MultiProcessClusterTest {
                 int prompt = answer.at("/usage/prompt_tokens").asInt();
                 int cached = answer.at("/usage/prompt_tokens_details/cached_tokens").asInt();
                 if (previousHeld >= 0) {
-                    // all full blocks but the last generated token (never computed) and the last prompt token
-                    int expected = Math.min(previousHeld / block, (prompt - 1) / block) * block;
+                    // all but the last generated token (never computed) and the last prompt token
+                    int expected = Math.min(previousHeld, prompt - 1);
                     assertThat(cached).as("cached tokens of conversation %d turn %d: %s", c, t, messages)
                             .isEqualTo(expected);
                 }
@@ -355,7 +354,9 @@ class MultiProcessClusterTest {
         }
         double predicted = cluster.counter("tandem_frontend_predicted_cached_tokens_total") - predictedBefore;
         double actual = cluster.counter("tandem_frontend_actual_cached_tokens_total") - actualBefore;
-        assertThat(predicted).as("the router's prediction after recovery").isEqualTo(actual);
+        // the router knows whole blocks; the engine also reuses the partly filled last one
+        assertThat(predicted).as("the router's prediction after recovery, in whole blocks")
+                .isLessThanOrEqualTo(actual).isGreaterThan(actual - 16.0 * lost.size());
     }
 
     @Test
@@ -418,8 +419,8 @@ class MultiProcessClusterTest {
         Thread.sleep(300); // its KV events reach the router: the same prompt goes there again
         String migrated = "tandem_frontend_migrations_total{outcome=\"migrated\"}";
         double migratedBefore = cluster.counter(migrated);
-        long pid = cluster.worker(served).process().pid();
-        signal("STOP", pid);
+        ChildProcess frozen = cluster.worker(served).process();
+        frozen.signal("STOP");
         try {
             long startNs = System.nanoTime();
             HttpResponse<String> r = cluster.complete(p, 8);
@@ -432,14 +433,9 @@ class MultiProcessClusterTest {
             assertThat(tookMs).as("answered soon after the lease lapsed, not after the keepalive")
                     .isLessThan(TTL_MS + 8_000);
         } finally {
-            signal("CONT", pid);
+            frozen.signal("CONT");
         }
         String back = served;
         await().atMost(Duration.ofSeconds(60)).until(() -> cluster.listed().contains(back));
-    }
-
-    private static void signal(String name, long pid) throws Exception {
-        Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(pid)).inheritIO().start();
-        assertThat(kill.waitFor()).isZero();
     }
 }
