@@ -1,6 +1,6 @@
 package dev.tandem.systemtests;
 
-import dev.tandem.cli.cluster.ChildProcess;
+import dev.tandem.runtime.process.ChildProcess;
 import dev.tandem.runtime.Prerequisites;
 import java.io.IOException;
 import java.net.ServerSocket;

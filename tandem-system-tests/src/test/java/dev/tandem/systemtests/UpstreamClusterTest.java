@@ -1,7 +1,7 @@
 package dev.tandem.systemtests;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.tandem.cli.cluster.ChildProcess;
+import dev.tandem.runtime.process.ChildProcess;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
