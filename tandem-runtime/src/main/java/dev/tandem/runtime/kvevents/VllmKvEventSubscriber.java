@@ -54,6 +54,19 @@ public final class VllmKvEventSubscriber implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(VllmKvEventSubscriber.class.getName());
     /** Frames kept of one message; more are read and dropped (the message is malformed anyway). */
     private static final int MAX_FRAMES = 8;
+    /**
+     * Longest wait for the first answer of one replay attempt before asking again on a new
+     * socket, ms: a request sent while a DEALER is still connecting is sometimes lost.
+     */
+    private static final long REPLAY_ANSWER_MS = 250;
+    /**
+     * ZMTP handshake deadline of both sockets, ms. A JeroMQ connection to libzmq 4.3 (pyzmq, as
+     * vLLM and SGLang use) sometimes stalls in the handshake and would stay silent until the
+     * peer's own 30 s timer; with this deadline JeroMQ drops it and reconnects. Measured against
+     * pyzmq 24 / libzmq 4.3.4: 1 of 15 SUB connections silent for 6 s without it, none with it
+     * (each recovered within 1.2 s).
+     */
+    private static final int HANDSHAKE_TIMEOUT_MS = 1_000;
 
     /**
      * Where the engine publishes.
@@ -146,6 +159,7 @@ public final class VllmKvEventSubscriber implements AutoCloseable {
             context.setLinger(0);
             ZMQ.Socket sub = context.createSocket(SocketType.SUB);
             sub.setLinger(0);
+            sub.setHandshakeIvl(HANDSHAKE_TIMEOUT_MS);
             sub.setReceiveTimeOut((int) config.pollTimeoutMs());
             sub.subscribe(config.topic().getBytes(StandardCharsets.UTF_8));
             sub.connect(config.endpoint());
@@ -226,11 +240,22 @@ public final class VllmKvEventSubscriber implements AutoCloseable {
         boolean lostAlready = false;
         if (config.replayEndpoint() != null) {
             replays.increment();
-            ZMQ.Socket dealer = context.createSocket(SocketType.DEALER);
-            try {
-                lostAlready = runReplay(dealer, until, mustFill);
-            } finally {
-                context.destroySocket(dealer);
+            long deadlineNs = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(config.replayTimeoutMs());
+            ReplayOutcome outcome = ReplayOutcome.UNANSWERED;
+            while (outcome == ReplayOutcome.UNANSWERED && running && System.nanoTime() < deadlineNs) {
+                // A fresh socket per attempt, so a late answer to an earlier attempt cannot mix in.
+                ZMQ.Socket dealer = context.createSocket(SocketType.DEALER);
+                try {
+                    outcome = runReplay(dealer, until, mustFill, deadlineNs);
+                } finally {
+                    context.destroySocket(dealer);
+                }
+                lostAlready |= outcome == ReplayOutcome.ENDED_AFTER_LOSS || outcome == ReplayOutcome.TIMED_OUT_AFTER_LOSS;
+            }
+            if (outcome == ReplayOutcome.UNANSWERED || outcome == ReplayOutcome.TIMED_OUT
+                    || outcome == ReplayOutcome.TIMED_OUT_AFTER_LOSS) {
+                LOG.log(System.Logger.Level.WARNING, "[worker={0}] KV event replay from {1} did not end within {2} ms",
+                        workerId, from, config.replayTimeoutMs());
             }
         }
         if (expected < until) {
@@ -245,28 +270,45 @@ public final class VllmKvEventSubscriber implements AutoCloseable {
         }
     }
 
-    /** Returns whether the translator was told of a loss (a hole in the replayed batches). */
-    private boolean runReplay(ZMQ.Socket dealer, long until, boolean mustFill) {
-        long deadlineNs = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(config.replayTimeoutMs());
+    /** How one replay attempt ended. */
+    private enum ReplayOutcome {
+        /** no answer within REPLAY_ANSWER_MS: ask again (a request can be lost while connecting) */
+        UNANSWERED,
+        /** the end marker arrived */
+        ENDED,
+        /** the end marker arrived after a hole the translator was told about */
+        ENDED_AFTER_LOSS,
+        /** answers began but the deadline passed before the end marker */
+        TIMED_OUT,
+        TIMED_OUT_AFTER_LOSS
+    }
+
+    private ReplayOutcome runReplay(ZMQ.Socket dealer, long until, boolean mustFill, long deadlineNs) {
         dealer.setLinger(0);
+        dealer.setHandshakeIvl(HANDSHAKE_TIMEOUT_MS);
         dealer.setSendTimeOut((int) config.replayTimeoutMs());
         dealer.connect(config.replayEndpoint());
         if (!dealer.sendMore(new byte[0]) || !dealer.send(VllmEventFrame.seqFrame(expected))) {
-            return false;
+            return ReplayOutcome.UNANSWERED;
         }
+        long firstAnswerByNs = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(REPLAY_ANSWER_MS);
+        boolean answered = false;
         boolean lost = false;
         while (running) {
-            long remainingMs = TimeUnit.NANOSECONDS.toMillis(deadlineNs - System.nanoTime());
+            long now = System.nanoTime();
+            if (!answered && now >= firstAnswerByNs) {
+                return ReplayOutcome.UNANSWERED;
+            }
+            long remainingMs = TimeUnit.NANOSECONDS.toMillis(deadlineNs - now);
             if (remainingMs <= 0) {
-                LOG.log(System.Logger.Level.WARNING, "[worker={0}] KV event replay from {1} did not end within {2} ms",
-                        workerId, expected, config.replayTimeoutMs());
-                return lost;
+                break;
             }
             dealer.setReceiveTimeOut((int) Math.min(remainingMs, config.pollTimeoutMs()));
             List<byte[]> reply = receive(dealer);
             if (reply == null) {
                 continue;
             }
+            answered = true;
             if (reply.size() == 3 && reply.getFirst().length == 0) {
                 reply = reply.subList(1, 3);   // the ROUTER's empty delimiter
             }
@@ -276,7 +318,7 @@ public final class VllmKvEventSubscriber implements AutoCloseable {
             }
             long seq = VllmEventFrame.seq(reply.getFirst());
             if (seq == VllmEventFrame.END_OF_REPLAY) {
-                return lost;
+                return lost ? ReplayOutcome.ENDED_AFTER_LOSS : ReplayOutcome.ENDED;
             }
             if (seq < expected || seq >= until) {
                 continue;   // applied already, or arrives on the PUB socket
@@ -289,7 +331,7 @@ public final class VllmKvEventSubscriber implements AutoCloseable {
             }
             apply(seq, reply.get(1));
         }
-        return lost;
+        return lost ? ReplayOutcome.TIMED_OUT_AFTER_LOSS : ReplayOutcome.TIMED_OUT;
     }
 
     private void apply(long seq, byte[] payload) {
