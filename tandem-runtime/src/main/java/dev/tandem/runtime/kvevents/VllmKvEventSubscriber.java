@@ -9,6 +9,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import org.zeromq.SocketType;
 import org.zeromq.ZContext;
 import org.zeromq.ZMQ;
@@ -377,6 +379,51 @@ public final class VllmKvEventSubscriber implements AutoCloseable {
      */
     public record Stats(long messages, long batchesApplied, long malformedMessages, long undecodableBatches,
                         long gaps, long replays, long replaysIncomplete, long restarts) {
+    }
+
+    /**
+     * Exports the subscriber's and its translator's counters:
+     * <pre>
+     * tandem_kv_events_messages_total{outcome}   applied | malformed (dropped) | undecodable (events lost)
+     * tandem_kv_events_gaps_total                sequence gaps seen
+     * tandem_kv_events_replays_total{outcome}    complete | incomplete
+     * tandem_kv_events_restarts_total            publisher restarts seen
+     * tandem_kv_events_blocks_total{outcome}     stored | removed | orphan | skipped | block_size_mismatch
+     *                                            | unknown_removal
+     * </pre>
+     */
+    public void registerMetrics(PrometheusRegistry registry) {
+        CounterWithCallback.builder().name("tandem_kv_events_messages_total")
+                .help("KV event messages from the engine's publisher, by outcome").labelNames("outcome")
+                .callback(cb -> {
+                    Stats s = stats();
+                    cb.call(s.batchesApplied(), "applied");
+                    cb.call(s.malformedMessages(), "malformed");
+                    cb.call(s.undecodableBatches(), "undecodable");
+                }).register(registry);
+        CounterWithCallback.builder().name("tandem_kv_events_gaps_total")
+                .help("Sequence gaps in the engine's KV event stream").callback(cb -> cb.call(gaps.sum()))
+                .register(registry);
+        CounterWithCallback.builder().name("tandem_kv_events_replays_total")
+                .help("Replays asked of the engine's publisher, by outcome").labelNames("outcome")
+                .callback(cb -> {
+                    cb.call(replays.sum() - replaysIncomplete.sum(), "complete");
+                    cb.call(replaysIncomplete.sum(), "incomplete");
+                }).register(registry);
+        CounterWithCallback.builder().name("tandem_kv_events_restarts_total")
+                .help("Restarts of the engine's KV event publisher seen").callback(cb -> cb.call(restarts.sum()))
+                .register(registry);
+        CounterWithCallback.builder().name("tandem_kv_events_blocks_total")
+                .help("Engine blocks in KV events, by what the translation did with them").labelNames("outcome")
+                .callback(cb -> {
+                    KvEventTranslator.Stats t = translator.stats();
+                    cb.call(t.blocksStored(), "stored");
+                    cb.call(t.blocksRemoved(), "removed");
+                    cb.call(t.orphanBlocks(), "orphan");
+                    cb.call(t.skippedBlocks(), "skipped");
+                    cb.call(t.blockSizeMismatches(), "block_size_mismatch");
+                    cb.call(t.unknownRemovals(), "unknown_removal");
+                }).register(registry);
     }
 
     /** Stops the thread (within pollTimeoutMs + replayTimeoutMs) and closes its sockets. Idempotent. */

@@ -7,6 +7,9 @@ import static org.awaitility.Awaitility.await;
 import dev.tandem.core.BlockHasher;
 import dev.tandem.core.ConfigException;
 import dev.tandem.core.KvEvent;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.prometheus.metrics.model.snapshots.CounterSnapshot;
+import io.prometheus.metrics.model.snapshots.MetricSnapshot;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -171,6 +174,10 @@ class VllmKvEventSubscriberTest {
             // at least the two bad messages (a warm-up message still in flight may add one)
             assertThat(sub.stats().malformedMessages() - malformedBefore).isBetween(2L, 3L);
             assertThat(sub.stats().undecodableBatches()).isEqualTo(1);
+            PrometheusRegistry registry = new PrometheusRegistry();
+            sub.registerMetrics(registry);
+            assertThat(counter(registry, "tandem_kv_events_messages", "undecodable")).isEqualTo(1.0);
+            assertThat(counter(registry, "tandem_kv_events_messages", "applied")).isEqualTo(2.0);
             assertThat(events).extracting(e -> e.getClass().getSimpleName())
                     .containsExactly("Stored", "Cleared", "Stored");
         }
@@ -235,6 +242,19 @@ class VllmKvEventSubscriberTest {
                         s -> assertThat(s.sequenceHashes()).containsExactly(BlockHasher.sequenceHashes(tokens(0, 3), 16)));
             }
         }
+    }
+
+    private static double counter(PrometheusRegistry registry, String name, String outcome) {
+        for (MetricSnapshot m : registry.scrape()) {
+            if (m.getMetadata().getName().equals(name)) {
+                for (CounterSnapshot.CounterDataPointSnapshot p : ((CounterSnapshot) m).getDataPoints()) {
+                    if (outcome.equals(p.getLabels().get("outcome"))) {
+                        return p.getValue();
+                    }
+                }
+            }
+        }
+        throw new AssertionError("no " + name + "{outcome=" + outcome + "}");
     }
 
     @Test
