@@ -1,6 +1,7 @@
 package dev.tandem.runtime.kvevents;
 
 import dev.tandem.core.ConfigException;
+import dev.tandem.core.KvEventListener;
 import dev.tandem.core.ProtocolException;
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -42,6 +43,9 @@ import org.zeromq.ZMQ;
  *   router never keeps a block the engine may have dropped without saying so.
  *   A message of the wrong shape is counted and dropped; a batch whose payload does not decode
  *   is counted and its events are lost (as above).
+ *
+ *   A failure of this class's own (a bug) clears and re-learns in the same way; if the thread
+ *   itself ends, it clears first.
  *
  * Concurrency
  *   One thread of its own ("kv-events-" + worker id) owns both sockets and the ZeroMQ context;
@@ -147,6 +151,20 @@ public final class VllmKvEventSubscriber implements AutoCloseable {
         this.thread = Thread.ofPlatform().daemon().name("kv-events-" + workerId).unstarted(this::run);
     }
 
+    /** Engine blocks a worker's translator remembers by default: a few times a large GPU cache. */
+    public static final int DEFAULT_MAX_TRACKED_BLOCKS = 1 << 18;
+
+    /**
+     * Subscribes to an engine's KV events and delivers them to {@code listener} in Tandem's block
+     * hashes at the engine's block size, numbered 0, 1, 2, ...; closing the subscriber stops it.
+     */
+    public static VllmKvEventSubscriber start(String workerId, Config config, int blockSizeTokens,
+                                              KvEventListener listener) {
+        KvEventTranslator translator = new KvEventTranslator(workerId, blockSizeTokens, DEFAULT_MAX_TRACKED_BLOCKS);
+        translator.subscribe(listener);
+        return new VllmKvEventSubscriber(workerId, config, translator).start();
+    }
+
     public KvEventTranslator translator() {
         return translator;
     }
@@ -170,13 +188,23 @@ public final class VllmKvEventSubscriber implements AutoCloseable {
                             : ", replays from " + config.replayEndpoint());
             while (running) {
                 List<byte[]> message = receive(sub);
-                if (message != null) {
+                if (message == null) {
+                    continue;
+                }
+                try {
                     onMessage(context, message);
+                } catch (RuntimeException e) {
+                    // a bug, not the engine's input: start over rather than keep blocks that may be wrong
+                    LOG.log(System.Logger.Level.ERROR, "[worker=" + workerId + "] KV event message failed; clearing "
+                            + "this worker's announced blocks and re-learning", e);
+                    translator.lost();
+                    expected = -1;
                 }
             }
         } catch (RuntimeException e) {
-            LOG.log(System.Logger.Level.ERROR, "[worker=" + workerId + "] KV event subscriber stopped; the router "
-                    + "keeps this worker's last announced blocks", e);
+            LOG.log(System.Logger.Level.ERROR, "[worker=" + workerId + "] KV event subscriber stopped; clearing this "
+                    + "worker's announced blocks", e);
+            translator.lost();
         }
     }
 
@@ -253,6 +281,9 @@ public final class VllmKvEventSubscriber implements AutoCloseable {
                     context.destroySocket(dealer);
                 }
                 lostAlready |= outcome == ReplayOutcome.ENDED_AFTER_LOSS || outcome == ReplayOutcome.TIMED_OUT_AFTER_LOSS;
+            }
+            if (!running) {
+                return;   // closing: what the replay did not apply no longer matters
             }
             if (outcome == ReplayOutcome.UNANSWERED || outcome == ReplayOutcome.TIMED_OUT
                     || outcome == ReplayOutcome.TIMED_OUT_AFTER_LOSS) {

@@ -111,6 +111,18 @@ class VllmKvEventSubscriberTest {
     }
 
     @Test
+    void start_deliversTranslatedEventsToTheListener() {
+        try (VllmKvEventSubscriber sub = VllmKvEventSubscriber.start("w", VllmKvEventSubscriber.Config.of(
+                publisher.endpoint(), publisher.replayEndpoint()), BLOCK, events::add)) {
+            awaitSubscribed(sub);
+            store("map", "int", true, 0, 2);
+
+            await().atMost(WAIT).until(() -> events.size() == 1);
+            assertThat(((KvEvent.Stored) events.getFirst()).sequenceHashes()).containsExactly(EXPECTED[0], EXPECTED[1]);
+        }
+    }
+
+    @Test
     void subscribe_gap_filledByReplayWithoutClearing() {
         try (VllmKvEventSubscriber sub = subscribe(true)) {
             awaitSubscribed(sub);
