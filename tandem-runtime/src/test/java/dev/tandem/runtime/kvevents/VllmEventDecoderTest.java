@@ -58,6 +58,22 @@ class VllmEventDecoderTest {
     }
 
     @Test
+    void decode_sglangsPositionalForm_isAccepted() {
+        // SGLang (python/sglang/srt/disaggregation/kv_events.py): batch [ts, events]; BlockStored
+        // [tag, block_hashes, parent, token_ids, block_size, lora_id]; BlockRemoved [tag, block_hashes]
+        byte[] payload = VllmPayloads.array()
+                .event(VllmEventDecoder.BLOCK_STORED, fields("block_hashes", new long[] {5, 6}, "parent_block_hash", 4L,
+                        "token_ids", IntStream.range(0, 32).toArray(), "block_size", 16, "lora_id", null))
+                .event(VllmEventDecoder.BLOCK_REMOVED, fields("block_hashes", new long[] {5}))
+                .cleared().build();
+
+        assertThat(VllmEventDecoder.decode(payload).events()).containsExactly(
+                new EngineKvEvent.BlockStored(new long[] {5, 6}, true, 4, IntStream.range(0, 32).toArray(), 16, true),
+                new EngineKvEvent.BlockRemoved(new long[] {5}),
+                new EngineKvEvent.AllBlocksCleared());
+    }
+
+    @Test
     void decode_hashAbove2To63_keepsItsBits() {
         long hash = 0xF000_0000_0000_0001L;   // a Python int >= 2^63, sent as msgpack uint64
         byte[] payload = VllmPayloads.array().removed(hash).build();
