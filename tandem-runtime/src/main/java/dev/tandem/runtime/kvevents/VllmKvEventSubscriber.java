@@ -58,6 +58,8 @@ import org.zeromq.ZMQ;
  */
 public final class VllmKvEventSubscriber implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(VllmKvEventSubscriber.class.getName());
+    /** Engine blocks a worker's translator remembers by default: a few times a large GPU cache. */
+    public static final int DEFAULT_MAX_TRACKED_BLOCKS = 1 << 18;
     /** Frames kept of one message; more are read and dropped (the message is malformed anyway). */
     private static final int MAX_FRAMES = 8;
     /**
@@ -150,9 +152,6 @@ public final class VllmKvEventSubscriber implements AutoCloseable {
         this.translator = translator;
         this.thread = Thread.ofPlatform().daemon().name("kv-events-" + workerId).unstarted(this::run);
     }
-
-    /** Engine blocks a worker's translator remembers by default: a few times a large GPU cache. */
-    public static final int DEFAULT_MAX_TRACKED_BLOCKS = 1 << 18;
 
     /**
      * Subscribes to an engine's KV events and delivers them to {@code listener} in Tandem's block
