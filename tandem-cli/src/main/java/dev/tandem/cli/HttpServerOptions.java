@@ -24,8 +24,8 @@ final class HttpServerOptions {
     long maxBodyBytes;
 
     @Option(names = "--read-timeout-ms", defaultValue = "30000",
-            description = "a request body not received within this time gets 408 and the connection is closed "
-                    + "(default: ${DEFAULT-VALUE})")
+            description = "request headers (after the request line) or a body not received within this time: "
+                    + "the connection is closed, with 408 for a late body (default: ${DEFAULT-VALUE})")
     long readTimeoutMs;
 
     @Option(names = "--idle-timeout-ms", defaultValue = "60000",
@@ -36,6 +36,11 @@ final class HttpServerOptions {
     @Option(names = "--max-connections", defaultValue = "4096",
             description = "most open client connections; more wait until one closes (default: ${DEFAULT-VALUE})")
     int maxConnections;
+
+    @Option(names = "--max-connections-per-client", defaultValue = "512",
+            description = "most open connections from one client address; one more gets 429 and is closed; "
+                    + "0 for no limit (default: ${DEFAULT-VALUE})")
+    int maxConnectionsPerClient;
 
     @Option(names = "--shutdown-grace-ms", defaultValue = "5000",
             description = "how long Ctrl-C lets running requests finish before cancelling them (default: ${DEFAULT-VALUE})")
@@ -49,6 +54,7 @@ final class HttpServerOptions {
                 .withMaxBodyBytes(maxBodyBytes)
                 .withReadTimeoutMs(readTimeoutMs)
                 .withConnections(maxConnections, idleTimeoutMs)
+                .withMaxConnectionsPerClient(maxConnectionsPerClient)
                 .withShutdownGraceMs(shutdownGraceMs);
     }
 }

@@ -20,18 +20,23 @@ import dev.tandem.core.ConfigException;
  *                         before 503; default 60 000 ms
  * @param tokenTimeoutMs   {@code tandem.frontend.token-timeout-ms}: longest silence from a worker
  *                         (first token or between tokens) before the request fails; default 300 000 ms
- * @param readTimeoutMs    {@code tandem.frontend.read-timeout-ms}: longest time to receive a request
- *                         body; a slower client gets 408 and the connection is closed; default 30 000 ms
+ * @param readTimeoutMs    {@code tandem.frontend.read-timeout-ms}: longest time to receive a request's
+ *                         headers after its request line, and its body; a slower client's connection
+ *                         is closed (after a 408 for a late body); default 30 000 ms
  * @param shutdownGraceMs  {@code tandem.frontend.shutdown-grace-ms}: how long a shutdown lets
  *                         in-flight requests finish before cancelling them; default 5 000 ms
  * @param maxConnections   {@code tandem.frontend.max-connections}: most open client connections; more
  *                         wait in the listen backlog until one closes; default 4096, range [1, 1_000_000]
  * @param idleTimeoutMs    {@code tandem.frontend.idle-timeout-ms}: a connection that has not started a
  *                         request line (idle keep-alive, or half-open) this long is closed; default 60 000 ms
+ * @param maxConnectionsPerClient {@code tandem.frontend.max-connections-per-client}: most open
+ *                         connections from one client address; one more gets 429 and is closed; 0 for no
+ *                         limit; default 512
  */
 public record FrontendConfig(String host, int port, String apiKey, int maxRunning, int maxQueued,
                              long maxBodyBytes, long queueTimeoutMs, long tokenTimeoutMs, long readTimeoutMs,
-                             long shutdownGraceMs, int maxConnections, long idleTimeoutMs) {
+                             long shutdownGraceMs, int maxConnections, long idleTimeoutMs,
+                             int maxConnectionsPerClient) {
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 8000;
     public static final int DEFAULT_MAX_RUNNING = 256;
@@ -43,6 +48,7 @@ public record FrontendConfig(String host, int port, String apiKey, int maxRunnin
     public static final long DEFAULT_SHUTDOWN_GRACE_MS = 5_000;
     public static final int DEFAULT_MAX_CONNECTIONS = 4096;
     public static final long DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+    public static final int DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 512;
 
     public FrontendConfig {
         if (host == null || host.isBlank()) {
@@ -61,60 +67,76 @@ public record FrontendConfig(String host, int port, String apiKey, int maxRunnin
         range("shutdown-grace-ms", shutdownGraceMs, 0, 3_600_000);
         range("max-connections", maxConnections, 1, 1_000_000);
         range("idle-timeout-ms", idleTimeoutMs, 100, 86_400_000);
+        range("max-connections-per-client", maxConnectionsPerClient, 0, 1_000_000);
     }
 
     /** Every default: 127.0.0.1:8000, no API key. */
     public static FrontendConfig defaults() {
         return new FrontendConfig(DEFAULT_HOST, DEFAULT_PORT, null, DEFAULT_MAX_RUNNING, DEFAULT_MAX_QUEUED,
                 DEFAULT_MAX_BODY_BYTES, DEFAULT_QUEUE_TIMEOUT_MS, DEFAULT_TOKEN_TIMEOUT_MS, DEFAULT_READ_TIMEOUT_MS,
-                DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_IDLE_TIMEOUT_MS);
+                DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_IDLE_TIMEOUT_MS,
+                DEFAULT_MAX_CONNECTIONS_PER_CLIENT);
     }
 
     public FrontendConfig withPort(int p) {
         return new FrontendConfig(host, p, apiKey, maxRunning, maxQueued, maxBodyBytes, queueTimeoutMs,
-                tokenTimeoutMs, readTimeoutMs, shutdownGraceMs, maxConnections, idleTimeoutMs);
+                tokenTimeoutMs, readTimeoutMs, shutdownGraceMs, maxConnections, idleTimeoutMs,
+                maxConnectionsPerClient);
     }
 
     public FrontendConfig withHost(String h) {
         return new FrontendConfig(h, port, apiKey, maxRunning, maxQueued, maxBodyBytes, queueTimeoutMs,
-                tokenTimeoutMs, readTimeoutMs, shutdownGraceMs, maxConnections, idleTimeoutMs);
+                tokenTimeoutMs, readTimeoutMs, shutdownGraceMs, maxConnections, idleTimeoutMs,
+                maxConnectionsPerClient);
     }
 
     public FrontendConfig withApiKey(String key) {
         return new FrontendConfig(host, port, key, maxRunning, maxQueued, maxBodyBytes, queueTimeoutMs,
-                tokenTimeoutMs, readTimeoutMs, shutdownGraceMs, maxConnections, idleTimeoutMs);
+                tokenTimeoutMs, readTimeoutMs, shutdownGraceMs, maxConnections, idleTimeoutMs,
+                maxConnectionsPerClient);
     }
 
     public FrontendConfig withAdmission(int running, int queued) {
         return new FrontendConfig(host, port, apiKey, running, queued, maxBodyBytes, queueTimeoutMs,
-                tokenTimeoutMs, readTimeoutMs, shutdownGraceMs, maxConnections, idleTimeoutMs);
+                tokenTimeoutMs, readTimeoutMs, shutdownGraceMs, maxConnections, idleTimeoutMs,
+                maxConnectionsPerClient);
     }
 
     public FrontendConfig withMaxBodyBytes(long bytes) {
         return new FrontendConfig(host, port, apiKey, maxRunning, maxQueued, bytes, queueTimeoutMs,
-                tokenTimeoutMs, readTimeoutMs, shutdownGraceMs, maxConnections, idleTimeoutMs);
+                tokenTimeoutMs, readTimeoutMs, shutdownGraceMs, maxConnections, idleTimeoutMs,
+                maxConnectionsPerClient);
     }
 
     public FrontendConfig withTimeouts(long queueMs, long tokenMs, long readMs) {
         return new FrontendConfig(host, port, apiKey, maxRunning, maxQueued, maxBodyBytes, queueMs, tokenMs,
-                readMs, shutdownGraceMs, maxConnections, idleTimeoutMs);
+                readMs, shutdownGraceMs, maxConnections, idleTimeoutMs,
+                maxConnectionsPerClient);
     }
 
     public FrontendConfig withShutdownGraceMs(long ms) {
         return new FrontendConfig(host, port, apiKey, maxRunning, maxQueued, maxBodyBytes, queueTimeoutMs,
-                tokenTimeoutMs, readTimeoutMs, ms, maxConnections, idleTimeoutMs);
+                tokenTimeoutMs, readTimeoutMs, ms, maxConnections, idleTimeoutMs,
+                maxConnectionsPerClient);
     }
 
     /** At most {@code max} open connections; idle ones closed after {@code idleMs}. */
     public FrontendConfig withConnections(int max, long idleMs) {
         return new FrontendConfig(host, port, apiKey, maxRunning, maxQueued, maxBodyBytes, queueTimeoutMs,
-                tokenTimeoutMs, readTimeoutMs, shutdownGraceMs, max, idleMs);
+                tokenTimeoutMs, readTimeoutMs, shutdownGraceMs, max, idleMs, maxConnectionsPerClient);
+    }
+
+    /** At most {@code max} open connections from one client address (0: no per-client limit). */
+    public FrontendConfig withMaxConnectionsPerClient(int max) {
+        return new FrontendConfig(host, port, apiKey, maxRunning, maxQueued, maxBodyBytes, queueTimeoutMs,
+                tokenTimeoutMs, readTimeoutMs, shutdownGraceMs, maxConnections, idleTimeoutMs, max);
     }
 
     /** The request body read timeout (408 past it), ms. */
     public FrontendConfig withReadTimeoutMs(long ms) {
         return new FrontendConfig(host, port, apiKey, maxRunning, maxQueued, maxBodyBytes, queueTimeoutMs,
-                tokenTimeoutMs, ms, shutdownGraceMs, maxConnections, idleTimeoutMs);
+                tokenTimeoutMs, ms, shutdownGraceMs, maxConnections, idleTimeoutMs,
+                maxConnectionsPerClient);
     }
 
     private static void range(String name, long value, long min, long max) {

@@ -14,6 +14,7 @@ import io.helidon.http.HeaderNames;
 import io.helidon.http.Status;
 import io.helidon.webserver.CloseConnectionException;
 import io.helidon.webserver.WebServer;
+import io.helidon.webserver.http1.Http1Config;
 import io.helidon.webserver.http.DirectHandlers;
 import io.helidon.webserver.http.FilterChain;
 import io.helidon.webserver.http.RoutingRequest;
@@ -82,6 +83,8 @@ public final class FrontendServer implements AutoCloseable {
     private final WebServer server;
     /** Bodies being read now; the watchdog cuts off the ones past their deadline. */
     private final Set<BodyRead> bodyReads = ConcurrentHashMap.newKeySet();
+    /** Connections between a request line and the end of its headers; the watchdog closes the late ones. */
+    private final HeaderDeadlines headerDeadlines;
     /** Ticks every {@link #watchdogPeriodMs()}; one daemon thread, stopped by close(). */
     private final ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().daemon().name("tandem-frontend-body-watchdog").factory());
@@ -106,8 +109,17 @@ public final class FrontendServer implements AutoCloseable {
         this.completions = new CompletionHandler(config, this::resolveModel, workers, selector,
                 new Dispatcher(dispatch, selector, workers, disagg),
                 this::admit, this::newRequestId, active, metrics);
+        this.headerDeadlines = new HeaderDeadlines(TimeUnit.MILLISECONDS.toNanos(config.readTimeoutMs()));
         this.server = WebServer.builder()
                 .host(config.host())
+                .update(b -> {
+                    Http1Config http1 = Http1Config.builder().addReceiveListener(headerDeadlines).build();
+                    if (config.maxConnectionsPerClient() > 0) {
+                        // first in the list, so HTTP/1 connections go through the per-client count
+                        b.addConnectionSelector(new PerClientConnections(http1, config.maxConnectionsPerClient()));
+                    }
+                    b.addProtocol(http1);
+                })
                 .port(config.port())
                 .connectionOptions(o -> o.tcpNoDelay(true))
                 // bodies up to the drain limit reach readBody, which answers 413 after reading them, so
@@ -493,6 +505,11 @@ public final class FrontendServer implements AutoCloseable {
      */
     private void cutOffStalledBodies() {
         long now = System.nanoTime();
+        int cut = headerDeadlines.cutOff(now);
+        if (cut > 0) {
+            LOG.log(System.Logger.Level.INFO, "closed {0} connection(s) that sent no complete headers within {1} ms",
+                    cut, config.readTimeoutMs());
+        }
         for (BodyRead r : bodyReads) {
             if (now - r.deadlineNs >= 0 && r.state.compareAndSet(BODY_READING, BODY_TIMED_OUT)) {
                 if (r.response != null) {

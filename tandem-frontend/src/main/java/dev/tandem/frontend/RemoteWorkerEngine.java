@@ -90,6 +90,15 @@ final class RemoteWorkerEngine implements Engine, PrefillService {
         return streams.size();
     }
 
+    /** How long the most stalled running stream has gone without a token, ns (0 if none runs). */
+    long longestStallNanos(long nowNs) {
+        long longest = 0;
+        for (Stream s : streams) {
+            longest = Math.max(longest, nowNs - s.lastProgressNs);
+        }
+        return longest;
+    }
+
     /**
      * Fails every stream that has had no token for {@code stallNanos} with WORKER_LOST (so its
      * request migrates to another worker) and cancels it here. Events that arrive later for such a

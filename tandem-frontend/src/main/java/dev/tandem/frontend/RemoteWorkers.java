@@ -58,6 +58,7 @@ public final class RemoteWorkers implements WorkerSetTracker.Listener, AutoClose
     private final long probeIntervalMs;
     private final long drainWaitMs;
     private final long stallMigrateMs;
+    private final long stallProbeMs;
     private final ScheduledExecutorService timer;
     private final Map<String, Member> members = new HashMap<>(); // guarded by this
     private boolean closed; // guarded by this
@@ -71,6 +72,10 @@ public final class RemoteWorkers implements WorkerSetTracker.Listener, AutoClose
         boolean gone;
         boolean probing;
         boolean warned;
+        /** A stall probe (health call because a stream stopped moving) is running. */
+        boolean stallProbing;
+        /** No stall probe before this time (one per {@code stallProbeMs} while a stream stays stalled). */
+        long nextStallProbeNs;
         /** Probes that found the worker unusable so far. */
         int failedProbes;
         ScheduledFuture<?> nextProbe;
@@ -96,8 +101,18 @@ public final class RemoteWorkers implements WorkerSetTracker.Listener, AutoClose
     public RemoteWorkers(WorkerSet workers, Set<String> servedModels, RuntimeConfig runtime, EventBus bus,
                          long probeIntervalMs) {
         this(workers, servedModels, record -> RemoteEngine.connect(record, runtime, bus), probeIntervalMs,
-                runtime.rpcGenerateTimeoutMs(), Long.getLong("tandem.frontend.stall-migrate-ms", DEFAULT_STALL_MIGRATE_MS));
+                runtime.rpcGenerateTimeoutMs(), Long.getLong("tandem.frontend.stall-migrate-ms", DEFAULT_STALL_MIGRATE_MS),
+                Long.getLong("tandem.frontend.stall-probe-ms", DEFAULT_STALL_PROBE_MS));
     }
+
+    /**
+     * Default of {@code tandem.frontend.stall-probe-ms}: a stream of a registered worker with no
+     * token for this long makes the frontend ask the worker's health within twice that time; a worker
+     * that does not answer (frozen, or cut off behind an open connection) leaves the set and its
+     * stalled streams migrate at once, without waiting for its lease or the connection's keepalive.
+     * A worker that answers is only slow (a long prefill, a full queue): its streams stay.
+     */
+    static final long DEFAULT_STALL_PROBE_MS = 2_000;
 
     /**
      * Default of {@code tandem.frontend.stall-migrate-ms}: once a worker has left the registry, a
@@ -108,13 +123,17 @@ public final class RemoteWorkers implements WorkerSetTracker.Listener, AutoClose
 
     RemoteWorkers(WorkerSet workers, Set<String> servedModels, Function<WorkerRecord, RemoteEngine> connector,
                   long probeIntervalMs, long drainWaitMs) {
-        this(workers, servedModels, connector, probeIntervalMs, drainWaitMs, DEFAULT_STALL_MIGRATE_MS);
+        this(workers, servedModels, connector, probeIntervalMs, drainWaitMs, DEFAULT_STALL_MIGRATE_MS,
+                DEFAULT_STALL_PROBE_MS);
     }
 
     RemoteWorkers(WorkerSet workers, Set<String> servedModels, Function<WorkerRecord, RemoteEngine> connector,
-                  long probeIntervalMs, long drainWaitMs, long stallMigrateMs) {
+                  long probeIntervalMs, long drainWaitMs, long stallMigrateMs, long stallProbeMs) {
         if (probeIntervalMs <= 0) {
             throw new IllegalArgumentException("probe interval must be positive, got " + probeIntervalMs);
+        }
+        if (stallProbeMs <= 0) {
+            throw new IllegalArgumentException("stall probe time must be positive, got " + stallProbeMs);
         }
         this.workers = workers;
         this.servedModels = Set.copyOf(servedModels);
@@ -122,8 +141,11 @@ public final class RemoteWorkers implements WorkerSetTracker.Listener, AutoClose
         this.probeIntervalMs = probeIntervalMs;
         this.drainWaitMs = drainWaitMs;
         this.stallMigrateMs = stallMigrateMs;
+        this.stallProbeMs = stallProbeMs;
         this.timer = Executors.newSingleThreadScheduledExecutor(
                 Thread.ofPlatform().daemon().name("tandem-worker-probes").factory());
+        long periodMs = Math.clamp(stallProbeMs / 4, 20, 1_000);
+        timer.scheduleWithFixedDelay(this::watchStalls, periodMs, periodMs, TimeUnit.MILLISECONDS);
     }
 
     @Override
@@ -297,6 +319,53 @@ public final class RemoteWorkers implements WorkerSetTracker.Listener, AutoClose
         }
         m.warned = false;
         return true;
+    }
+
+    /**
+     * Timer tick: a joined worker with a stream that has had no token for {@code stallProbeMs} gets
+     * a health call with twice that deadline, on a virtual thread (one at a time per worker, at most one
+     * per {@code stallProbeMs}).
+     */
+    private void watchStalls() {
+        long now = System.nanoTime();
+        long stallNs = TimeUnit.MILLISECONDS.toNanos(stallProbeMs);
+        synchronized (this) {
+            for (Member m : members.values()) {
+                if (m.joined && !m.stallProbing && m.engine != null && now - m.nextStallProbeNs >= 0
+                        && m.engine.longestStallNanos(now) >= stallNs) {
+                    m.stallProbing = true;
+                    m.nextStallProbeNs = now + stallNs;
+                    Thread.ofVirtual().name("tandem-worker-stall-probe-" + m.id()).start(() -> stallProbe(m));
+                }
+            }
+        }
+    }
+
+    /** Asks a worker with a stalled stream whether it still answers; if not, it leaves and its stalled streams migrate. */
+    private void stallProbe(Member m) {
+        String problem = null;
+        try {
+            m.client.health(java.time.Duration.ofMillis(2 * stallProbeMs));
+        } catch (RuntimeException e) {
+            problem = e.getMessage();
+        }
+        RemoteWorkerEngine engine;
+        synchronized (this) {
+            m.stallProbing = false;
+            engine = m.engine;
+            if (problem == null || m.gone || closed) {
+                return;
+            }
+        }
+        LOG.log(WARNING, "[worker={0}] a stream made no progress for {1} ms and the worker did not answer a health "
+                + "call within {2} ms ({3}); migrating its stalled streams", m.id(), stallProbeMs, 2 * stallProbeMs,
+                problem);
+        lost(m);
+        int failed = engine.abandonStalled(TimeUnit.MILLISECONDS.toNanos(stallProbeMs), "worker " + m.id()
+                + " made no progress for " + stallProbeMs + " ms and did not answer a health call");
+        if (failed > 0) {
+            LOG.log(WARNING, "[worker={0}] {1} stalled streams failed over", m.id(), failed);
+        }
     }
 
     /** A request saw the worker's connection fail: out of the set until a probe succeeds. */

@@ -51,6 +51,17 @@ class ConnectionLimitsTest {
     }
 
     @Test
+    void halfSentHeaders_closedAfterTheReadTimeout() throws IOException {
+        try (Socket s = connect()) {
+            s.setSoTimeout(20_000);
+            s.getOutputStream().write("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Ty"
+                    .getBytes(StandardCharsets.US_ASCII));
+            s.getOutputStream().flush();
+            assertThat(s.getInputStream().read()).as("closed by the server, not by our 20 s timeout").isEqualTo(-1);
+        }
+    }
+
+    @Test
     void idleKeepAliveConnection_closedAfterTheIdleTimeout() throws IOException {
         try (Socket s = connect()) {
             s.setSoTimeout(20_000);

@@ -150,7 +150,12 @@ public final class RemoteEngine implements Engine, PrefillService {
 
     /** Asks the worker whether it serves; one round trip with the call deadline. */
     public HealthStatus health() {
-        HealthResponse r = unary("health", s -> s.health(HealthRequest.getDefaultInstance()));
+        return health(Duration.ofMillis(config.rpcCallTimeoutMs()));
+    }
+
+    /** Asks the worker whether it serves; one round trip within {@code timeout}. */
+    public HealthStatus health(Duration timeout) {
+        HealthResponse r = unary("health", timeout.toMillis(), s -> s.health(HealthRequest.getDefaultInstance()));
         EngineInfo i = ProtoConvert.fromProto(r.getInfo());
         info = i;
         return new HealthStatus(r.getServing(), i);
@@ -292,7 +297,10 @@ public final class RemoteEngine implements Engine, PrefillService {
     }
 
     private <T> T unary(String what, Function<WorkerGrpc.WorkerBlockingStub, T> call) {
-        long timeoutMs = config.rpcCallTimeoutMs();
+        return unary(what, config.rpcCallTimeoutMs(), call);
+    }
+
+    private <T> T unary(String what, long timeoutMs, Function<WorkerGrpc.WorkerBlockingStub, T> call) {
         try {
             return call.apply(blocking.withDeadlineAfter(timeoutMs, TimeUnit.MILLISECONDS));
         } catch (StatusRuntimeException e) {
