@@ -456,6 +456,11 @@ public final class VllmKvEventSubscriber implements AutoCloseable {
                 }).register(registry);
     }
 
+    /** True while the subscriber's thread runs (for tests). */
+    boolean isAlive() {
+        return thread.isAlive();
+    }
+
     /** Stops the thread (within pollTimeoutMs + replayTimeoutMs) and closes its sockets. Idempotent. */
     @Override
     public void close() {

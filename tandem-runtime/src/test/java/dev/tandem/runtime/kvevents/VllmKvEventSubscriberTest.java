@@ -270,6 +270,57 @@ class VllmKvEventSubscriberTest {
     }
 
     @Test
+    void subscribe_replaySocketThatNeverAnswers_clearsAfterTheDeadlineAndGoesOn() {
+        publisher.close();
+        publisher = null;
+        KvEventTranslator translator = new KvEventTranslator("w", BLOCK, 10_000);
+        translator.subscribe(events::add);
+        try (ZContext context = new ZContext()) {
+            ZMQ.Socket pub = context.createSocket(SocketType.PUB);
+            pub.setLinger(0);
+            int port = pub.bindToRandomPort("tcp://127.0.0.1");
+            ZMQ.Socket silent = context.createSocket(SocketType.ROUTER);   // takes requests, never answers
+            silent.setLinger(0);
+            int replayPort = silent.bindToRandomPort("tcp://127.0.0.1");
+            try (VllmKvEventSubscriber sub = new VllmKvEventSubscriber("w", new VllmKvEventSubscriber.Config(
+                    "tcp://127.0.0.1:" + port, "tcp://127.0.0.1:" + replayPort, "", 50, 400), translator).start()) {
+                await().atMost(WAIT).pollInterval(Duration.ofMillis(50)).until(() -> {
+                    pub.send("warm-up");
+                    return sub.stats().malformedMessages() > 0;
+                });
+                send(pub, 0, VllmPayloads.array().stored(engineHashes(0, 1), null, tokens(0, 1), BLOCK).build());
+                send(pub, 2, VllmPayloads.array().stored(engineHashes(2, 3), 1001L, tokens(2, 3), BLOCK).build());
+                send(pub, 3, VllmPayloads.array().stored(new long[] {3000}, null, tokens(0, 1), BLOCK).build());
+
+                await().atMost(WAIT).until(() -> events.size() == 3);
+                assertThat(events).extracting(e -> e.getClass().getSimpleName())
+                        .containsExactly("Stored", "Cleared", "Stored");
+                assertThat(sub.stats().replaysIncomplete()).isEqualTo(1);
+                assertThat(sub.translator().kvSnapshot().sequenceHashes()).containsExactly(EXPECTED[0]);
+            }
+        }
+    }
+
+    @Test
+    void close_withNoPublisherThere_stopsTheThread() {
+        publisher.close();
+        publisher = null;
+        VllmKvEventSubscriber sub = new VllmKvEventSubscriber("w", VllmKvEventSubscriber.Config.of(
+                "tcp://127.0.0.1:1", "tcp://127.0.0.1:2"), new KvEventTranslator("w", BLOCK, 10)).start();
+
+        sub.close();
+
+        assertThat(sub.isAlive()).isFalse();
+        sub.close();   // idempotent
+    }
+
+    private static void send(ZMQ.Socket pub, long seq, byte[] payload) {
+        pub.sendMore(new byte[0]);
+        pub.sendMore(VllmEventFrame.seqFrame(seq));
+        pub.send(payload);
+    }
+
+    @Test
     void config_badEndpointsAndTimeouts_rejectedWithTheValue() {
         assertThatThrownBy(() -> VllmKvEventSubscriber.Config.of("http://h:1", null))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("'http://h:1' must be tcp://HOST:PORT");
