@@ -192,6 +192,17 @@ public final class NixlDisaggClient implements AutoCloseable {
                 .timeout(Duration.ofMillis(timeoutMs)).build(), HttpResponse.BodyHandlers.ofInputStream());
     }
 
+    /**
+     * Both legs: the prefill leg (a fallback when it fails), then the decode leg, whose response
+     * is returned as it arrives.
+     *
+     * @param decodeTimeoutMs deadline until the decode server's response headers arrive, ms
+     */
+    public HttpResponse<InputStream> complete(String requestId, String path, ObjectNode request, long decodeTimeoutMs)
+            throws IOException, InterruptedException {
+        return decode(requestId, path, request, prefill(requestId, path, request), decodeTimeoutMs);
+    }
+
     private HttpRequest.Builder post(URI base, String path, String requestId, ObjectNode body) {
         if (!path.equals("/v1/completions") && !path.equals("/v1/chat/completions")) {
             throw new IllegalArgumentException("path must be /v1/completions or /v1/chat/completions, got " + path);

@@ -225,6 +225,17 @@ class NixlDisaggClientTest {
     }
 
     @Test
+    void complete_runsBothLegs() throws Exception {
+        try (NixlDisaggClient client = client(5_000, null)) {
+            HttpResponse<InputStream> out = client.complete("req-7", "/v1/completions", request(false), 5_000);
+
+            assertThat(JSON.readTree(text(out)).at("/choices/0/text").asText()).isEqualTo("remote-kv:[7, 8, 9]");
+            assertThat(client.prefills()).isEqualTo(1);
+            assertThat(requestIds).containsExactly("req-7", "req-7");
+        }
+    }
+
+    @Test
     void prefill_answerWithoutParams_fallsBack() {
         prefillReturnsParams = false;
         try (NixlDisaggClient client = client(5_000, null)) {
