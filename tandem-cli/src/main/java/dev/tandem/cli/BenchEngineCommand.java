@@ -273,6 +273,7 @@ final class BenchEngineCommand implements Runnable {
                 Map<String, Object> m = new LinkedHashMap<>();
                 m.put("type", k.type().name());
                 m.put("decode", k.plan().decode().name().toLowerCase(java.util.Locale.ROOT));
+                m.put("rows_min_tokens", k.plan().rowsMinTokens());
                 m.put("gemm_min_tokens", k.plan().gemmMinTokens());
                 m.put("measured", k.measured());
                 m.put("gemm_measured", k.gemmMeasured());

@@ -1,14 +1,16 @@
 package dev.tandem.engine.ops;
 
 /**
- * How {@link MatMul} multiplies one weight matrix: the decode kernel for token counts below
- * {@code gemmMinTokens}, the blocked matrix-matrix product from there. Chosen per weight type at
- * model load by {@link KernelTuner}, or fixed by the {@code tandem.kernels.*} properties.
+ * How {@link MatMul} multiplies one weight matrix: the decode kernel's dots for token counts below
+ * {@code rowsMinTokens}, row tiles (rows dequantised once for all tokens) from there, the blocked
+ * matrix-matrix product from {@code gemmMinTokens}. Chosen per weight type at model load by
+ * {@link KernelTuner}, or fixed by the {@code tandem.kernels.*} properties.
  *
  * @param decode        the dot-product kernel of the decode path
+ * @param rowsMinTokens token count from which row tiles run (2..gemmMinTokens; equal to it: never)
  * @param gemmMinTokens token count from which the blocked matrix-matrix product runs (at least 2)
  */
-public record KernelPlan(DecodeKernel decode, int gemmMinTokens) {
+public record KernelPlan(DecodeKernel decode, int rowsMinTokens, int gemmMinTokens) {
     /** The largest threshold a plan may have (a step of 64 tokens and more always runs blocked). */
     public static final int MAX_GEMM_MIN_TOKENS = 64;
 
@@ -25,16 +27,28 @@ public record KernelPlan(DecodeKernel decode, int gemmMinTokens) {
             throw new IllegalArgumentException("gemmMinTokens must be in 2.." + MAX_GEMM_MIN_TOKENS + ", got "
                     + gemmMinTokens);
         }
+        if (rowsMinTokens < 2 || rowsMinTokens > gemmMinTokens) {
+            throw new IllegalArgumentException("rowsMinTokens must be in 2.." + gemmMinTokens + ", got " + rowsMinTokens);
+        }
     }
 
-    /** The plan a matrix has before any measurement: integer dots where the type has them, blocked from 4 tokens. */
+    /** A plan without row tiles: dots below {@code gemmMinTokens}, blocked from there. */
+    public KernelPlan(DecodeKernel decode, int gemmMinTokens) {
+        this(decode, gemmMinTokens, gemmMinTokens);
+    }
+
+    /**
+     * The plan a matrix has before any measurement: integer dots where the type has them, row
+     * tiles from {@link MatMul#ROWS_MIN_TOKENS} tokens, blocked from {@link MatMul#GEMM_MIN_TOKENS}.
+     */
     static KernelPlan defaultFor(WeightMatrix m) {
-        return new KernelPlan(m.hasQ8Dot() ? DecodeKernel.INTEGER : DecodeKernel.FLOAT, MatMul.GEMM_MIN_TOKENS);
+        return new KernelPlan(m.hasQ8Dot() ? DecodeKernel.INTEGER : DecodeKernel.FLOAT, MatMul.ROWS_MIN_TOKENS,
+                MatMul.GEMM_MIN_TOKENS);
     }
 
     @Override
     public String toString() {
-        return decode.name().toLowerCase(java.util.Locale.ROOT) + " dot below " + gemmMinTokens + " tokens, blocked from "
-                + gemmMinTokens;
+        return decode.name().toLowerCase(java.util.Locale.ROOT) + " dot below " + rowsMinTokens + " tokens, row tiles from "
+                + rowsMinTokens + ", blocked from " + gemmMinTokens;
     }
 }

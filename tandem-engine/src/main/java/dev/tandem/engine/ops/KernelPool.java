@@ -2,6 +2,8 @@ package dev.tandem.engine.ops;
 
 import dev.tandem.core.ConfigException;
 import dev.tandem.core.TandemException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
@@ -35,6 +37,10 @@ import java.util.concurrent.locks.LockSupport;
  *   its decrement of remaining (release); the caller's read of remaining == 0 (acquire) sees
  *   them. Sleep/wake: a worker sets parked = true, then re-reads the generation before parking;
  *   the caller bumps the generation, then reads parked (both volatile), so no wake-up is lost.
+ *   How long an idle worker spins first is its SpinBudget: 10 to 200 us as spinning has paid
+ *   off, and no longer once the worker sees that it shares its core (its CPU time falls behind
+ *   the wall clock), so the pool does not spin against the serving threads or other processes
+ *   on a busy machine.
  * References
  *   Dynamic chunk self-scheduling as in OpenMP's schedule(dynamic) and ggml's threadpool chunk
  *   counter; spin-then-park waiting as ggml's threadpool does.
@@ -50,9 +56,9 @@ public final class KernelPool implements AutoCloseable {
 
     /** Most chunks per job (20 bits of the claim word). */
     public static final int MAX_CHUNKS = (1 << 20) - 1;
-    /** How long an idle worker spins before parking, ns (a decode step's gaps between kernels are shorter). */
-    private static final long SPIN_NS = 200_000;
     private static final long INDEX_MASK = (1L << 20) - 1;
+    /** True when this JVM measures a thread's CPU time (the contention probe of SpinBudget needs it). */
+    private static final boolean CPU_TIME = cpuTimeMeasured();
     private static final long GENERATION_MASK = (1L << 24) - 1;
 
     private final int threadCount;
@@ -162,6 +168,11 @@ public final class KernelPool implements AutoCloseable {
         }
     }
 
+    private static boolean cpuTimeMeasured() {
+        ThreadMXBean bean = ManagementFactory.getThreadMXBean();
+        return bean.isCurrentThreadCpuTimeSupported() && bean.isThreadCpuTimeEnabled();
+    }
+
     private static RuntimeException rethrow(Throwable e) {
         if (e instanceof RuntimeException r) {
             return r;
@@ -185,6 +196,8 @@ public final class KernelPool implements AutoCloseable {
         final int index;
         Thread thread;
         volatile boolean parked; // read by the caller to decide whether to unpark
+        private final SpinBudget budget = new SpinBudget();
+        private final ThreadMXBean cpu = ManagementFactory.getThreadMXBean();
 
         Worker(int index) {
             this.index = index;
@@ -203,21 +216,56 @@ public final class KernelPool implements AutoCloseable {
             }
         }
 
+        /**
+         * Spins for the budget, then parks, until the wake-up generation moves past {@code seen}.
+         * The CPU-time probe (a system call) runs only in spins longer than 2 PROBE_NS, never in
+         * the short gaps between the kernels of a step.
+         */
         private long awaitWake(long seen) {
-            long spinStart = System.nanoTime();
+            long start = System.nanoTime();
+            long probeWall = 0;
+            long probeCpu = 0;
+            boolean probed = false;
             int spins = 0;
             long g;
             while ((g = wakeGeneration) == seen && !closed) {
-                if ((++spins & 255) != 0 || System.nanoTime() - spinStart < SPIN_NS) {
-                    Thread.onSpinWait();
-                } else {
-                    parked = true;
-                    if (wakeGeneration == seen && !closed) {
-                        LockSupport.park(this);
-                    }
-                    parked = false;
-                    spinStart = System.nanoTime();
+                Thread.onSpinWait();
+                if ((++spins & 255) != 0) {
+                    continue;
                 }
+                long now = System.nanoTime();
+                boolean contended = false;
+                if (!probed && CPU_TIME && now - start >= SpinBudget.PROBE_NS) {
+                    if (probeWall == 0) {
+                        probeWall = now;
+                        probeCpu = cpu.getCurrentThreadCpuTime();
+                    } else if (now - probeWall >= SpinBudget.PROBE_NS) {
+                        probed = true;
+                        contended = SpinBudget.isContended(cpu.getCurrentThreadCpuTime() - probeCpu, now - probeWall);
+                    }
+                }
+                if (contended) {
+                    budget.contended();
+                    return sleep(seen);
+                }
+                if (now - start >= budget.nanos()) {
+                    budget.parked();
+                    return sleep(seen);
+                }
+            }
+            budget.woke();
+            return g;
+        }
+
+        /** Parks until the wake-up generation moves past {@code seen} (or the pool closes). */
+        private long sleep(long seen) {
+            long g;
+            while ((g = wakeGeneration) == seen && !closed) {
+                parked = true;
+                if (wakeGeneration == seen && !closed) {
+                    LockSupport.park(this);
+                }
+                parked = false;
             }
             return g;
         }

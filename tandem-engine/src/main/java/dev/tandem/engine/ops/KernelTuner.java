@@ -21,10 +21,12 @@ import java.util.function.LongSupplier;
  *   Per weight type: the largest matrix of that type, cut to its first rows so that the slice is
  *   about SLICE_BYTES (in a server core's L2: the kernels' own speed is measured, not memory's;
  *   a quarter of that for the token-count comparisons).
- *   1. Decode kernel (55% of the type's time): float dot against integer dot (types with both), one token.
- *   2. Blocked threshold (the rest): at T = 2, 4, 8, 16, 32 tokens, the chosen dot path against the
- *      blocked matrix-matrix product; gemmMinTokens is the smallest T from which blocked wins at
- *      every measured T (64 when it never does).
+ *   1. Decode kernel (55% of the type's time): float dot against integer dot (types with both), one
+ *      token; the integer dot stays unless the float one is more than 10% faster.
+ *   2. Thresholds (the rest): at T = 2, 4, 8, 16, 32 tokens, the chosen dot path, the row tiles
+ *      and the blocked matrix-matrix product; gemmMinTokens is the smallest T from which blocked
+ *      beats both others at every measured T (64 when it never does), rowsMinTokens the smallest
+ *      T below that from which row tiles beat the dots at every measured T up to it.
  *   Each phase first runs each kernel WARMUP_CALLS times on 33 blocks of one row, so that the
  *   JIT's last tier has compiled them (interpreted or C1-compiled vector code is one to two
  *   orders of magnitude slower, and a kernel still there would lose unfairly), and keeps the
@@ -35,8 +37,8 @@ import java.util.function.LongSupplier;
  *   improvement), or at the end of its time: then what it measures is not trusted and the
  *   defaults stay. On an idle machine a phase takes some hundred milliseconds, most of it the
  *   JIT's warm-up; the budget (3 s by default) bounds it on a loaded one.
- *   Overrides: -Dtandem.kernels.decode=float|integer, -Dtandem.kernels.gemm-min-tokens=N, and
- *   -Dtandem.kernels.tune-ms=0 (no measurement: the defaults of KernelPlan.defaultFor).
+ *   Overrides: -Dtandem.kernels.decode=float|integer, -Dtandem.kernels.gemm-min-tokens=N,
+ *   -Dtandem.kernels.rows-min-tokens=N, and -Dtandem.kernels.tune-ms=0 (no measurement: the defaults of KernelPlan.defaultFor).
  *   Models whose matrices are smaller than MIN_MODEL_BYTES are not measured (their steps take
  *   microseconds; the defaults serve).
  * Invariants
@@ -55,6 +57,8 @@ public final class KernelTuner {
     public static final String DECODE_PROPERTY = "tandem.kernels.decode";
     /** Forces the blocked threshold (2..64 tokens). */
     public static final String GEMM_PROPERTY = "tandem.kernels.gemm-min-tokens";
+    /** Forces the row-tile threshold (2..64 tokens; at or above the blocked threshold: no row tiles). */
+    public static final String ROWS_PROPERTY = "tandem.kernels.rows-min-tokens";
 
     static final long SLICE_BYTES = 1L << 20;
     static final long MIN_MODEL_BYTES = 16L << 20;
@@ -65,6 +69,8 @@ public final class KernelTuner {
     private static final int SMALL_COLS = 1056; // 33 blocks of 32: two 16-block vector steps and a tail
     private static final int DECODE_SHARE_PERCENT = 55;
     private static final double IMPLAUSIBLE_RATIO = 2.0;
+    /** The float dot must be this much faster (time ratio) to replace the integer one. */
+    static final double DECODE_MARGIN = 0.9;
     private static final int WARMUP_SHARE_PERCENT = 60;
     private static final long DEFAULT_BUDGET_MS = 3000;
 
@@ -79,10 +85,14 @@ public final class KernelTuner {
             if (measured && f != null && i != null) {
                 double ratio = plan.decode() == DecodeKernel.INTEGER ? (double) f / i : (double) i / f;
                 String other = plan.decode() == DecodeKernel.INTEGER ? "float" : "integer";
-                s.append(String.format(Locale.ROOT, " (%s %.2fx slower)", other, ratio));
+                s.append(ratio >= 1 ? String.format(Locale.ROOT, " (%s %.2fx slower)", other, ratio)
+                        : String.format(Locale.ROOT, " (%s %.2fx faster, within the margin)", other, 1 / ratio));
             }
             if (!measured) {
                 s.append(" (not measured)");
+            }
+            if (plan.rowsMinTokens() < plan.gemmMinTokens()) {
+                s.append(", row tiles from ").append(plan.rowsMinTokens());
             }
             s.append(", blocked from ").append(plan.gemmMinTokens()).append(" tokens");
             if (!gemmMeasured) {
@@ -97,14 +107,21 @@ public final class KernelTuner {
     private final long budgetNanos;
     private final String forcedDecode;
     private final Integer forcedGemm;
+    private final Integer forcedRows;
 
     /** A tuner over {@code matmul}'s pool, with the budget and overrides of the system properties. */
     public KernelTuner(MatMul matmul) {
         this(matmul, System::nanoTime, Long.getLong(BUDGET_PROPERTY, DEFAULT_BUDGET_MS) * 1_000_000L,
-                System.getProperty(DECODE_PROPERTY), parseGemm(System.getProperty(GEMM_PROPERTY)));
+                System.getProperty(DECODE_PROPERTY), parseTokens(GEMM_PROPERTY, System.getProperty(GEMM_PROPERTY)),
+                parseTokens(ROWS_PROPERTY, System.getProperty(ROWS_PROPERTY)));
     }
 
     KernelTuner(MatMul matmul, LongSupplier clock, long budgetNanos, String forcedDecode, Integer forcedGemm) {
+        this(matmul, clock, budgetNanos, forcedDecode, forcedGemm, null);
+    }
+
+    KernelTuner(MatMul matmul, LongSupplier clock, long budgetNanos, String forcedDecode, Integer forcedGemm,
+                Integer forcedRows) {
         if (forcedDecode != null && !forcedDecode.isBlank() && !forcedDecode.equals("auto")
                 && !forcedDecode.equals("float") && !forcedDecode.equals("integer")) {
             throw new IllegalArgumentException(DECODE_PROPERTY + " must be auto, float or integer, got '" + forcedDecode
@@ -116,9 +133,10 @@ public final class KernelTuner {
         this.forcedDecode = forcedDecode == null || forcedDecode.isBlank() || forcedDecode.equals("auto")
                 ? null : forcedDecode;
         this.forcedGemm = forcedGemm;
+        this.forcedRows = forcedRows;
     }
 
-    private static Integer parseGemm(String text) {
+    private static Integer parseTokens(String property, String text) {
         if (text == null || text.isBlank() || text.trim().equals("auto")) {
             return null;
         }
@@ -129,7 +147,7 @@ public final class KernelTuner {
             }
             return n;
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(GEMM_PROPERTY + " must be auto or 2.." + KernelPlan.MAX_GEMM_MIN_TOKENS
+            throw new IllegalArgumentException(property + " must be auto or 2.." + KernelPlan.MAX_GEMM_MIN_TOKENS
                     + ", got '" + text + "'");
         }
     }
@@ -171,8 +189,9 @@ public final class KernelTuner {
     private Choice unmeasured(List<WeightMatrix> group) {
         KernelPlan def = KernelPlan.defaultFor(group.getFirst());
         DecodeKernel decode = forcedDecode(group.getFirst(), def.decode());
-        return new Choice(group.getFirst().type(), new KernelPlan(decode,
-                forcedGemm != null ? forcedGemm : def.gemmMinTokens()), false, false, Map.of());
+        int gemm = forcedGemm != null ? forcedGemm : def.gemmMinTokens();
+        int rows = Math.min(forcedRows != null ? forcedRows : def.rowsMinTokens(), gemm);
+        return new Choice(group.getFirst().type(), new KernelPlan(decode, rows, gemm), false, false, Map.of());
     }
 
     private DecodeKernel forcedDecode(WeightMatrix m, DecodeKernel otherwise) {
@@ -203,9 +222,9 @@ public final class KernelTuner {
         // Phase 1, the decode kernel (DECODE_SHARE_PERCENT of the time).
         boolean tryInteger = largest.hasQ8Dot() && forcedDecode == null;
         List<Candidate> dots = new ArrayList<>();
-        dots.add(new Candidate("dot float", decodeSlice, 1, false, false));
+        dots.add(new Candidate("dot float", decodeSlice, 1, MatMul.Path.DOTS, false));
         if (tryInteger) {
-            dots.add(new Candidate("dot integer", decodeSlice, 1, false, true));
+            dots.add(new Candidate("dot integer", decodeSlice, 1, MatMul.Path.DOTS, true));
         }
         WeightMatrix small = small(largest, 1);
         // The two formulations do the same work within some tens of percent once compiled: a
@@ -214,28 +233,52 @@ public final class KernelTuner {
                 () -> dots.size() < 2 || Math.max(dots.get(0).best, dots.get(1).best)
                         <= IMPLAUSIBLE_RATIO * Math.min(dots.get(0).best, dots.get(1).best));
         dots.forEach(c -> best.put(c.name, c.best));
-        DecodeKernel decode = forcedDecode(largest, decodeMeasured && tryInteger && dots.get(1).best < dots.get(0).best
+        DecodeKernel decode = forcedDecode(largest, decodeMeasured && tryInteger
+                && !floatClearlyFaster(dots.get(0).best, dots.get(1).best)
                 ? DecodeKernel.INTEGER
                 : decodeMeasured || !tryInteger ? DecodeKernel.FLOAT : KernelPlan.defaultFor(largest).decode());
 
-        // Phase 2, the blocked threshold (the rest), on a quarter of the slice.
+        // Phase 2, the thresholds (the rest), on a quarter of the slice.
         int gemm = forcedGemm != null ? forcedGemm : MatMul.GEMM_MIN_TOKENS;
+        int rows = Math.min(MatMul.ROWS_MIN_TOKENS, gemm);
         boolean gemmMeasured = false;
-        if (forcedGemm == null) {
-            WeightMatrix gemmSlice = slice(largest, SLICE_BYTES / 4);
-            boolean integer = decode == DecodeKernel.INTEGER;
-            List<Candidate> counts = new ArrayList<>();
-            for (int t : TOKEN_COUNTS) {
-                counts.add(new Candidate("dot " + (integer ? "integer" : "float") + " x" + t, gemmSlice, t, false, integer));
-                counts.add(new Candidate("blocked x" + t, gemmSlice, t, true, false));
+        WeightMatrix gemmSlice = slice(largest, SLICE_BYTES / 4);
+        boolean integer = decode == DecodeKernel.INTEGER;
+        List<Candidate> counts = new ArrayList<>();
+        for (int t : TOKEN_COUNTS) {
+            if (forcedGemm == null || t < forcedGemm) {
+                counts.add(new Candidate("dot " + (integer ? "integer" : "float") + " x" + t, gemmSlice, t,
+                        MatMul.Path.DOTS, integer));
+                counts.add(new Candidate("rows x" + t, gemmSlice, t, MatMul.Path.ROWS, false));
             }
+            if (forcedGemm == null) {
+                counts.add(new Candidate("blocked x" + t, gemmSlice, t, MatMul.Path.BLOCKED, false));
+            }
+        }
+        if (!counts.isEmpty()) {
             gemmMeasured = run(counts, small(largest, 6), x, out, start + shareNanos, () -> true);
             if (gemmMeasured) {
                 counts.forEach(c -> best.put(c.name, c.best));
-                gemm = gemmThreshold(best, decode);
+                if (forcedGemm == null) {
+                    gemm = gemmThreshold(best, decode);
+                }
+                rows = rowsThreshold(best, decode, gemm);
             }
         }
-        return new Choice(largest.type(), new KernelPlan(decode, gemm), decodeMeasured, gemmMeasured, best);
+        if (forcedRows != null) {
+            rows = Math.min(forcedRows, gemm);
+        }
+        return new Choice(largest.type(), new KernelPlan(decode, rows, gemm), decodeMeasured, gemmMeasured, best);
+    }
+
+    /**
+     * True when the float dot beat the integer one by more than {@link #DECODE_MARGIN}: within it,
+     * the integer dot (the default) stays. On the tuner's in-cache slice the two can come out
+     * within a percent of each other while on the whole model, read from memory, the integer
+     * dot is clearly faster (Q4_0 on Zen 4: 12 against 7.4 tokens/s, docs/benchmarks.md).
+     */
+    static boolean floatClearlyFaster(long floatNanos, long integerNanos) {
+        return floatNanos < integerNanos * DECODE_MARGIN;
     }
 
     /**
@@ -252,7 +295,7 @@ public final class KernelTuner {
         int calls = 0;
         for (; calls < WARMUP_CALLS * candidates.size() && clock.getAsLong() < warmEnd; calls++) {
             Candidate c = candidates.get(calls % candidates.size());
-            matmul.multiply(small, x, 0, c.blocked ? c.tokens : 1, out, 0, c.blocked, c.integer);
+            matmul.multiply(small, x, 0, c.path == MatMul.Path.DOTS ? 1 : c.tokens, out, 0, c.path, c.integer);
         }
         if (calls < WARMUP_CALLS * candidates.size()) {
             return false;
@@ -265,7 +308,7 @@ public final class KernelTuner {
                 && clock.getAsLong() < end; rounds++) {
             for (Candidate c : candidates) {
                 long t0 = clock.getAsLong();
-                matmul.multiply(c.matrix, x, 0, c.tokens, out, 0, c.blocked, c.integer);
+                matmul.multiply(c.matrix, x, 0, c.tokens, out, 0, c.path, c.integer);
                 long took = clock.getAsLong() - t0;
                 int round = rounds;
                 LOG.log(System.Logger.Level.TRACE, () -> "round " + round + " " + c.name + " " + took / 1000 + " us");
@@ -292,13 +335,39 @@ public final class KernelTuner {
         return WeightMatrix.of(m.type(), m.data.asSlice(0, r * m.type().bytesFor(cols)), r, cols);
     }
 
-    /** The smallest measured token count from which blocked beats the decode kernel at every larger one. */
+    /**
+     * The smallest measured token count from which blocked beats the dots (and the row tiles,
+     * where measured) at every larger one.
+     */
     static int gemmThreshold(Map<String, Long> best, DecodeKernel decode) {
         String dot = decode == DecodeKernel.INTEGER ? "dot integer x" : "dot float x";
         int threshold = KernelPlan.MAX_GEMM_MIN_TOKENS;
         for (int i = TOKEN_COUNTS.length - 1; i >= 0; i--) {
             int t = TOKEN_COUNTS[i];
-            if (best.get("blocked x" + t) < best.get(dot + t)) {
+            long blocked = best.get("blocked x" + t);
+            if (blocked < best.get(dot + t) && blocked < best.getOrDefault("rows x" + t, Long.MAX_VALUE)) {
+                threshold = t;
+            } else {
+                break;
+            }
+        }
+        return threshold;
+    }
+
+    /**
+     * The smallest measured token count below {@code gemm} from which the row tiles beat the
+     * dots at every measured count up to it; {@code gemm} when they never do.
+     */
+    static int rowsThreshold(Map<String, Long> best, DecodeKernel decode, int gemm) {
+        String dot = decode == DecodeKernel.INTEGER ? "dot integer x" : "dot float x";
+        int threshold = gemm;
+        for (int i = TOKEN_COUNTS.length - 1; i >= 0; i--) {
+            int t = TOKEN_COUNTS[i];
+            if (t >= gemm) {
+                continue;
+            }
+            Long rows = best.get("rows x" + t);
+            if (rows != null && rows < best.get(dot + t)) {
                 threshold = t;
             } else {
                 break;
@@ -318,15 +387,15 @@ public final class KernelTuner {
         final String name;
         final WeightMatrix matrix;
         final int tokens;
-        final boolean blocked;
+        final MatMul.Path path;
         final boolean integer;
         long best = Long.MAX_VALUE;
 
-        Candidate(String name, WeightMatrix matrix, int tokens, boolean blocked, boolean integer) {
+        Candidate(String name, WeightMatrix matrix, int tokens, MatMul.Path path, boolean integer) {
             this.name = name;
             this.matrix = matrix;
             this.tokens = tokens;
-            this.blocked = blocked;
+            this.path = path;
             this.integer = integer;
         }
     }

@@ -9,12 +9,19 @@ import static dev.tandem.engine.ops.GemmKernels.MR;
  * <pre>
  * Design
  *   Shapes: x = [T][K] floats, out = [T][N] floats, W = [N][K] in any WeightMatrix type.
- *   T &lt; GEMM_MIN_TOKENS (decode): each output is one fused dot product that never
- *     materialises a row; for T &gt; 1 the row stays in L1 between its tokens, so every weight
- *     byte comes from memory once per call. 8- and 4-bit block weights (Q8_0, Q4_0) use
- *     integer dot products against x quantised once per call to Q8 (Q8Activations), as
- *     llama.cpp does; the other types multiply floats (W.dot).
- *   T &ge; GEMM_MIN_TOKENS (prefill, batched decode): a blocked matrix-matrix product.
+ *   Three paths, by the matrix's plan (KernelPlan): dots below rowsMinTokens, row tiles from
+ *   there, the blocked product from gemmMinTokens.
+ *   Dots (decode, one token): each output is one fused dot product that never materialises a
+ *     row; for T &gt; 1 the row stays in L1 between its tokens, so every weight byte comes
+ *     from memory once per call. Block types with an integer kernel (Q8_0, Q4_0, Q4_K, Q6_K)
+ *     may use integer dot products against x quantised once per call to Q8 (Q8Activations),
+ *     as llama.cpp does; the others multiply floats (W.dot).
+ *   Row tiles (small batches, a few decoding sequences): each worker dequantises four rows
+ *     (with 32 vector registers, AVX-512) or two at a time into its own buffer (4 x K floats,
+ *     in L1/L2), once for all T tokens, and runs GemmKernels.rows4x4 / rows2x4 over groups of
+ *     four tokens (vectors along k, no token padding, no packing of x); a last group of fewer
+ *     than four tokens takes one float dot per output.
+ *   Blocked (prefill, larger batches): a blocked matrix-matrix product.
  *     1. The caller packs x into token-group panels: group g of NR = 2 FL tokens is
  *        xp[g] = [K][NR] (a last group of FL tokens when tp is an odd number of vectors;
  *        tp = T rounded up to the vector length, padding zeroed).
@@ -38,6 +45,10 @@ import static dev.tandem.engine.ops.GemmKernels.MR;
 public final class MatMul implements KernelPool.Task {
     /** Token count from which the blocked matrix-matrix path runs unless the matrix's plan says otherwise. */
     public static final int GEMM_MIN_TOKENS = 4;
+    /** Row tiles four rows at a time (GemmKernels.rows4x4: 21 vector registers), where the CPU has 32 (AVX-512). */
+    private static final boolean QUADS = Simd.ENABLED && Simd.FL >= 16;
+    /** Token count from which row tiles run unless the matrix's plan says otherwise. */
+    public static final int ROWS_MIN_TOKENS = 2;
     /** Products with fewer multiply-adds than this run single-threaded (a barrier costs about 2 us). */
     static final long PARALLEL_MIN_MACS = 1L << 17;
     /** Target size of one xt k-chunk, floats (256 KiB: half of this machine's 512 KiB L2). */
@@ -49,6 +60,7 @@ public final class MatMul implements KernelPool.Task {
 
     private final KernelPool pool;
     private final float[][] panels; // [worker] -> [MR][kc] dequantised weights of one row block
+    private final float[][] rowBuffers; // [worker] -> [4][K] dequantised weights of up to four rows (row tiles)
     private float[] xt = new float[0]; // token-group panels [group][K][width] of x, grown on demand
     private float[] yt = new float[0]; // [N][tp] transposed outputs, grown on demand
     private final Q8Activations xq = new Q8Activations(); // x quantised (decode path, 8/4-bit weights)
@@ -60,7 +72,7 @@ public final class MatMul implements KernelPool.Task {
     private int tokens;
     private float[] out;
     private int outOff;
-    private boolean blocked;
+    private Path path;
     private boolean integer;
     private int tp;
     private int kc;
@@ -69,6 +81,12 @@ public final class MatMul implements KernelPool.Task {
     public MatMul(KernelPool pool) {
         this.pool = pool;
         this.panels = new float[pool.threadCount()][];
+        this.rowBuffers = new float[pool.threadCount()][];
+    }
+
+    /** How one call computes its outputs (see the design notes). */
+    enum Path {
+        DOTS, ROWS, BLOCKED
     }
 
     public KernelPool pool() {
@@ -81,13 +99,12 @@ public final class MatMul implements KernelPool.Task {
      */
     public void multiply(WeightMatrix w, float[] x, int xOff, int tokens, float[] out, int outOff) {
         KernelPlan plan = w.plan();
-        boolean blockedPath = tokens >= plan.gemmMinTokens();
-        multiply(w, x, xOff, tokens, out, outOff, blockedPath,
-                !blockedPath && plan.decode() == KernelPlan.DecodeKernel.INTEGER);
+        Path p = tokens >= plan.gemmMinTokens() ? Path.BLOCKED : tokens >= plan.rowsMinTokens() ? Path.ROWS : Path.DOTS;
+        multiply(w, x, xOff, tokens, out, outOff, p, p == Path.DOTS && plan.decode() == KernelPlan.DecodeKernel.INTEGER);
     }
 
     /** As {@link #multiply(WeightMatrix, float[], int, int, float[], int)} on a path the caller picks (KernelTuner). */
-    void multiply(WeightMatrix w, float[] x, int xOff, int tokens, float[] out, int outOff, boolean blockedPath,
+    void multiply(WeightMatrix w, float[] x, int xOff, int tokens, float[] out, int outOff, Path path,
                   boolean integerDot) {
         int rows = w.rows();
         int cols = w.cols();
@@ -102,7 +119,8 @@ public final class MatMul implements KernelPool.Task {
         this.tokens = tokens;
         this.out = out;
         this.outOff = outOff;
-        this.blocked = blockedPath;
+        this.path = path;
+        boolean blocked = path == Path.BLOCKED;
         if (blocked) {
             tp = (tokens + Simd.FL - 1) / Simd.FL * Simd.FL;
             kc = Math.min(cols, Math.clamp(XT_CHUNK_FLOATS / tp / MIN_KC * MIN_KC, MIN_KC, MAX_KC));
@@ -114,7 +132,7 @@ public final class MatMul implements KernelPool.Task {
             }
             transposeIn(x, xOff, tokens, cols, xt, tp);
         }
-        this.integer = integerDot;
+        this.integer = integerDot && path == Path.DOTS;
         if (integer) {
             xq.quantize(x, xOff, tokens, cols);
         }
@@ -127,6 +145,7 @@ public final class MatMul implements KernelPool.Task {
             rowsPerChunk = Math.max(4 * MR, ((rows + 4 * threads - 1) / (4 * threads) + MR - 1) / MR * MR);
         } else {
             rowsPerChunk = Math.max(16, (rows + 8 * threads - 1) / (8 * threads));
+            rowsPerChunk = (rowsPerChunk + 3) / 4 * 4; // row tiles take rows in fours or pairs
         }
         pool.run(this, (rows + rowsPerChunk - 1) / rowsPerChunk, parallel);
         this.x = null;
@@ -139,11 +158,69 @@ public final class MatMul implements KernelPool.Task {
     public void run(int worker, int chunk) {
         int r0 = chunk * rowsPerChunk;
         int r1 = Math.min(w.rows(), r0 + rowsPerChunk);
-        if (blocked) {
-            blockedRows(worker, r0, r1);
-            transposeOut(r0, r1);
-        } else {
-            dotRows(r0, r1);
+        switch (path) {
+            case BLOCKED -> {
+                blockedRows(worker, r0, r1);
+                transposeOut(r0, r1);
+            }
+            case ROWS -> tiledRows(worker, r0, r1);
+            case DOTS -> dotRows(r0, r1);
+        }
+    }
+
+    /** Row-tile path for rows r0..r1: four (or two) rows dequantised at a time, each group against all tokens. */
+    private void tiledRows(int worker, int r0, int r1) {
+        WeightMatrix m = w;
+        int rows = m.rows();
+        int cols = m.cols();
+        float[] buf = rowBuffers[worker];
+        if (buf == null || buf.length < 4 * cols) {
+            buf = new float[4 * cols];
+            rowBuffers[worker] = buf;
+        }
+        float[] in = x;
+        float[] o = out;
+        int groups = tokens / 4 * 4;
+        int r = r0;
+        if (QUADS) {
+            for (; r + 3 < r1 && groups > 0; r += 4) {
+                for (int i = 0; i < 4; i++) {
+                    m.dequantize(r + i, 0, cols, buf, i * cols);
+                }
+                int t = 0;
+                for (; t < groups; t += 4) {
+                    GemmKernels.rows4x4(buf, 0, cols, cols, in, xOff + t * cols, cols, o, outOff + t * rows + r, rows);
+                }
+                for (; t < tokens; t++) {
+                    for (int i = 0; i < 4; i++) {
+                        o[outOff + t * rows + r + i] = FloatOps.dot(buf, i * cols, in, xOff + t * cols, cols);
+                    }
+                }
+            }
+        }
+        for (; r + 1 < r1; r += 2) {
+            m.dequantize(r, 0, cols, buf, 0);
+            m.dequantize(r + 1, 0, cols, buf, cols);
+            int t = 0;
+            for (; t < groups; t += 4) {
+                int xo = xOff + t * cols;
+                int yo = outOff + t * rows + r;
+                if (Simd.ENABLED) {
+                    GemmKernels.rows2x4(buf, 0, cols, cols, in, xo, cols, o, yo, rows);
+                } else {
+                    GemmKernels.rows2x4Scalar(buf, 0, cols, cols, in, xo, cols, o, yo, rows);
+                }
+            }
+            for (; t < tokens; t++) {
+                o[outOff + t * rows + r] = FloatOps.dot(buf, 0, in, xOff + t * cols, cols);
+                o[outOff + t * rows + r + 1] = FloatOps.dot(buf, cols, in, xOff + t * cols, cols);
+            }
+        }
+        if (r < r1) {
+            m.dequantize(r, 0, cols, buf, 0);
+            for (int t = 0; t < tokens; t++) {
+                o[outOff + t * rows + r] = FloatOps.dot(buf, 0, in, xOff + t * cols, cols);
+            }
         }
     }
 

@@ -47,6 +47,24 @@ class KernelPoolTest {
     }
 
     @Test
+    void run_afterLongAndShortGaps_wakesParkedAndSpinningWorkers() throws Exception {
+        // Long gaps make the workers' spin budgets run out (they park and halve it), short ones
+        // catch them spinning: every job must complete with every chunk run once either way.
+        try (KernelPool pool = new KernelPool(3)) {
+            for (int round = 0; round < 60; round++) {
+                AtomicIntegerArray runs = new AtomicIntegerArray(12);
+                pool.run((worker, chunk) -> runs.incrementAndGet(chunk), 12, true);
+                for (int c = 0; c < 12; c++) {
+                    assertThat(runs.get(c)).as("round %d chunk %d", round, c).isEqualTo(1);
+                }
+                if (round % 3 == 0) {
+                    Thread.sleep(1); // longer than the largest spin budget
+                }
+            }
+        }
+    }
+
+    @Test
     void run_notParallel_runsInOrderOnTheCaller() {
         try (KernelPool pool = new KernelPool(3)) {
             StringBuilder order = new StringBuilder();

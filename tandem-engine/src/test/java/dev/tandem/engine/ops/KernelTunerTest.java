@@ -39,6 +39,36 @@ class KernelTunerTest {
     }
 
     @Test
+    void gemmThreshold_rowTilesFasterThanBlocked_keepBlockedOff() {
+        Map<String, Long> best = times(new long[] {10, 20, 40, 80, 160}, new long[] {30, 30, 35, 50, 90});
+        best.put("rows x8", 30L); // faster than blocked at 8 only
+        assertThat(KernelTuner.gemmThreshold(best, DecodeKernel.INTEGER)).isEqualTo(16);
+    }
+
+    @Test
+    void floatClearlyFaster_onlyBeyondTheMargin() {
+        assertThat(KernelTuner.floatClearlyFaster(99, 100)).as("1% faster: the integer dot stays").isFalse();
+        assertThat(KernelTuner.floatClearlyFaster(80, 100)).isTrue();
+        assertThat(KernelTuner.floatClearlyFaster(120, 100)).isFalse();
+    }
+
+    @Test
+    void rowsThreshold_smallestCountBelowBlockedFromWhichRowTilesAlwaysWin() {
+        Map<String, Long> best = times(new long[] {10, 20, 40, 80, 160}, new long[] {30, 30, 35, 50, 90});
+        best.put("rows x2", 11L);
+        best.put("rows x4", 15L);
+        best.put("rows x8", 25L);
+        best.put("rows x16", 45L);
+        best.put("rows x32", 95L);
+        assertThat(KernelTuner.rowsThreshold(best, DecodeKernel.INTEGER, 16)).isEqualTo(4);
+        assertThat(KernelTuner.rowsThreshold(best, DecodeKernel.INTEGER, 4)).as("none below the blocked threshold")
+                .isEqualTo(4);
+        best.put("rows x8", 50L);
+        assertThat(KernelTuner.rowsThreshold(best, DecodeKernel.INTEGER, 16)).as("losing just below blocked: never")
+                .isEqualTo(16);
+    }
+
+    @Test
     void tune_largeModel_measuresAndSetsTheFastestPlanOnEveryMatrixOfTheType() {
         org.junit.jupiter.api.Assumptions.assumeTrue(Simd.VECTOR_BITS <= Simd.nativeBits(),
                 "kernels emulated in software at this width: their timings mean nothing");
@@ -53,7 +83,8 @@ class KernelTunerTest {
             long intNanos = c.bestNanos().get("dot integer");
             long floatNanos = c.bestNanos().get("dot float");
             if (c.measured()) {
-                assertThat(c.plan().decode()).isEqualTo(intNanos < floatNanos ? DecodeKernel.INTEGER : DecodeKernel.FLOAT);
+                assertThat(c.plan().decode()).isEqualTo(KernelTuner.floatClearlyFaster(floatNanos, intNanos)
+                        ? DecodeKernel.FLOAT : DecodeKernel.INTEGER);
                 assertThat(c.describe()).contains("slower");
             } else {
                 // the two kernels stayed more than 2x apart (one not compiled in time on a loaded
@@ -64,6 +95,8 @@ class KernelTunerTest {
             }
             assertThat(c.gemmMeasured()).isTrue();
             assertThat(c.plan().gemmMinTokens()).isEqualTo(KernelTuner.gemmThreshold(c.bestNanos(), c.plan().decode()));
+            assertThat(c.plan().rowsMinTokens()).isEqualTo(
+                    KernelTuner.rowsThreshold(c.bestNanos(), c.plan().decode(), c.plan().gemmMinTokens()));
             assertThat(q8).allSatisfy(m -> assertThat(m.plan()).isEqualTo(c.plan()));
             assertThat(f32.plan().decode()).isEqualTo(DecodeKernel.FLOAT);
             assertThat(c.describe()).startsWith("Q8_0: ").contains("blocked from");
@@ -77,7 +110,8 @@ class KernelTunerTest {
             List<KernelTuner.Choice> choices = new KernelTuner(new MatMul(pool), System::nanoTime, BUDGET, null, null)
                     .tune(List.of(m));
             assertThat(choices.getFirst().measured()).isFalse();
-            assertThat(m.plan()).isEqualTo(new KernelPlan(DecodeKernel.INTEGER, MatMul.GEMM_MIN_TOKENS));
+            assertThat(m.plan()).isEqualTo(new KernelPlan(DecodeKernel.INTEGER, MatMul.ROWS_MIN_TOKENS,
+                    MatMul.GEMM_MIN_TOKENS));
         }
     }
 
@@ -85,10 +119,14 @@ class KernelTunerTest {
     void tune_overrides_winOverMeasurement() {
         try (Arena arena = Arena.ofShared(); KernelPool pool = new KernelPool(1)) {
             WeightMatrix m = matrix(arena, GgmlType.Q8_0, 4096, 4096);
-            new KernelTuner(new MatMul(pool), System::nanoTime, 200_000_000L, "float", 12).tune(List.of(m));
-            assertThat(m.plan()).isEqualTo(new KernelPlan(DecodeKernel.FLOAT, 12));
+            new KernelTuner(new MatMul(pool), System::nanoTime, 200_000_000L, "float", 12, 3).tune(List.of(m));
+            assertThat(m.plan()).isEqualTo(new KernelPlan(DecodeKernel.FLOAT, 3, 12));
             new KernelTuner(new MatMul(pool), System::nanoTime, 0, "integer", null).tune(List.of(m));
-            assertThat(m.plan()).isEqualTo(new KernelPlan(DecodeKernel.INTEGER, MatMul.GEMM_MIN_TOKENS));
+            assertThat(m.plan()).isEqualTo(new KernelPlan(DecodeKernel.INTEGER, MatMul.ROWS_MIN_TOKENS,
+                    MatMul.GEMM_MIN_TOKENS));
+            new KernelTuner(new MatMul(pool), System::nanoTime, 0, "integer", 4, 16).tune(List.of(m));
+            assertThat(m.plan()).as("row tiles at or above the blocked threshold: none")
+                    .isEqualTo(new KernelPlan(DecodeKernel.INTEGER, 4, 4));
         }
     }
 
@@ -99,6 +137,8 @@ class KernelTunerTest {
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining(KernelTuner.DECODE_PROPERTY);
         }
         assertThatThrownBy(() -> new KernelPlan(DecodeKernel.FLOAT, 1)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> new KernelPlan(DecodeKernel.FLOAT, 8, 4)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("rowsMinTokens");
         try (Arena arena = Arena.ofShared()) {
             WeightMatrix f32 = matrix(arena, GgmlType.F32, 4, 64);
             assertThatThrownBy(() -> f32.usePlan(new KernelPlan(DecodeKernel.INTEGER, 4)))

@@ -67,13 +67,118 @@ class MatMulTest {
             double[] magnitude = new double[tokens * rows];
             double[] expected = reference(m, x, xOff, tokens, magnitude);
             // The decode path of 8/4-bit weights quantises x to Q8 (about 1/254 relative error per element).
-            boolean quantisedX = m.hasQ8Dot() && tokens < MatMul.GEMM_MIN_TOKENS;
+            boolean quantisedX = m.hasQ8Dot() && tokens < m.plan().rowsMinTokens();
             for (int i = 0; i < expected.length; i++) {
                 double tolerance = quantisedX ? 1e-2 * magnitude[i] + 1e-5 : 1e-5 * magnitude[i] + 1e-6;
                 assertThat((double) out[outOff + i]).as("seed %d output %d", seed, i)
                         .isCloseTo(expected[i], within(tolerance));
             }
             assertThat(out[outOff + tokens * rows]).isZero();
+        }
+    }
+
+    static Stream<Arguments> rowTileCases() {
+        Stream.Builder<Arguments> b = Stream.builder();
+        long seed = 700;
+        for (GgmlType type : WeightMatrixTest.TYPES) {
+            for (int tokens : new int[] {1, 2, 3, 4, 5, 7, 8, 13}) {
+                b.add(Arguments.of(type, tokens, seed++));
+            }
+        }
+        return b.build();
+    }
+
+    @ParameterizedTest(name = "{0} tokens {1} seed {2}")
+    @MethodSource("rowTileCases")
+    void multiply_rowTiles_matchDoubleReference(GgmlType type, int tokens, long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        int rows = 7 + rnd.nextInt(40); // odd and even: the last row of an odd chunk runs alone
+        int cols = WeightMatrixTest.cols(type, rnd) + (type.blockSize() == 1 ? 0 : 3 * type.blockSize());
+        int xOff = rnd.nextInt(5);
+        int outOff = rnd.nextInt(5);
+        try (Arena arena = Arena.ofShared(); KernelPool pool = new KernelPool(1 + (int) (seed % 3))) {
+            WeightMatrix m = RandomWeights.matrix(arena, type, rows, cols, rnd.nextInt(4), rnd);
+            float[] x = RandomWeights.floats(xOff + tokens * cols, rnd);
+            float[] out = new float[outOff + tokens * rows + 2];
+            new MatMul(pool).multiply(m, x, xOff, tokens, out, outOff, MatMul.Path.ROWS, false);
+            double[] magnitude = new double[tokens * rows];
+            double[] expected = reference(m, x, xOff, tokens, magnitude);
+            for (int i = 0; i < expected.length; i++) {
+                assertThat((double) out[outOff + i]).as("seed %d output %d", seed, i)
+                        .isCloseTo(expected[i], within(1e-5 * magnitude[i] + 1e-6));
+            }
+            assertThat(out[outOff + tokens * rows]).isZero();
+            for (int i = 0; i < outOff; i++) {
+                assertThat(out[i]).as("before the output").isZero();
+            }
+        }
+    }
+
+    @Test
+    void rowTile_vectorAndScalar_agree() {
+        SplittableRandom rnd = new SplittableRandom(21);
+        for (int n : new int[] {1, Simd.FL - 1, 3 * Simd.FL, 5 * Simd.FL + 3, 1024 + 7}) {
+            int w0 = 3;
+            int w1 = w0 + n + 5; // misaligned, apart
+            float[] w = RandomWeights.floats(w1 + n + 2, rnd);
+            int xOff = 1;
+            int xStride = n + 3;
+            float[] x = RandomWeights.floats(xOff + 4 * xStride, rnd);
+            int yStride = 9;
+            float[] expected = new float[2 + 4 * yStride];
+            float[] actual = new float[2 + 4 * yStride];
+            GemmKernels.rows2x4Scalar(w, w0, w1, n, x, xOff, xStride, expected, 2, yStride);
+            GemmKernels.rows2x4(w, w0, w1, n, x, xOff, xStride, actual, 2, yStride);
+            for (int t = 0; t < 4; t++) {
+                for (int i = 0; i < 2; i++) {
+                    int at = 2 + t * yStride + i;
+                    double magnitude = 0;
+                    for (int k = 0; k < n; k++) {
+                        magnitude += Math.abs((double) w[(i == 0 ? w0 : w1) + k] * x[xOff + t * xStride + k]);
+                    }
+                    assertThat((double) actual[at]).as("n %d token %d row %d", n, t, i)
+                            .isCloseTo(expected[at], within(1e-5 * magnitude + 1e-7));
+                }
+            }
+            for (int i = 0; i < actual.length; i++) {
+                if ((i - 2) % yStride > 1 || i < 2) {
+                    assertThat(actual[i]).as("untouched %d", i).isZero();
+                }
+            }
+        }
+    }
+
+    @Test
+    void rowTile4x4_vectorAndScalar_agree() {
+        SplittableRandom rnd = new SplittableRandom(22);
+        for (int n : new int[] {1, Simd.FL - 1, 3 * Simd.FL, 5 * Simd.FL + 3, 1024 + 7}) {
+            int w0 = 5;
+            int wStride = n + 3; // misaligned rows
+            float[] w = RandomWeights.floats(w0 + 4 * wStride, rnd);
+            int xOff = 2;
+            int xStride = n + 1;
+            float[] x = RandomWeights.floats(xOff + 4 * xStride, rnd);
+            int yStride = 11;
+            float[] expected = new float[3 + 4 * yStride];
+            float[] actual = new float[3 + 4 * yStride];
+            GemmKernels.rows4x4Scalar(w, w0, wStride, n, x, xOff, xStride, expected, 3, yStride);
+            GemmKernels.rows4x4(w, w0, wStride, n, x, xOff, xStride, actual, 3, yStride);
+            for (int t = 0; t < 4; t++) {
+                for (int i = 0; i < 4; i++) {
+                    int at = 3 + t * yStride + i;
+                    double magnitude = 0;
+                    for (int k = 0; k < n; k++) {
+                        magnitude += Math.abs((double) w[w0 + i * wStride + k] * x[xOff + t * xStride + k]);
+                    }
+                    assertThat((double) actual[at]).as("n %d token %d row %d", n, t, i)
+                            .isCloseTo(expected[at], within(1e-5 * magnitude + 1e-7));
+                }
+            }
+            for (int i = 0; i < actual.length; i++) {
+                if (i < 3 || (i - 3) % yStride > 3) {
+                    assertThat(actual[i]).as("untouched %d", i).isZero();
+                }
+            }
         }
     }
 

@@ -25,8 +25,9 @@ import org.openjdk.jmh.infra.Blackhole;
 /**
  * Products of a 2048 x 2048 weight matrix (TinyLlama's attention width; 4.2 M weights, 2.2 to
  * 17 MB depending on the type) with T activation rows on one thread: {@code multiply} is the
- * engine's path (integer dot for 8/4-bit types below {@link MatMul#GEMM_MIN_TOKENS} tokens, the
- * blocked matrix-matrix product from there); {@code floatDot} and {@code integerDot} time the two
+ * engine's path by the matrix's default plan; {@code pathDots}, {@code pathRows} and
+ * {@code pathBlocked} time each of {@link MatMul}'s three paths at the same token count (the
+ * measurement behind the thresholds); {@code floatDot} and {@code integerDot} time the two
  * decode kernels of one row-sweep side by side (the measurement behind the integer path).
  * Report throughput as multiply-adds per second: {@code 2048 * 2048 * T / time}.
  *
@@ -46,7 +47,7 @@ public class MatMulBenchmark {
     @Param({"Q8_0", "Q4_0", "F32", "Q4_K", "Q6_K"})
     public String type;
 
-    @Param({"1", "16", "64"})
+    @Param({"1", "4", "8", "16", "64"})
     public int tokens;
 
     private Arena arena;
@@ -114,6 +115,27 @@ public class MatMulBenchmark {
     @Benchmark
     public float[] multiply() {
         matmul.multiply(matrix, x, 0, tokens, out, 0);
+        return out;
+    }
+
+    /** The per-token dots (integer where the type has them) at this token count. */
+    @Benchmark
+    public float[] pathDots() {
+        matmul.multiply(matrix, x, 0, tokens, out, 0, MatMul.Path.DOTS, matrix.hasQ8Dot());
+        return out;
+    }
+
+    /** The row tiles at this token count. */
+    @Benchmark
+    public float[] pathRows() {
+        matmul.multiply(matrix, x, 0, tokens, out, 0, MatMul.Path.ROWS, false);
+        return out;
+    }
+
+    /** The blocked matrix-matrix product at this token count. */
+    @Benchmark
+    public float[] pathBlocked() {
+        matmul.multiply(matrix, x, 0, tokens, out, 0, MatMul.Path.BLOCKED, false);
         return out;
     }
 
