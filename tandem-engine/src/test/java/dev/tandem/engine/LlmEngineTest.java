@@ -111,14 +111,19 @@ class LlmEngineTest {
     }
 
     @Test
-    void submit_identicalPartialBlockPrompt_partialBlockIsNotShared() {
+    void submit_identicalPartialBlockPrompt_partialBlockTakenOverUpToTheLastToken() {
         engine = driven(runner, config(64, 64, 8), clock);
         int[] p = prompt(4, 10, VOCAB);
-        submit("a", p, 1);
+        RecordingSink a = submit("a", p, 1);
         runToIdle(engine);
         RecordingSink b = submit("b", p, 1);
         runToIdle(engine);
-        assertThat(b.usage.cachedPromptTokens()).isEqualTo(8);
+        // two full blocks, then the first sequence's tail (tokens 8, 9) up to the last prompt token
+        assertThat(b.usage.cachedPromptTokens()).isEqualTo(9);
+        assertThat(b.ids()).containsExactly(a.ids());
+        RecordingSink c = submit("c", p, 1);
+        runToIdle(engine);
+        assertThat(c.usage.cachedPromptTokens()).as("b left its own tail").isEqualTo(9);
     }
 
     @Test
@@ -364,6 +369,6 @@ class LlmEngineTest {
         engine.doWork();
         assertThat(reports).hasSize(n + 1);
         assertThat(reports.getLast().runningSequences()).isZero();
-        assertThat(reports.getLast().cachedBlocks()).isEqualTo(2);
+        assertThat(reports.getLast().cachedBlocks()).as("two registered blocks and the tail of 3 tokens").isEqualTo(3);
     }
 }

@@ -135,6 +135,33 @@ class RealModelEngineTest {
         }
     }
 
+    /**
+     * A follow-up turn (the previous prompt, its reply, a new message) takes over the previous
+     * sequence's partly computed last block: it reuses every computed token, not just full
+     * blocks, and generates what a cold engine generates.
+     */
+    @Test
+    void followUpTurn_reusesThePreviousReplyToTheToken_sameTokensAsUncached() {
+        int[] first = prompt(11, 37);
+        try (LlmEngine e = engine(config(64, 256, 4, KvDtype.F16))) {
+            RecordingSink a = new RecordingSink(clock::nanoTime);
+            e.submit(GenerateRequest.greedy("turn1", first, 10), a);
+            TestEngines.runToIdle(e);
+            int[] reply = a.ids();
+            int[] next = prompt(12, 6);
+            int[] second = new int[first.length + reply.length + 5];
+            System.arraycopy(first, 0, second, 0, first.length);
+            System.arraycopy(reply, 0, second, first.length, reply.length);
+            System.arraycopy(next, 1, second, first.length + reply.length, 5);
+            RecordingSink b = new RecordingSink(clock::nanoTime);
+            e.submit(new GenerateRequest("turn2", second, SamplingParams.GREEDY, 12, null, true, -1), b);
+            TestEngines.runToIdle(e);
+            assertThat(b.usage.cachedPromptTokens()).as("every computed token of turn 1 (its last sampled one never is)")
+                    .isEqualTo(first.length + reply.length - 1);
+            assertThat(b.ids()).containsExactly(alone(second, 12, KvDtype.F16));
+        }
+    }
+
     @Test
     void preemptionAndChunkedPrefill_tinyPoolSmallBudget_sameTokensAsAlone() {
         List<int[]> prompts = new ArrayList<>();

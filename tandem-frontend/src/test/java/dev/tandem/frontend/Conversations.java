@@ -9,8 +9,10 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 
 /**
  * Multi-turn chats with sampled replies, each turn sending the whole history back, and the check
- * that turn N+1's {@code cached_tokens} covers every full block of turn N's prompt and reply
- * (shared with the CLI's tests through this module's test jar).
+ * that turn N+1's {@code cached_tokens} covers turn N's prompt and reply: to the token where the
+ * worker that held turn N computes turn N+1 (it takes the partly filled last block over), every
+ * full block where turn N+1's prompt is prefilled elsewhere and imported (shared with the CLI's
+ * tests through this module's test jar).
  */
 public final class Conversations {
     public static final int BLOCK = 16;
@@ -26,11 +28,11 @@ public final class Conversations {
 
     /**
      * Runs {@code conversations} chats of {@code turns} turns (24 sampled tokens a reply) and
-     * asserts the cache covers each follow-up turn's previous prompt and reply: all of their full
-     * blocks except the last generated token (never computed) and the follow-up's last prompt
-     * token (always computed).
+     * asserts the cache covers each follow-up turn's previous prompt and reply except the last
+     * generated token (never computed) and the follow-up's last prompt token (always computed):
+     * every such token if {@code tokenExact}, else all full blocks of them.
      */
-    public static void check(int conversations, int turns, Chat chat) throws Exception {
+    public static void check(int conversations, int turns, boolean tokenExact, Chat chat) throws Exception {
         for (int c = 0; c < conversations; c++) {
             ArrayNode messages = JSON.createArrayNode();
             messages.addObject().put("role", "user").put("content", "Tell me a story about a dog called number " + c
@@ -45,7 +47,8 @@ public final class Conversations {
                 int completion = answer.at("/usage/completion_tokens").asInt();
                 int cached = answer.at("/usage/prompt_tokens_details/cached_tokens").asInt();
                 if (previousHeld >= 0) {
-                    int expected = Math.min(previousHeld / BLOCK, (prompt - 1) / BLOCK) * BLOCK;
+                    int expected = tokenExact ? Math.min(previousHeld, prompt - 1)
+                            : Math.min(previousHeld / BLOCK, (prompt - 1) / BLOCK) * BLOCK;
                     assertThat(cached).as("cached tokens of conversation %d turn %d (prompt %d, previous prompt and"
                             + " reply %d): %s", c, t, prompt, previousHeld + 1, messages).isEqualTo(expected);
                 }

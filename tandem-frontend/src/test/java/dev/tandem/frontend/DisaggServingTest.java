@@ -221,14 +221,15 @@ class DisaggServingTest {
         }
     }
 
-    /** Disaggregated, the decode worker holds the reply: a follow-up turn finds prompt and reply there. */
+    /** Disaggregated, the decode worker holds the reply: a follow-up turn finds prompt and reply (whole blocks) there. */
     @Test
     void conversation_followUpTurn_cachedTokensCoverThePreviousPromptAndReply() throws Exception {
         try (DisaggFixture f = new DisaggFixture(Set.of(TransferKind.LOCAL))) {
             f.worker("prefill-0", WorkerRole.PREFILL);
             f.worker("decode-0", WorkerRole.DECODE);
             f.start(DISPATCH);
-            Conversations.check(2, 3, body -> {
+            // each turn is prefilled on the prefill worker and imported: whole blocks only
+            Conversations.check(2, 3, false, body -> {
                 HttpResponse<String> r = f.post("/v1/chat/completions", body);
                 assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
                 return Harness.json(r.body());

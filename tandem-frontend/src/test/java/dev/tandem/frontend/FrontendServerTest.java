@@ -159,10 +159,12 @@ class FrontendServerTest {
 
         assertThat(promptTokens).isGreaterThan(32);
         assertThat(first.get("usage").get("prompt_tokens").asInt()).isEqualTo(promptTokens);
-        assertThat(first.get("usage").get("prompt_tokens_details").get("cached_tokens").asInt()).isZero();
+        assertThat(first.get("usage").get("prompt_tokens_details").get("cached_tokens").asInt())
+                .as("nothing of it computed before but a leading BOS, which an earlier short request may have left")
+                .isLessThanOrEqualTo(1);
         int cached = third.get("usage").get("prompt_tokens_details").get("cached_tokens").asInt();
-        assertThat(cached).isPositive().isLessThan(promptTokens).isEqualTo(cached / 16 * 16);
-        assertThat(cached).isGreaterThanOrEqualTo((promptTokens - 1) / 16 * 16 - 16);
+        // the first request's full blocks and its partly computed last block: every token but the last
+        assertThat(cached).isEqualTo(promptTokens - 1);
         String metrics = h.get("/metrics").body();
         assertThat(metrics).contains("tandem_frontend_actual_cached_tokens_total");
         // per worker, as vLLM and llama.cpp export: blocks by state, prefix-cache queries and hits (tokens)

@@ -146,12 +146,11 @@ class MultiProcessClusterTest {
 
     /**
      * Multi-turn chats with sampled replies: each follow-up turn is routed to the worker holding
-     * the conversation and finds every full block of the previous prompt and reply in its cache.
+     * the conversation and finds the previous prompt and reply in its cache, to the token.
      */
     @Test
     @Order(2)
     void conversation_followUpTurn_cachedTokensCoverThePreviousPromptAndReply() throws Exception {
-        int block = 16;
         for (int c = 0; c < 2; c++) {
             com.fasterxml.jackson.databind.node.ArrayNode messages = ClusterFixture.JSON.createArrayNode();
             messages.addObject().put("role", "user").put("content", "Tell me a story about a cat called number " + c
@@ -167,8 +166,8 @@ class MultiProcessClusterTest {
                 int prompt = answer.at("/usage/prompt_tokens").asInt();
                 int cached = answer.at("/usage/prompt_tokens_details/cached_tokens").asInt();
                 if (previousHeld >= 0) {
-                    // all full blocks but the last generated token (never computed) and the last prompt token
-                    int expected = Math.min(previousHeld / block, (prompt - 1) / block) * block;
+                    // all but the last generated token (never computed) and the last prompt token
+                    int expected = Math.min(previousHeld, prompt - 1);
                     assertThat(cached).as("cached tokens of conversation %d turn %d: %s", c, t, messages)
                             .isEqualTo(expected);
                 }
@@ -355,7 +354,9 @@ class MultiProcessClusterTest {
         }
         double predicted = cluster.counter("tandem_frontend_predicted_cached_tokens_total") - predictedBefore;
         double actual = cluster.counter("tandem_frontend_actual_cached_tokens_total") - actualBefore;
-        assertThat(predicted).as("the router's prediction after recovery").isEqualTo(actual);
+        // the router knows whole blocks; the engine also reuses the partly filled last one
+        assertThat(predicted).as("the router's prediction after recovery, in whole blocks")
+                .isLessThanOrEqualTo(actual).isGreaterThan(actual - 16.0 * lost.size());
     }
 
     @Test

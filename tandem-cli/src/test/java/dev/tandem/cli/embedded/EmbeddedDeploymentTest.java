@@ -84,7 +84,7 @@ class EmbeddedDeploymentTest {
         try (EmbeddedDeployment d = EmbeddedDeployment.start(new EmbeddedDeployment.Spec(modelPath(), null, 1,
                 RouterConfig.PolicyKind.KV, false, 1, EngineConfig.DEFAULT.withKvBlocks(512).withMaxSequences(16), 1,
                 FrontendConfig.defaults().withPort(0), true)); HttpClient client = HttpClient.newHttpClient()) {
-            Conversations.check(3, 3, body -> {
+            Conversations.check(3, 3, true, body -> {
                 HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create(d.url() + "/v1/chat/completions"))
                         .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
                 assertThat(r.statusCode()).as(r.body()).isEqualTo(200);

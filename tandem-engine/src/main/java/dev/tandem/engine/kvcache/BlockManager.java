@@ -13,16 +13,28 @@ import java.util.Arrays;
  * Every block is in exactly one of three states:
  * <pre>
  *   FREE    refCount 0, not registered     on the free stack (LIFO)
- *   CACHED  refCount 0, registered         on the LRU list (head = least recently released)
+ *   CACHED  refCount 0, registered or tail on the LRU list (head = least recently released)
  *   ACTIVE  refCount &gt; 0                  in one or more block tables, or pinned
  * </pre>
  * A block becomes registered when a sequence has computed all of its positions
  * ({@link #commit}): it is entered in a map from its chained sequence hash ({@code BlockHasher})
  * to the block id. A new sequence looks its prompt's hashes up in order and reuses every leading
  * registered block ({@link #acquirePrefix}); the first miss ends the match, so only a true prefix
- * is shared. Partial blocks are never registered and so never shared. If a full block's hash is
+ * is shared. Partial blocks are never registered and so never shared through the hash map: they
+ * have no sequence hash. If a full block's hash is
  * already registered under another block (two sequences computed the same prefix at once), the
  * second block simply stays unregistered; the sequence keeps using it.
+ * <p>
+ * <b>Tails.</b> When a sequence ends ({@link #release(BlockTable, int[], int)}), its last,
+ * partly computed block is kept as a <em>tail</em>: CACHED, keyed by the sequence hash of the
+ * block before it (its parent) and remembering its computed tokens. A later sequence whose full
+ * blocks match up to that parent and whose next tokens begin with the tail's tokens takes the
+ * tail block over ({@link #acquireTail}) and computes only from where they differ: a follow-up
+ * turn of a conversation reuses the previous reply to the token, not just to the last full block
+ * (SGLang's radix cache has this at token granularity; vLLM's block cache does not). The block
+ * is taken, not shared or copied: the new sequence overwrites its positions past the common
+ * part, so the tail entry goes. One tail per parent (the latest); tails emit no KV events (the
+ * router indexes full blocks only) and are evicted with the other CACHED blocks.
  * <p>
  * Allocation takes a FREE block first; only when none is left does it evict the CACHED block at
  * the head of the LRU list, unregistering it. A released sequence returns its blocks last to
@@ -38,6 +50,8 @@ import java.util.Arrays;
  * <ul>
  *   <li>refCount &gt;= 0; every block is in exactly one state; the counters match the states;</li>
  *   <li>a block is registered iff the hash map maps its hash to it; map size = registered blocks;</li>
+ *   <li>a block is a tail iff the tail map maps its parent to it; a tail is never registered and
+ *       holds fewer tokens than a block;</li>
  *   <li>the LRU list holds exactly the CACHED blocks, the free stack exactly the FREE blocks.</li>
  * </ul>
  * Reference counts are checked against the owners' tables by the scheduler's invariant check.
@@ -52,6 +66,8 @@ import java.util.Arrays;
  */
 public final class BlockManager {
     private static final int NONE = -1;
+    /** Parent key of a tail that is a sequence's block 0. */
+    private static final long ROOT = 0x5441494C5F524F4FL;
 
     private final int totalBlocks;
     private final int blockSize;
@@ -61,6 +77,10 @@ public final class BlockManager {
     private final boolean[] registered; // [block] entered in hashToBlock under blockHash
     private final long[] blockHash;    // [block] sequence hash while registered
     private final HashBlockMap hashToBlock;
+
+    private final int[][] tailTokens;  // [block] computed tokens of a tail block, null if not a tail
+    private final long[] tailParent;   // [block] sequence hash of the block before a tail (ROOT for block 0)
+    private final java.util.HashMap<Long, Integer> tails = new java.util.HashMap<>(); // parent -> tail block
 
     private final int[] freeStack;     // FREE blocks, top at freeTop - 1
     private int freeTop;
@@ -91,6 +111,8 @@ public final class BlockManager {
         this.registered = new boolean[totalBlocks];
         this.blockHash = new long[totalBlocks];
         this.hashToBlock = new HashBlockMap(totalBlocks);
+        this.tailTokens = new int[totalBlocks][];
+        this.tailParent = new long[totalBlocks];
         this.freeStack = new int[totalBlocks];
         this.lruPrev = new int[totalBlocks];
         this.lruNext = new int[totalBlocks];
@@ -122,7 +144,12 @@ public final class BlockManager {
         return freeTop;
     }
 
-    /** Blocks with refCount 0 that still hold a registered prefix. */
+    /** Tail blocks held now (partly filled last blocks of ended sequences; a subset of the cached ones). */
+    public int tailBlocks() {
+        return tails.size();
+    }
+
+    /** Blocks with refCount 0 that still hold a registered prefix or a tail. */
     public int cachedBlocks() {
         return cachedCount;
     }
@@ -229,8 +256,12 @@ public final class BlockManager {
                 b = lruHead;
                 lruUnlink(b);
                 cachedCount--;
-                evictedScratch[evicted++] = blockHash[b];
-                unregister(b);
+                if (tailTokens[b] != null) {
+                    dropTail(b);
+                } else {
+                    evictedScratch[evicted++] = blockHash[b];
+                    unregister(b);
+                }
             }
             refCount[b] = 1;
             activeCount++;
@@ -287,11 +318,78 @@ public final class BlockManager {
         table.clearBlocks();
     }
 
+    /**
+     * Releases the table of a sequence whose first {@code computedTokens} positions hold K/V
+     * ({@code tokens} its token ids), keeping its last, partly computed block as a tail when this
+     * table is its only user and the block before it is hashed.
+     */
+    public void release(BlockTable table, int[] tokens, int computedTokens) {
+        int index = computedTokens / blockSize;
+        int inBlock = computedTokens % blockSize;
+        if (inBlock > 0 && index < table.blockCount && index <= table.hashedCount()) {
+            int b = table.blocks()[index];
+            if (refCount[b] == 1 && !registered[b] && tailTokens[b] == null) {
+                long parent = index == 0 ? ROOT : table.sequenceHash(index - 1);
+                Integer old = tails.get(parent);
+                if (old != null) {
+                    discardTail(old); // one tail per parent: the latest
+                }
+                tailTokens[b] = java.util.Arrays.copyOfRange(tokens, index * blockSize, computedTokens);
+                tailParent[b] = parent;
+                tails.put(parent, b);
+            }
+        }
+        release(table);
+    }
+
+    /**
+     * How many tokens of {@code tokens[from .. from + maxTokens)} a tail holds, where {@code from}
+     * is {@code fullBlocks * blockSize} and the tail's parent is the table's block
+     * {@code fullBlocks - 1} (or the start). Changes nothing; 0 if there is no such tail.
+     */
+    public int matchTail(BlockTable table, int fullBlocks, int[] tokens, int maxTokens) {
+        if (fullBlocks > table.hashedCount() || maxTokens <= 0 || tails.isEmpty()) {
+            return 0;
+        }
+        Integer b = tails.get(fullBlocks == 0 ? ROOT : table.sequenceHash(fullBlocks - 1));
+        if (b == null) {
+            return 0;
+        }
+        int[] held = tailTokens[b];
+        int from = fullBlocks * blockSize;
+        int limit = Math.min(held.length, maxTokens);
+        int n = 0;
+        while (n < limit && held[n] == tokens[from + n]) {
+            n++;
+        }
+        return n;
+    }
+
+    /**
+     * Appends the tail found by {@link #matchTail} to the table (whose {@code fullBlocks} leading
+     * blocks are acquired) and takes it over: the block is ACTIVE, no longer a tail.
+     */
+    public void acquireTail(BlockTable table, int fullBlocks) {
+        if (table.blockCount != fullBlocks) {
+            throw new IllegalStateException("acquireTail after " + fullBlocks + " blocks, table has " + table.blockCount);
+        }
+        Integer b = tails.get(fullBlocks == 0 ? ROOT : table.sequenceHash(fullBlocks - 1));
+        if (b == null) {
+            throw new IllegalStateException("no tail after block " + fullBlocks);
+        }
+        forgetTail(b);
+        lruUnlink(b);
+        cachedCount--;
+        refCount[b] = 1;
+        activeCount++;
+        table.append(b);
+    }
+
     /** Takes one more reference on an ACTIVE or CACHED block (a pin). */
     public void retain(int block) {
         if (refCount[block] == 0) {
             if (!registered[block]) {
-                throw new IllegalStateException("cannot retain free block " + block);
+                throw new IllegalStateException("cannot retain free or tail block " + block);
             }
             lruUnlink(block);
             cachedCount--;
@@ -307,7 +405,7 @@ public final class BlockManager {
         }
         if (--refCount[block] == 0) {
             activeCount--;
-            if (registered[block]) {
+            if (registered[block] || tailTokens[block] != null) {
                 lruAppend(block);
                 cachedCount++;
             } else {
@@ -324,9 +422,14 @@ public final class BlockManager {
         while (lruHead != NONE) {
             int b = lruHead;
             lruUnlink(b);
-            unregister(b);
+            if (tailTokens[b] != null) {
+                dropTail(b);
+            } else {
+                unregister(b);
+            }
             freeStack[freeTop++] = b;
         }
+
         cachedCount = 0;
         hashToBlock.forEach((hash, block) -> registered[block] = false);
         hashToBlock.clear();
@@ -370,10 +473,17 @@ public final class BlockManager {
                 registeredCount++;
                 check(hashToBlock.get(blockHash[b]) == b, "registered block %d not mapped by its hash", b);
             }
+            if (tailTokens[b] != null) {
+                check(!registered[b], "tail block %d is also registered", b);
+                check(tailTokens[b].length > 0 && tailTokens[b].length < blockSize, "tail block %d holds %d tokens",
+                        b, tailTokens[b].length);
+                check(Integer.valueOf(b).equals(tails.get(tailParent[b])), "tail block %d not mapped by its parent", b);
+                check(refCount[b] == 0, "tail block %d has refCount %d", b, refCount[b]);
+            }
             if (refCount[b] > 0) {
                 active++;
                 check(!onFree[b] && !onLru[b], "active block %d is also free or cached", b);
-            } else if (registered[b]) {
+            } else if (registered[b] || tailTokens[b] != null) {
                 check(onLru[b] && !onFree[b], "cached block %d is not (only) on the LRU list", b);
             } else {
                 check(onFree[b] && !onLru[b], "free block %d is not (only) on the free stack", b);
@@ -385,6 +495,8 @@ public final class BlockManager {
                 registeredCount, hashToBlock.size());
         check(active + lruLength + freeTop == totalBlocks, "active %d + cached %d + free %d != total %d",
                 active, lruLength, freeTop, totalBlocks);
+        tails.forEach((parent, block) -> check(tailTokens[block] != null && tailParent[block] == parent,
+                "tail entry %s -> %d disagrees with the block", Long.toHexString(parent), block));
         hashToBlock.forEach((hash, block) -> check(registered[block] && blockHash[block] == hash,
                 "map entry %s -> %d disagrees with the block", Long.toHexString(hash), block));
     }
@@ -400,6 +512,25 @@ public final class BlockManager {
         boolean hasParent = from > 0;
         long parent = hasParent ? table.sequenceHash(from - 1) : 0L;
         events.onKvEvent(new KvEvent.Stored(nextEventId++, hasParent, parent, seq, local));
+    }
+
+    /** Forgets that {@code block} is a tail (it stays where it is in the LRU/free structures). */
+    private void forgetTail(int block) {
+        tails.remove(tailParent[block]);
+        tailTokens[block] = null;
+    }
+
+    /** A CACHED tail replaced by a newer one with the same parent: FREE now. */
+    private void discardTail(int block) {
+        forgetTail(block);
+        lruUnlink(block);
+        cachedCount--;
+        freeStack[freeTop++] = block;
+    }
+
+    /** An evicted or cleared tail: no event, the router never knew it. */
+    private void dropTail(int block) {
+        forgetTail(block);
     }
 
     private void register(int block, long hash) {

@@ -622,7 +622,7 @@ public final class Scheduler {
         if (s.state != Sequence.State.FINISHED) {
             unfinished.decrementAndGet();
         }
-        blocks.release(s.table);
+        blocks.release(s.table, s.tokens, s.computed); // its partly computed last block stays as a tail
         s.state = Sequence.State.FINISHED;
     }
 

@@ -264,7 +264,9 @@ final class StepPlanner {
             Sequence s = waiting.peek();
             int hit = blocks.matchPrefix(s.table, (s.tokenCount - 1) / blockSize);
             int cachedAmongHit = blocks.cachedAmongPrefix(s.table, hit);
-            int start = hit * blockSize;
+            // the last token is always computed (its logits are needed)
+            int tail = blocks.matchTail(s.table, hit, s.tokens, s.tokenCount - 1 - hit * blockSize);
+            int start = hit * blockSize + tail;
             int chunk = Math.min(budget, s.tokenCount - start);
             int coverable = (hit + blocks.allocatableBlocks() - cachedAmongHit) * blockSize - start;
             chunk = Math.min(chunk, coverable);
@@ -274,6 +276,9 @@ final class StepPlanner {
             waiting.poll();
             waitingTokens -= s.tokenCount;
             blocks.acquirePrefix(s.table, hit);
+            if (tail > 0) {
+                blocks.acquireTail(s.table, hit);
+            }
             s.computed = start;
             allocateOrThrow(s, start + chunk);
             if (!s.admittedOnce) {
@@ -303,7 +308,7 @@ final class StepPlanner {
 
     private void preempt(Sequence s) {
         running.remove(s);
-        blocks.release(s.table);
+        blocks.release(s.table, s.tokens, s.computed); // readmitted, it may take its tail back
         s.computed = 0;
         s.preemptions++;
         preemptionsTotal++;

@@ -225,6 +225,93 @@ class BlockManagerTest {
     }
 
     @Test
+    void releaseWithTail_partlyComputedLastBlock_isTakenOverByASequenceThatContinuesIt() {
+        BlockManager m = new BlockManager(8, BS, log);
+        int[] first = tokens(0, 10); // blocks 0..1 full, block 2 holds 2 computed tokens
+        BlockTable t1 = table(first);
+        m.allocate(t1, 11);
+        m.commit(t1, 10);
+        int lastBlock = t1.block(2);
+        m.release(t1, first, 10);
+        assertThat(m.tailBlocks()).isEqualTo(1);
+        assertThat(m.cachedBlocks()).isEqualTo(3);
+        m.checkInvariants();
+
+        int[] next = tokens(0, 16); // the same 10 tokens, then 6 more
+        BlockTable t2 = table(next);
+        int hit = m.matchPrefix(t2, (next.length - 1) / BS);
+        assertThat(hit).isEqualTo(2);
+        assertThat(m.matchTail(t2, hit, next, next.length - 1 - hit * BS)).isEqualTo(2);
+        m.acquirePrefix(t2, hit);
+        m.acquireTail(t2, hit);
+        assertThat(t2.blockIds()).containsExactly(0, 1, lastBlock);
+        assertThat(m.tailBlocks()).isZero();
+        assertThat(m.refCount(lastBlock)).isEqualTo(1);
+        m.checkInvariants();
+        assertThat(m.allocate(t2, 16)).isTrue();
+        m.commit(t2, 16);
+        m.release(t2);
+        m.checkInvariants();
+        assertThat(m.activeBlocks()).isZero();
+    }
+
+    @Test
+    void matchTail_divergingTokensOrOtherParent_matchesOnlyTheCommonPart() {
+        BlockManager m = new BlockManager(8, BS, log);
+        int[] first = tokens(0, 7); // block 0 full, tail of 3 tokens (4, 5, 6)
+        BlockTable t1 = table(first);
+        m.allocate(t1, 8);
+        m.commit(t1, 7);
+        m.release(t1, first, 7);
+
+        int[] diverging = {0, 1, 2, 3, 4, 9, 9, 9, 9};
+        BlockTable t2 = table(diverging);
+        assertThat(m.matchTail(t2, 1, diverging, 7)).as("common part of the tail").isEqualTo(1);
+        assertThat(m.matchTail(t2, 1, diverging, 0)).as("last token always computed").isZero();
+        int[] otherParent = {7, 7, 7, 7, 4, 5, 6, 8};
+        BlockTable t3 = table(otherParent);
+        assertThat(m.matchTail(t3, 1, otherParent, 6)).as("a tail belongs to its parent block").isZero();
+        assertThat(m.matchTail(t3, 0, otherParent, 6)).as("no tail at the start").isZero();
+    }
+
+    @Test
+    void tail_evictedLikeACachedBlock_withoutAnEvent() {
+        BlockManager m = new BlockManager(3, BS, log);
+        int[] first = tokens(0, 6); // block 0 full and registered, block 1 a tail of 2 tokens
+        BlockTable t1 = table(first);
+        m.allocate(t1, 7);
+        m.commit(t1, 6);
+        m.release(t1, first, 6);
+        int events = log.events.size();
+        BlockTable big = table(tokens(50, 12));
+        assertThat(m.allocate(big, 12)).isTrue(); // takes the free block, then the tail, then block 0
+        assertThat(m.tailBlocks()).isZero();
+        assertThat(log.events.subList(events, log.events.size())).singleElement()
+                .isInstanceOfSatisfying(KvEvent.Removed.class, r -> assertThat(r.sequenceHashes()).hasSize(1));
+        m.checkInvariants();
+    }
+
+    @Test
+    void releaseWithTail_newerTailOfTheSameParent_replacesTheOlder() {
+        BlockManager m = new BlockManager(8, BS, log);
+        int[] a = {0, 1, 2, 3, 10, 11};
+        int[] b = {0, 1, 2, 3, 20, 21, 22};
+        BlockTable ta = table(a);
+        m.allocate(ta, 6);
+        m.commit(ta, 6);
+        BlockTable tb = table(b);
+        m.acquirePrefix(tb, m.matchPrefix(tb, 1));
+        m.allocate(tb, 7);
+        m.commit(tb, 7);
+        m.release(ta, a, 6);
+        m.release(tb, b, 7);
+        assertThat(m.tailBlocks()).isEqualTo(1);
+        BlockTable probe = table(new int[] {0, 1, 2, 3, 20, 21, 22, 23});
+        assertThat(m.matchTail(probe, 1, new int[] {0, 1, 2, 3, 20, 21, 22, 23}, 7)).isEqualTo(3);
+        m.checkInvariants();
+    }
+
+    @Test
     void release_twice_throwsInsteadOfGoingNegative() {
         BlockManager m = new BlockManager(4, BS, log);
         BlockTable a = table(tokens(0, 4));
@@ -271,9 +358,13 @@ class BlockManagerTest {
                     BlockTable t = new BlockTable(BS, len);
                     t.hashFullBlocks(toks, len);
                     int hit = m.matchPrefix(t, (len - 1) / BS);
+                    int tail = m.matchTail(t, hit, toks, len - 1 - hit * BS);
                     m.acquirePrefix(t, hit);
+                    if (tail > 0) {
+                        m.acquireTail(t, hit);
+                    }
                     if (m.allocate(t, len)) {
-                        m.commit(t, hit * BS + rnd.nextInt(len - hit * BS + 1));
+                        m.commit(t, hit * BS + tail + rnd.nextInt(len - hit * BS - tail + 1));
                         live.add(t);
                         liveTokens.add(toks);
                     } else {
@@ -289,7 +380,11 @@ class BlockManagerTest {
                         m.retain(b);
                         pins.add(b);
                     }
-                    m.release(t);
+                    if (rnd.nextBoolean()) {
+                        m.release(t, toks, rnd.nextInt(toks.length + 1)); // may keep a tail
+                    } else {
+                        m.release(t);
+                    }
                 } else if (kind < 9 && !pins.isEmpty()) {
                     m.release((int) pins.remove(rnd.nextInt(pins.size())));
                 } else if (kind == 9 && rnd.nextInt(10) == 0) {
@@ -304,7 +399,7 @@ class BlockManagerTest {
             m.checkInvariants();
             assertThat(m.activeBlocks()).isZero();
             assertThat(m.freeBlocks() + m.cachedBlocks()).isEqualTo(total);
-            assertThat(m.cachedBlocks()).isEqualTo(m.registeredBlocks());
+            assertThat(m.cachedBlocks()).isEqualTo(m.registeredBlocks() + m.tailBlocks());
         } catch (AssertionError | RuntimeException e) {
             throw new AssertionError("seed " + seed + ": " + e.getMessage(), e);
         }
