@@ -1,13 +1,15 @@
 package dev.tandem.bench;
 
+import dev.tandem.core.TandemException;
+import dev.tandem.runtime.process.ChildProcess;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Where and how a benchmark ran, stated in every report: the command line, the machine (cores,
@@ -70,23 +72,14 @@ public record RunInfo(String commandLine, int cores, String cpuModel, long memor
     }
 
     private static String git(String... args) {
+        List<String> command = new java.util.ArrayList<>();
+        command.add("git");
+        command.addAll(List.of(args));
         try {
-            List<String> command = new java.util.ArrayList<>();
-            command.add("git");
-            command.addAll(List.of(args));
-            Process p = new ProcessBuilder(command).redirectErrorStream(false)
-                    .redirectError(ProcessBuilder.Redirect.DISCARD).start();
-            byte[] out = p.getInputStream().readAllBytes();
-            if (!p.waitFor(5, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                return null;
-            }
-            return p.exitValue() == 0 ? new String(out, StandardCharsets.UTF_8) : null;
-        } catch (IOException e) {
-            return null;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return null;
+            ChildProcess.Finished f = ChildProcess.run(command, Duration.ofSeconds(5));
+            return f.succeeded() ? f.output() : null;
+        } catch (TandemException e) {
+            return null; // no git, or not a checkout
         }
     }
 }

@@ -2,6 +2,9 @@ package dev.tandem.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.tandem.bench.ForwardTimer;
+import dev.tandem.bench.ReadBandwidth;
+import dev.tandem.bench.ServingBench;
 import dev.tandem.core.ConfigException;
 import dev.tandem.core.KvDtype;
 import dev.tandem.core.OutputConstraint;
@@ -10,7 +13,6 @@ import dev.tandem.engine.LlmEngine;
 import dev.tandem.engine.gguf.GgufFile;
 import dev.tandem.engine.mock.ProfileCalibrator;
 import dev.tandem.engine.mock.TimingProfile;
-import dev.tandem.engine.model.ForwardTimer;
 import dev.tandem.engine.model.ModelConfig;
 import dev.tandem.engine.model.Transformer;
 import dev.tandem.engine.ops.KernelPool;

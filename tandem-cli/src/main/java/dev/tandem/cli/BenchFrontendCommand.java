@@ -1,7 +1,7 @@
 package dev.tandem.cli;
 
+import dev.tandem.bench.FrontendOverheadBench;
 import dev.tandem.core.ConfigException;
-import dev.tandem.frontend.FrontendOverheadBench;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;

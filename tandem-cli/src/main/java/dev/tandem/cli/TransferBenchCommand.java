@@ -1,10 +1,10 @@
 package dev.tandem.cli;
 
+import dev.tandem.bench.TransferBench;
 import dev.tandem.core.ConfigException;
 import dev.tandem.core.KvDtype;
 import dev.tandem.core.KvLayout;
 import dev.tandem.core.TransferKind;
-import dev.tandem.runtime.transfer.TransferBench;
 import java.util.List;
 import java.util.Locale;
 import picocli.CommandLine.Command;

@@ -60,6 +60,49 @@ class ServeCommandTest {
         await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(leftBehind(before)).isEmpty());
     }
 
+    /** The mock engine masks its pseudo tokens with the model's grammars: a forced call is a valid call. */
+    @Test
+    void serveMock_forcedToolCallAndJsonSchema_validOutput() throws Exception {
+        ServeCommand cmd = new ServeCommand();
+        new CommandLine(cmd).parseArgs("--model", modelFile(), "--port", "0", "--workers", "1", "--kv-blocks", "256",
+                "--mock", "--mock-speedup", "50");
+        Thread main = Thread.ofPlatform().name("serve-mock-under-test").start(() -> {
+            try {
+                cmd.call();
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        try {
+            await().atMost(Duration.ofSeconds(60)).until(() -> cmd.running != null);
+            String url = cmd.running.url() + "/v1/chat/completions";
+            String tools = "\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", "
+                    + "\"parameters\": {\"type\": \"object\", \"properties\": {\"days\": {\"type\": \"integer\"}}, "
+                    + "\"required\": [\"days\"]}}}], \"tool_choice\": \"required\"";
+            try (HttpClient client = HttpClient.newHttpClient()) {
+                HttpResponse<String> call = client.send(HttpRequest.newBuilder(URI.create(url))
+                        .POST(HttpRequest.BodyPublishers.ofString("{\"messages\": [{\"role\": \"user\", \"content\": "
+                                + "\"Weather?\"}], \"max_tokens\": 100, " + tools + "}")).build(),
+                        HttpResponse.BodyHandlers.ofString());
+                HttpResponse<String> json = client.send(HttpRequest.newBuilder(URI.create(url))
+                        .POST(HttpRequest.BodyPublishers.ofString("{\"messages\": [{\"role\": \"user\", \"content\": "
+                                + "\"x\"}], \"max_tokens\": 60, \"response_format\": {\"type\": \"json_object\"}}"))
+                        .build(), HttpResponse.BodyHandlers.ofString());
+
+                com.fasterxml.jackson.databind.ObjectMapper mapper = new com.fasterxml.jackson.databind.ObjectMapper();
+                var choice = mapper.readTree(call.body()).at("/choices/0");
+                assertThat(choice.get("finish_reason").asText()).as(call.body()).isEqualTo("tool_calls");
+                var arguments = mapper.readTree(choice.at("/message/tool_calls/0/function/arguments").asText());
+                assertThat(arguments.get("days").isInt()).as(call.body()).isTrue();
+                String content = mapper.readTree(json.body()).at("/choices/0/message/content").asText();
+                assertThat(mapper.readTree(content).isObject()).as(json.body()).isTrue();
+            }
+        } finally {
+            cmd.stop.countDown();
+            main.join(Duration.ofSeconds(30));
+        }
+    }
+
     @Test
     void serveHelp_oneKvDefaultAndTheConnectionBounds() {
         String help = Main.newCommandLine().getSubcommands().get("serve").getUsageMessage();

@@ -90,4 +90,77 @@ class BlockHasherTest {
         assertThatThrownBy(() -> BlockHasher.sequenceHashes(new int[4], 0))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("blockSize");
     }
+
+    @Test
+    void sequenceHashes_tokenCountShorterThanTheArray_hashesOnlyThatPrefix() {
+        int[] tokens = new SplittableRandom(3).ints(64, 0, 32_000).toArray();
+        int[] prefix = Arrays.copyOf(tokens, 40);
+
+        assertThat(BlockHasher.sequenceHashes(tokens, 40, 16)).containsExactly(BlockHasher.sequenceHashes(prefix, 16));
+        assertThat(BlockHasher.localHashes(tokens, 40, 16)).hasSize(2);
+    }
+
+    @Test
+    void sequenceHashes_emptyPromptOrNoLocalHashes_empty() {
+        assertThat(BlockHasher.sequenceHashes(new int[0], 16)).isEmpty();
+        assertThat(BlockHasher.sequenceHashes(new long[0])).isEmpty();
+    }
+
+    @Test
+    void sequenceHashes_blockSizeOne_everyTokenItsOwnChainedBlock() {
+        int[] tokens = {7, 7, 7};
+        long[] seq = BlockHasher.sequenceHashes(tokens, 1);
+        long local = BlockHasher.localHash(tokens, 0, 1);
+
+        assertThat(seq).containsExactly(local, BlockHasher.chain(local, local),
+                BlockHasher.chain(BlockHasher.chain(local, local), local));
+        assertThat(seq).as("the same token at another position is another block").doesNotHaveDuplicates();
+    }
+
+    @Test
+    void localHash_negativeId_hashedAsItsUnsigned32BitPattern() {
+        byte[] le = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(-1).array();
+
+        assertThat(BlockHasher.localHash(new int[] {-1}, 0, 1)).isEqualTo(BlockHasher.xxh3(le));
+        assertThat(le).containsOnly((byte) 0xFF);
+    }
+
+    @Test
+    void localHash_offsetIntoTheArray_sameAsTheBlockAlone() {
+        int[] tokens = {1, 2, 3, 4, 5, 6};
+        assertThat(BlockHasher.localHash(tokens, 2, 3)).isEqualTo(BlockHasher.localHash(new int[] {3, 4, 5}, 0, 3));
+        assertThat(BlockHasher.localHashes(tokens, 6, 3))
+                .containsExactly(BlockHasher.localHash(tokens, 0, 3), BlockHasher.localHash(tokens, 3, 3));
+    }
+
+    @Test
+    void sequenceHashes_oneTokenChangedInBlockK_hashesBeforeKStayAllFromKOnChange() {
+        SplittableRandom random = new SplittableRandom(11);
+        for (int round = 0; round < 50; round++) {
+            int blockSize = 1 + random.nextInt(32);
+            int blocks = 1 + random.nextInt(8);
+            int[] a = random.ints((long) blocks * blockSize, 0, 50_000).toArray();
+            int[] b = a.clone();
+            int changed = random.nextInt(a.length);
+            b[changed] ^= 1 + random.nextInt(1000);
+            long[] ha = BlockHasher.sequenceHashes(a, blockSize);
+            long[] hb = BlockHasher.sequenceHashes(b, blockSize);
+            int k = changed / blockSize;
+            for (int i = 0; i < blocks; i++) {
+                if (i < k) {
+                    assertThat(hb[i]).as("round %d block %d before the change at block %d", round, i, k).isEqualTo(ha[i]);
+                } else {
+                    assertThat(hb[i]).as("round %d block %d from the change at block %d", round, i, k).isNotEqualTo(ha[i]);
+                }
+            }
+        }
+    }
+
+    @Test
+    void fullBlocks_negativeBlockSize_refusedNamingIt() {
+        assertThatThrownBy(() -> BlockHasher.fullBlocks(10, -4))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("got -4");
+        assertThat(BlockHasher.fullBlocks(31, 16)).isEqualTo(1);
+        assertThat(BlockHasher.fullBlocks(32, 16)).isEqualTo(2);
+    }
 }

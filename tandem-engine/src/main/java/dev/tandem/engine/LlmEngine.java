@@ -161,6 +161,20 @@ public final class LlmEngine implements Engine {
     }
 
     /**
+     * Any thread: true if pin {@code pinId} holds blocks [{@code firstBlock},
+     * {@code firstBlock + blockCount}) and lives at least {@code marginNanos} more (the read
+     * guard of the pool's transfer servers).
+     */
+    public boolean pinCovers(long pinId, int firstBlock, int blockCount, long marginNanos) {
+        return scheduler.pinCovers(pinId, firstBlock, blockCount, marginNanos);
+    }
+
+    /** Any thread: prompt pins held and not expired. */
+    public int activePins() {
+        return scheduler.activePins();
+    }
+
+    /**
      * Reserves blocks for {@code request}'s prompt, reusing this engine's own cached prefix; the
      * caller copies the other blocks' bytes into {@link #pool()} and then calls
      * {@link #startImported}. Fails with UNAVAILABLE if the blocks or a sequence slot are not free.

@@ -65,6 +65,11 @@ public final class LoadedModel implements AutoCloseable {
         return gguf;
     }
 
+    /** Constrained decoding over this model's vocabulary (shared by its engines, mock ones too). */
+    public Grammars grammars() {
+        return grammars;
+    }
+
     public Tokenizer tokenizer() {
         return tokenizer;
     }

@@ -15,13 +15,25 @@ public final class PromptPin {
     private final String requestId;
     private final int promptTokens;
     private final int[] blockIds;
+    private final long[] sequenceHashes;
     private final long expiresAtNanos;
 
-    public PromptPin(long pinId, String requestId, int promptTokens, int[] blockIds, long expiresAtNanos) {
+    /**
+     * @param sequenceHashes the blocks' sequence hashes as the engine computed them for its prefix
+     *                       cache, same length as {@code blockIds}; a block the prompt does not
+     *                       fill carries 0
+     */
+    public PromptPin(long pinId, String requestId, int promptTokens, int[] blockIds, long[] sequenceHashes,
+                     long expiresAtNanos) {
+        if (sequenceHashes.length != blockIds.length) {
+            throw new IllegalArgumentException("pin " + pinId + ": " + blockIds.length + " blocks but "
+                    + sequenceHashes.length + " hashes");
+        }
         this.pinId = pinId;
         this.requestId = requestId;
         this.promptTokens = promptTokens;
         this.blockIds = blockIds.clone();
+        this.sequenceHashes = sequenceHashes.clone();
         this.expiresAtNanos = expiresAtNanos;
     }
 
@@ -41,6 +53,11 @@ public final class PromptPin {
     /** A copy of the pinned block ids, in position order. */
     public int[] blockIds() {
         return blockIds.clone();
+    }
+
+    /** A copy of the blocks' sequence hashes (0 for a block the prompt does not fill). */
+    public long[] sequenceHashes() {
+        return sequenceHashes.clone();
     }
 
     public int blockCount() {

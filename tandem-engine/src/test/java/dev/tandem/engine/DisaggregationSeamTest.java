@@ -95,6 +95,39 @@ class DisaggregationSeamTest {
     }
 
     @Test
+    void pinCovers_pinnedBlocksUntilTheMarginBeforeExpiry_thenNothingAfterRelease() {
+        HistoryModelRunner runner = new HistoryModelRunner(VOCAB, 256);
+        try (LlmEngine engine = driven(runner, config(32, 64, 4).withPinTtlMs(1_000), clock)) {
+            List<PromptPin> pins = new ArrayList<>();
+            engine.submit(GenerateRequest.greedy("req", prompt(1, 10, VOCAB), 1), new RecordingSink(clock::nanoTime), pins::add);
+            runToIdle(engine);
+            PromptPin pin = pins.getFirst();
+            int[] sorted = pin.blockIds();
+            java.util.Arrays.sort(sorted);
+            int outside = java.util.stream.IntStream.range(0, 32)
+                    .filter(b -> java.util.Arrays.binarySearch(sorted, b) < 0).findFirst().orElseThrow();
+            long margin = 200_000_000L;
+
+            assertThat(engine.activePins()).isEqualTo(1);
+            for (int b : pin.blockIds()) {
+                assertThat(engine.pinCovers(pin.pinId(), b, 1, margin)).as("block %d", b).isTrue();
+            }
+            assertThat(engine.pinCovers(pin.pinId(), outside, 1, margin)).as("a block the pin does not hold").isFalse();
+            assertThat(engine.pinCovers(pin.pinId() + 1, pin.blockIds()[0], 1, margin)).as("another pin id").isFalse();
+
+            clock.advanceBy(1_000_000_000L - margin);
+            assertThat(engine.pinCovers(pin.pinId(), pin.blockIds()[0], 1, margin))
+                    .as("a read starting within the margin of the expiry").isFalse();
+            assertThat(engine.activePins()).as("not expired yet").isEqualTo(1);
+
+            assertThat(engine.releasePin(pin.pinId()).join()).isTrue();
+            assertThat(engine.activePins()).isZero();
+            assertThat(engine.pinCovers(pin.pinId(), pin.blockIds()[0], 1, 0)).isFalse();
+            engine.checkInvariants();
+        }
+    }
+
+    @Test
     void pin_requestCancelled_pinsNothing() {
         HistoryModelRunner runner = new HistoryModelRunner(VOCAB, 256);
         try (LlmEngine engine = driven(runner, config(32, 64, 4), clock)) {

@@ -4,13 +4,18 @@ import dev.tandem.core.FinishReason;
 import dev.tandem.core.GeneratedToken;
 import dev.tandem.core.Usage;
 import dev.tandem.frontend.text.StopMatcher;
+import dev.tandem.engine.tokenizer.ChatMessage;
 import dev.tandem.frontend.text.TextModel;
+import dev.tandem.frontend.tools.ToolCallDelta;
+import dev.tandem.frontend.tools.ToolCallFormat;
+import dev.tandem.frontend.tools.ToolCallParser;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The output side of one choice: token bytes to whole characters, stop strings, token counting
- * and logprobs, in arrival order.
+ * The output side of one choice: token bytes to whole characters, stop strings, function calls
+ * (when the request has tools: {@link ToolCallParser} splits the text after stop strings into
+ * content and calls), token counting and logprobs, in arrival order.
  *
  * <p>Owned by the request thread; the engine thread never touches it (it only queues events).
  */
@@ -33,8 +38,23 @@ final class ChoiceState {
     private Usage engineUsage;
     private long lastTokenNs;
 
-    ChoiceState(int index, TextModel text, List<String> stopStrings, boolean logprobs, boolean keepText) {
+    /** Splits the text into content and calls; null without tools. */
+    private final ToolCallParser tools;
+    private final ToolCallFormat format;
+    private final TextModel text;
+    /** The whole reply's calls (non-streamed responses), by index. */
+    private final List<String[]> calls = new ArrayList<>(); // {id, name, arguments}
+
+    /**
+     * @param tools  the reply's function-call parser, or null when the request has no tools
+     * @param format the model's tool-call format (its markers that are control tokens become text)
+     */
+    ChoiceState(int index, TextModel text, List<String> stopStrings, boolean logprobs, boolean keepText,
+                ToolCallParser tools, ToolCallFormat format) {
         this.index = index;
+        this.text = text;
+        this.tools = tools;
+        this.format = format;
         this.decoder = text.newDecoder();
         this.stops = new StopMatcher(stopStrings);
         this.logprobs = logprobs;
@@ -42,9 +62,10 @@ final class ChoiceState {
     }
 
     /** What one event changed for the client. */
-    record Delta(int choice, String text, List<GeneratedToken> tokens, List<Integer> offsets, String finishReason) {
+    record Delta(int choice, String text, List<ToolCallDelta> toolCalls, List<GeneratedToken> tokens,
+                 List<Integer> offsets, String finishReason) {
         boolean isEmpty() {
-            return text.isEmpty() && tokens.isEmpty() && finishReason == null;
+            return text.isEmpty() && toolCalls.isEmpty() && tokens.isEmpty() && finishReason == null;
         }
     }
 
@@ -66,12 +87,46 @@ final class ChoiceState {
             allOffsets.add(decodedChars);
         }
         String piece = decoder.next(token.tokenId());
-        decodedChars += piece.length();
-        String out = emit(stops.push(piece));
-        if (stops.stopped()) {
-            finishReason = FinishReason.STOP.openAiName();
+        if (tools != null && piece.isEmpty() && text.tokenBytes(token.tokenId()).length == 0
+                && format.isMarker(text.tokenText(token.tokenId()))) {
+            piece = text.tokenText(token.tokenId()); // a control token that opens calls
         }
-        return new Delta(index, out, tokens, offsets, finishReason);
+        decodedChars += piece.length();
+        ToolCallParser.Output out = split(stops.push(piece), false);
+        if (stops.stopped()) {
+            out = concat(out, split("", true));
+            finishReason = finish(FinishReason.STOP);
+        }
+        return new Delta(index, emit(out), out.calls(), tokens, offsets, finishReason);
+    }
+
+    /** Content and calls in {@code released}; with {@code end}, what the parser still held. */
+    private ToolCallParser.Output split(String released, boolean end) {
+        if (tools == null) {
+            return new ToolCallParser.Output(released, List.of());
+        }
+        ToolCallParser.Output o = tools.push(released);
+        return end ? concat(o, tools.finish()) : o;
+    }
+
+    private static ToolCallParser.Output concat(ToolCallParser.Output a, ToolCallParser.Output b) {
+        if (b.isEmpty()) {
+            return a;
+        }
+        if (a.isEmpty()) {
+            return b;
+        }
+        List<ToolCallDelta> both = new ArrayList<>(a.calls());
+        both.addAll(b.calls());
+        return new ToolCallParser.Output(a.content() + b.content(), both);
+    }
+
+    /** OpenAI's name for how the choice ended: {@code tool_calls} when it stopped after calls. */
+    private String finish(FinishReason reason) {
+        if (reason == FinishReason.STOP && tools != null && tools.callCount() > 0) {
+            return "tool_calls";
+        }
+        return reason.openAiName();
     }
 
     /**
@@ -85,13 +140,15 @@ final class ChoiceState {
             return null;
         }
         String tail = stops.push(decoder.finish());
+        FinishReason ended = reason;
         if (stops.stopped()) {
-            finishReason = FinishReason.STOP.openAiName();
+            ended = FinishReason.STOP;
         } else {
             tail += stops.finish();
-            finishReason = reason.openAiName();
         }
-        return new Delta(index, emit(tail), List.of(), List.of(), finishReason);
+        ToolCallParser.Output out = split(tail, true);
+        finishReason = finish(ended);
+        return new Delta(index, emit(out), out.calls(), List.of(), List.of(), finishReason);
     }
 
     /** The engine failed this choice; the request fails as a whole. */
@@ -99,11 +156,18 @@ final class ChoiceState {
         engineDone = true;
     }
 
-    private String emit(String s) {
+    private String emit(ToolCallParser.Output out) {
         if (fullText != null) {
-            fullText.append(s);
+            fullText.append(out.content());
+            for (ToolCallDelta d : out.calls()) {
+                if (d.index() == calls.size()) {
+                    calls.add(new String[] {d.id(), d.name(), d.arguments()});
+                } else {
+                    calls.get(d.index())[2] += d.arguments();
+                }
+            }
         }
-        return s;
+        return out.content();
     }
 
     int index() {
@@ -140,6 +204,15 @@ final class ChoiceState {
 
     String fullText() {
         return fullText == null ? "" : fullText.toString();
+    }
+
+    /** The whole reply's function calls (non-streamed responses). */
+    List<ChatMessage.ToolCall> toolCalls() {
+        List<ChatMessage.ToolCall> out = new ArrayList<>(calls.size());
+        for (String[] c : calls) {
+            out.add(new ChatMessage.ToolCall(c[0], c[1], c[2]));
+        }
+        return out;
     }
 
     List<GeneratedToken> allTokens() {

@@ -102,9 +102,8 @@ final class CompletionHandler {
             List<RoutedRequest> selections = new ArrayList<>(prepared.prompts().size());
             List<Dispatcher.Plan> plans = new ArrayList<>(prepared.prompts().size());
             route(requestId, spec, prepared, candidates, model.name(), routes, selections, plans);
-            Generation g = Generation.start(requestId, spec, prepared.prompts(), selections, routes, plans,
-                    prepared.maxTokens(), model.text(), !spec.stream(), dispatcher, model.name(),
-                    first.blockSizeTokens());
+            Generation g = Generation.start(requestId, spec, prepared, selections, routes, plans, model.text(),
+                    !spec.stream(), dispatcher, model.name(), first.blockSizeTokens());
             running.add(g);
             try {
                 ResponseWriter writer = new ResponseWriter(endpoint, requestId,
@@ -156,8 +155,8 @@ final class CompletionHandler {
                         out = out != null ? out : openStream(res);
                         boolean withRole = spec.endpoint() == Endpoint.CHAT && !roleSent[d.choice()];
                         roleSent[d.choice()] = true;
-                        writer.chunk(out, d.choice(), withRole, d.text(), spec.logprobs() ? d.tokens() : null,
-                                d.offsets(), spec.topLogprobs(), d.finishReason());
+                        writer.chunk(out, d.choice(), withRole, d.text(), d.toolCalls(),
+                                spec.logprobs() ? d.tokens() : null, d.offsets(), spec.topLogprobs(), d.finishReason());
                         wrote = true;
                     }
                 }
@@ -213,7 +212,7 @@ final class CompletionHandler {
         for (int c = 0; c < g.choiceCount(); c++) {
             ChoiceState s = g.choice(c);
             List<GeneratedToken> tokens = spec.logprobs() ? s.allTokens() : List.of();
-            results.add(new ChoiceResult(c, s.fullText(), s.finishReason(), tokens,
+            results.add(new ChoiceResult(c, s.fullText(), s.toolCalls(), s.finishReason(), tokens,
                     spec.logprobs() ? s.allOffsets() : List.of()));
         }
         recordTokens(g);

@@ -13,8 +13,10 @@ import dev.tandem.core.TandemException;
 import dev.tandem.core.TokenSink;
 import dev.tandem.core.Usage;
 import dev.tandem.frontend.openai.ApiException;
-import dev.tandem.runtime.rpc.PrefillService;
+import dev.tandem.runtime.PrefillFallback;
 import dev.tandem.runtime.metrics.DisaggMetrics;
+import dev.tandem.runtime.rpc.PrefillService;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -22,7 +24,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 import static java.lang.System.Logger.Level.INFO;
-import static java.lang.System.Logger.Level.WARNING;
 
 /**
  * Decides, per prompt, whether a prefill worker computes it (disaggregated) or the decode worker
@@ -49,11 +50,14 @@ import static java.lang.System.Logger.Level.WARNING;
  *   <li>P unreachable (WORKER_LOST), past {@code prefillTimeoutMs} (the prefill is cancelled),
  *       or failed: {@code tandem_disagg_fallbacks_total{reason=prefill_unreachable|prefill_timeout|
  *       prefill_failed}} and D receives the plain request (a local prefill); with
- *       {@code enforceDisagg} the choice fails with UNAVAILABLE (503) instead.</li>
+ *       {@code enforceDisagg} the choice fails with UNAVAILABLE (503) instead; the rule is
+ *       {@code PrefillFallback}'s, which the decode worker follows too.</li>
  *   <li>The pull fails on D (P died during the transfer, ...): D itself falls back, see
  *       {@code KvImporter}.</li>
- *   <li>D lost mid-stream: the request thread calls {@link #migrate} with the prompt plus the
- *       tokens already received; the new stream continues the same choice.</li>
+ *   <li>D lost mid-stream: the request thread ({@code Generation}) calls {@link #migrate} with
+ *       the tokens already received; migration is decided here (the limit, the budget left),
+ *       and the prompt plus those tokens is routed and launched like a new request; the new
+ *       stream continues the same choice.</li>
  *   <li>The client goes away ({@link RequestHandle#cancel()}): during the prefill the prefill is
  *       cancelled (P frees its blocks, or releases the pin if it had just made it); a handle
  *       that arrives after the cancel is released here; once D has the request, D's cancel frees
@@ -83,8 +87,20 @@ final class Dispatcher {
         }
     }
 
-    /** A migrated stream: its new routing decision and its handle. */
-    record Relaunch(RoutedRequest decode, RequestHandle handle) {
+    /** What became of a stream whose decode worker was lost (see {@link #migrate}). */
+    sealed interface Migration permits Moved, AlreadyComplete, Stays {
+    }
+
+    /** It goes on on another decode worker: its new routing decision and handle. */
+    record Moved(RoutedRequest decode, RequestHandle handle) implements Migration {
+    }
+
+    /** Every token had arrived; only the finish was lost: the stream ends with {@code length}. */
+    record AlreadyComplete(Usage usage) implements Migration {
+    }
+
+    /** It cannot move (the migration limit is reached, or no other worker serves the model): it fails. */
+    record Stays(String why) implements Migration {
     }
 
     private final DispatchConfig config;
@@ -97,14 +113,6 @@ final class Dispatcher {
         this.selector = selector;
         this.workers = workers;
         this.metrics = metrics;
-    }
-
-    DispatchConfig config() {
-        return config;
-    }
-
-    DisaggMetrics metrics() {
-        return metrics;
     }
 
     /**
@@ -164,30 +172,50 @@ final class Dispatcher {
     }
 
     /**
-     * Re-issues a stream whose decode worker was lost: {@code continued} is the original request
-     * with the tokens already streamed appended to its prompt (and its budget reduced); it goes
-     * to another decode worker, routed and planned like a new request.
+     * Moves a stream whose decode worker was lost to another decode worker: {@code original}'s
+     * prompt plus the {@code receivedCount} tokens already streamed ({@code received}), with the
+     * rest of its token budget, routed and planned like a new request, so the client's stream goes
+     * on with neither a repeat nor a gap. Counted in {@code tandem_frontend_migrations_total{outcome}}.
      *
-     * @param routes the request's routing decisions; the new one joins them (and is closed with them)
-     * @throws ApiException 503 when no other decode worker serves the model
+     * @param migrationsSoFar how often this stream has moved already (the limit is the config's)
+     * @param routes          the request's routing decisions; the new one joins them (and is closed with them)
      */
-    Relaunch migrate(GenerateRequest continued, String lostWorkerId, String model, int blockSize, String user,
-                     TokenSink sink, RoutedRequests routes) {
+    Migration migrate(GenerateRequest original, int[] received, int receivedCount, int migrationsSoFar,
+                      String lostWorkerId, String model, int blockSize, String user, TokenSink sink,
+                      RoutedRequests routes) {
+        if (migrationsSoFar >= config.migrationLimit()) {
+            metrics.migration("limit_reached");
+            return new Stays("the stream moved " + migrationsSoFar + " times already");
+        }
+        int remaining = original.maxTokens() - receivedCount;
+        if (remaining < 1) {
+            return new AlreadyComplete(new Usage(original.promptLength(), 0, 0, receivedCount));
+        }
+        int[] prompt = Arrays.copyOf(original.promptTokens(), original.promptLength() + receivedCount);
+        System.arraycopy(received, 0, prompt, original.promptLength(), receivedCount);
+        GenerateRequest continued = original.continueWith(original.requestId() + "-m" + (migrationsSoFar + 1), prompt,
+                remaining);
         List<Worker> candidates = workers.servingModel(model).stream().filter(w -> !w.id().equals(lostWorkerId))
                 .toList();
-        if (candidates.isEmpty()) {
-            throw ApiException.unavailable("[req=" + continued.requestId() + "] worker " + lostWorkerId
-                    + " was lost and no other worker serves model '" + model + "'");
+        try {
+            if (candidates.isEmpty()) {
+                throw ApiException.unavailable("[req=" + continued.requestId() + "] worker " + lostWorkerId
+                        + " was lost and no other worker serves model '" + model + "'");
+            }
+            RoutingRequest routing = new RoutingRequest(continued.requestId(),
+                    BlockHasher.sequenceHashes(prompt, blockSize), prompt.length, user);
+            RoutedRequest decode = routes.add(selector.select(routing, candidates));
+            Plan plan = plan(routing, decode, continued.maxTokens(), model);
+            if (plan.remote()) {
+                routes.add(plan.prefill());
+            }
+            Moved moved = new Moved(decode, launch(plan, continued, sink));
+            metrics.migration("migrated");
+            return moved;
+        } catch (ApiException | RequestException e) {
+            metrics.migration("no_worker");
+            return new Stays(e.getMessage());
         }
-        int[] tokens = continued.promptTokens();
-        RoutingRequest routing = new RoutingRequest(continued.requestId(), BlockHasher.sequenceHashes(tokens, blockSize),
-                tokens.length, user);
-        RoutedRequest decode = routes.add(selector.select(routing, candidates));
-        Plan plan = plan(routing, decode, continued.maxTokens(), model);
-        if (plan.remote()) {
-            routes.add(plan.prefill());
-        }
-        return new Relaunch(decode, launch(plan, continued, sink));
     }
 
     /** The prefill worker's request-plane address for the decode worker's release; empty in process. */
@@ -299,25 +327,9 @@ final class Dispatcher {
 
         private void fallBack(String reason, String why) {
             metrics.fallback(reason);
-            if (config.enforceDisagg()) {
-                LOG.log(WARNING, "[req={0}] {1}; remote prefill is enforced: failing the request", request.requestId(),
-                        why);
-                sink.onError(new RequestException(RequestException.Kind.UNAVAILABLE, "[req=" + request.requestId()
-                        + "] remote prefill is enforced (--enforce-disagg) and " + why));
-                return;
-            }
-            LOG.log(INFO, "[req={0}] {1}; worker {2} prefills locally", request.requestId(), why,
-                    plan.decode().worker().id());
             synchronized (this) {
-                if (cancelled) {
-                    sink.onFinish(FinishReason.CANCELLED, new Usage(request.promptLength(), 0, 0, 0));
-                    return;
-                }
-                try {
-                    decode = plan.decode().worker().engine().submit(request, sink);
-                } catch (RequestException e) {
-                    sink.onError(e);
-                }
+                decode = PrefillFallback.prefillLocally(request, why, config.enforceDisagg(),
+                        plan.decode().worker().engine(), plan.decode().worker().id(), sink, () -> cancelled);
             }
         }
 

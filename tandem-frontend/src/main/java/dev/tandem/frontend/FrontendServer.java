@@ -51,6 +51,11 @@ import java.util.function.IntSupplier;
  * Shutdown ({@link #close()}) stops admitting, lets running requests finish for the grace period,
  * cancels what is left, and stops the listener.
  *
+ * <h2>Size</h2>
+ * Over 500 lines on purpose: the HTTP edges (body deadlines, oversized bodies, connection
+ * bounds, Helidon's own error answers) each need a few lines against the same server and
+ * routing; the request pipeline itself is {@link CompletionHandler}.
+ *
  * <h2>Concurrency</h2>
  * Safe for concurrent use; request state is confined to request threads.
  */

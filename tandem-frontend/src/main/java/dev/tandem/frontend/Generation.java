@@ -12,10 +12,13 @@ import dev.tandem.core.Usage;
 import dev.tandem.frontend.openai.ApiException;
 import dev.tandem.frontend.openai.CompletionSpec;
 import dev.tandem.frontend.text.TextModel;
-import dev.tandem.runtime.metrics.DisaggMetrics;
+import dev.tandem.frontend.tools.ToolCallFormat;
+import dev.tandem.frontend.tools.ToolCallParser;
+import dev.tandem.frontend.tools.ToolSet;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -75,7 +78,8 @@ final class Generation {
     private ApiException failure;
 
     private Generation(String requestId, CompletionSpec spec, List<PreparedPrompt> prompts,
-                       List<RoutedRequest> selections, RoutedRequests routes, TextModel text, boolean keepText, Dispatcher dispatcher, String model, int blockSize) {
+                       List<RoutedRequest> selections, RoutedRequests routes, TextModel text, boolean keepText,
+                       ToolCallFormat format, Dispatcher dispatcher, String model, int blockSize) {
         this.requestId = requestId;
         this.spec = spec;
         this.prompts = prompts;
@@ -92,7 +96,10 @@ final class Generation {
         this.workerOf = new String[choices.length];
         this.migrations = new int[choices.length];
         for (int c = 0; c < choices.length; c++) {
-            choices[c] = new ChoiceState(c, text, spec.stop(), spec.logprobs(), keepText);
+            ToolSet tools = spec.tools();
+            ToolCallParser parser = tools != null && tools.callsAllowed()
+                    ? new ToolCallParser(format, tools.parallel(), Generation::callId) : null;
+            choices[c] = new ChoiceState(c, text, spec.stop(), spec.logprobs(), keepText, parser, format);
             received[c] = new int[16];
         }
     }
@@ -105,12 +112,13 @@ final class Generation {
      *
      * @throws ApiException if an engine refuses a sequence (every submitted one is cancelled)
      */
-    static Generation start(String requestId, CompletionSpec spec, List<PreparedPrompt> prompts,
+    static Generation start(String requestId, CompletionSpec spec, Preprocessor.Prepared prepared,
                             List<RoutedRequest> selections, RoutedRequests routes, List<Dispatcher.Plan> plans,
-                            int maxTokens, TextModel text,
-                            boolean keepText, Dispatcher dispatcher, String model, int blockSize) {
-        Generation g = new Generation(requestId, spec, prompts, selections, routes, text, keepText, dispatcher, model,
-                blockSize);
+                            TextModel text, boolean keepText, Dispatcher dispatcher, String model, int blockSize) {
+        List<PreparedPrompt> prompts = prepared.prompts();
+        int maxTokens = prepared.maxTokens();
+        Generation g = new Generation(requestId, spec, prompts, selections, routes, text, keepText, prepared.format(),
+                dispatcher, model, blockSize);
         int n = spec.n();
         try {
             for (int p = 0; p < prompts.size(); p++) {
@@ -120,7 +128,7 @@ final class Generation {
                             : spec.sampling().withSeed(spec.sampling().seed() + i);
                     GenerateRequest request = new GenerateRequest(requestId + "-" + c, prompts.get(p).tokens(),
                             sampling, maxTokens, spec.stopTokenIdArray(), spec.ignoreEos(), spec.topLogprobs())
-                            .withConstraint(spec.constraint());
+                            .withConstraint(prepared.constraint());
                     g.requests[c] = request;
                     g.workerOf[c] = plans.get(p).decode().worker().id();
                     g.handles[c] = dispatcher.launch(plans.get(p), request, g.sink(c));
@@ -134,6 +142,17 @@ final class Generation {
             throw ApiException.internal("[req=" + requestId + "] a worker refused the request: " + e.getMessage());
         }
         return g;
+    }
+
+    /** A new function call id: {@code call_} and 24 random letters and digits. */
+    static String callId() {
+        String alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        StringBuilder sb = new StringBuilder("call_");
+        ThreadLocalRandom r = ThreadLocalRandom.current();
+        for (int i = 0; i < 24; i++) {
+            sb.append(alphabet.charAt(r.nextInt(alphabet.length())));
+        }
+        return sb.toString();
     }
 
     private TokenSink sink(int choice) {
@@ -212,46 +231,32 @@ final class Generation {
     }
 
     /**
-     * Moves choice {@code c}, whose worker was lost, to another decode worker: its prompt plus the
-     * tokens already received, with the rest of its token budget, so the client's stream goes on
-     * with neither a repeat nor a gap. False when the migration limit is reached or no worker can
-     * take it (the request then fails as before).
+     * Moves choice {@code c}, whose worker was lost, to another decode worker ({@link
+     * Dispatcher#migrate} decides and launches). False when it cannot move (the request then
+     * fails as before).
      */
     private boolean migrate(int c, RequestException lost) {
-        DisaggMetrics metrics = dispatcher.metrics();
-        if (migrations[c] >= dispatcher.config().migrationLimit()) {
-            metrics.migration("limit_reached");
-            return false;
-        }
-        GenerateRequest original = requests[c];
-        int k = receivedCount[c];
-        int remaining = original.maxTokens() - k;
-        if (remaining < 1) {
-            // every token arrived, only the finish was lost
-            events.offer(new FinishEvent(c, FinishReason.LENGTH, new Usage(original.promptLength(), 0, 0, k),
-                    System.nanoTime()));
-            return true;
-        }
-        int[] prompt = Arrays.copyOf(original.promptTokens(), original.promptLength() + k);
-        System.arraycopy(received[c], 0, prompt, original.promptLength(), k);
-        GenerateRequest next = original.continueWith(original.requestId() + "-m" + (migrations[c] + 1), prompt,
-                remaining);
-        Dispatcher.Relaunch r;
-        try {
-            r = dispatcher.migrate(next, workerOf[c], model, blockSize, spec.user(), sink(c), routes);
-        } catch (ApiException | RequestException e) {
-            metrics.migration("no_worker");
-            LOG.log(System.Logger.Level.WARNING, "[req={0}] worker {1} was lost and the stream cannot move: {2}",
-                    requestId, workerOf[c], e.getMessage());
-            return false;
-        }
-        migrations[c]++;
-        metrics.migration("migrated");
-        LOG.log(System.Logger.Level.WARNING, "[req={0}] choice {1}: worker {2} lost after {3} tokens ({4}); "
-                + "continuing on worker {5}", requestId, c, workerOf[c], k, lost.getMessage(), r.decode().worker().id());
-        handles[c] = r.handle();
-        workerOf[c] = r.decode().worker().id();
-        return true;
+        return switch (dispatcher.migrate(requests[c], received[c], receivedCount[c], migrations[c], workerOf[c], model,
+                blockSize, spec.user(), sink(c), routes)) {
+            case Dispatcher.Moved m -> {
+                migrations[c]++;
+                LOG.log(System.Logger.Level.WARNING, "[req={0}] choice {1}: worker {2} lost after {3} tokens ({4}); "
+                        + "continuing on worker {5}", requestId, c, workerOf[c], receivedCount[c], lost.getMessage(),
+                        m.decode().worker().id());
+                handles[c] = m.handle();
+                workerOf[c] = m.decode().worker().id();
+                yield true;
+            }
+            case Dispatcher.AlreadyComplete done -> {
+                events.offer(new FinishEvent(c, FinishReason.LENGTH, done.usage(), System.nanoTime()));
+                yield true;
+            }
+            case Dispatcher.Stays stays -> {
+                LOG.log(System.Logger.Level.WARNING, "[req={0}] worker {1} was lost and the stream cannot move: {2}",
+                        requestId, workerOf[c], stays.why());
+                yield false;
+            }
+        };
     }
 
     /** Fails the request (if it has not failed already) and cancels every sequence. */

@@ -1,17 +1,22 @@
 package dev.tandem.frontend;
 
+import dev.tandem.core.OutputConstraint;
 import dev.tandem.core.RequestException;
+import dev.tandem.engine.grammar.SchemaCompiler;
 import dev.tandem.frontend.openai.ApiException;
 import dev.tandem.frontend.openai.CompletionSpec;
 import dev.tandem.frontend.openai.Endpoint;
 import dev.tandem.frontend.openai.Prompt;
 import dev.tandem.frontend.text.TextModel;
+import dev.tandem.frontend.tools.ToolCallFormat;
+import dev.tandem.frontend.tools.ToolConversation;
+import dev.tandem.frontend.tools.ToolSet;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Chat template, tokenisation and block hashing of one request, plus the checks that need
- * tokens: ids inside the vocabulary, and prompt plus {@code max_tokens} inside the context.
+ * Chat template (with the request's functions, see {@link ToolConversation}), tokenisation and
+ * block hashing of one request, the output constraint, plus the checks that need tokens: ids inside the vocabulary, and prompt plus {@code max_tokens} inside the context.
  * Stateless.
  */
 final class Preprocessor {
@@ -21,12 +26,16 @@ final class Preprocessor {
     private Preprocessor() {
     }
 
-    /** Prompts ready to route, and the token budget per choice. */
-    record Prepared(List<PreparedPrompt> prompts, int maxTokens) {
+    /**
+     * Prompts ready to route, the token budget per choice, the output constraint (the
+     * {@code response_format}'s, or a forced tool call's) and the model's tool-call format.
+     */
+    record Prepared(List<PreparedPrompt> prompts, int maxTokens, OutputConstraint constraint, ToolCallFormat format) {
     }
 
     static Prepared prepare(CompletionSpec spec, TextModel text, int contextLength, int blockSizeTokens) {
-        List<int[]> tokenLists = tokenize(spec, text);
+        ToolCallFormat format = ToolCallFormat.detect(text.chatTemplateSource());
+        List<int[]> tokenLists = tokenize(spec, text, format);
         String param = spec.endpoint() == Endpoint.CHAT ? "messages" : "prompt";
         int longest = 0;
         for (int[] ids : tokenLists) {
@@ -40,13 +49,30 @@ final class Preprocessor {
         for (int[] ids : tokenLists) {
             prompts.add(new PreparedPrompt(ids, blockSizeTokens));
         }
-        return new Prepared(prompts, maxTokens);
+        return new Prepared(prompts, maxTokens, constraint(spec, format), format);
     }
 
-    private static List<int[]> tokenize(CompletionSpec spec, TextModel text) {
+    /** The {@code response_format}'s constraint, or for a forced call, the call's (checked here: a 400). */
+    private static OutputConstraint constraint(CompletionSpec spec, ToolCallFormat format) {
+        ToolSet tools = spec.tools();
+        if (tools == null || !tools.forced()) {
+            return spec.constraint();
+        }
+        OutputConstraint c = format.forcedCall(tools.candidates());
+        try {
+            SchemaCompiler.check(c.jsonSchema(), "tools");
+        } catch (RequestException e) {
+            throw ApiException.invalid("tools", e.getMessage());
+        }
+        return c;
+    }
+
+    private static List<int[]> tokenize(CompletionSpec spec, TextModel text, ToolCallFormat format) {
         try {
             if (spec.endpoint() == Endpoint.CHAT) {
-                return List.of(text.encodeChat(spec.messages()));
+                ToolConversation.Prepared chat = ToolConversation.prepare(spec.messages(), spec.tools(),
+                        text.chatTemplateSource(), format);
+                return List.of(text.encodeChat(chat.messages(), chat.toolsJson()));
             }
             List<int[]> out = new ArrayList<>(spec.prompts().size());
             for (Prompt p : spec.prompts()) {

@@ -21,6 +21,7 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.LongSupplier;
 
 /**
  * The frontend's handle on a worker in another process: a {@link RemoteEngine} (every call over
@@ -46,12 +47,19 @@ final class RemoteWorkerEngine implements Engine, PrefillService {
     private final RemoteEngine client;
     private final EngineInfo info;
     private final Runnable onLost;
+    /** Time source of the stall checks, nanoseconds. */
+    private final LongSupplier clockNs;
     /** Latest load report; written by an event-bus thread, read by metrics. */
     private volatile LoadReport load;
     /** Streams running on this worker. */
     private final Set<Stream> streams = ConcurrentHashMap.newKeySet();
 
     RemoteWorkerEngine(RemoteEngine client, EngineInfo info, Runnable onLost) {
+        this(client, info, onLost, System::nanoTime);
+    }
+
+    RemoteWorkerEngine(RemoteEngine client, EngineInfo info, Runnable onLost, LongSupplier clockNs) {
+        this.clockNs = Objects.requireNonNull(clockNs, "clockNs");
         this.client = Objects.requireNonNull(client, "client");
         this.info = Objects.requireNonNull(info, "info");
         this.onLost = Objects.requireNonNull(onLost, "onLost");
@@ -107,7 +115,7 @@ final class RemoteWorkerEngine implements Engine, PrefillService {
      * @return how many streams were failed
      */
     int abandonStalled(long stallNanos, String why) {
-        long now = System.nanoTime();
+        long now = clockNs.getAsLong();
         int n = 0;
         for (Stream s : streams) {
             if (now - s.lastProgressNs >= stallNanos && s.abandon(why)) {
@@ -121,7 +129,7 @@ final class RemoteWorkerEngine implements Engine, PrefillService {
     private final class Stream implements TokenSink {
         final TokenSink sink;
         final AtomicBoolean ended = new AtomicBoolean();
-        volatile long lastProgressNs = System.nanoTime();
+        volatile long lastProgressNs = clockNs.getAsLong();
         volatile RequestHandle handle;
 
         Stream(TokenSink sink) {
@@ -131,7 +139,7 @@ final class RemoteWorkerEngine implements Engine, PrefillService {
         @Override
         public void onToken(GeneratedToken token) {
             if (!ended.get()) {
-                lastProgressNs = System.nanoTime();
+                lastProgressNs = clockNs.getAsLong();
                 sink.onToken(token);
             }
         }

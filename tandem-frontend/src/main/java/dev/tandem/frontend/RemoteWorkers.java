@@ -17,6 +17,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
+import java.util.function.LongSupplier;
 
 import static java.lang.System.Logger.Level.INFO;
 import static java.lang.System.Logger.Level.WARNING;
@@ -59,6 +60,8 @@ public final class RemoteWorkers implements WorkerSetTracker.Listener, AutoClose
     private final long drainWaitMs;
     private final long stallMigrateMs;
     private final long stallProbeMs;
+    /** Time source of the stall checks, nanoseconds. */
+    private final LongSupplier clockNs;
     private final ScheduledExecutorService timer;
     private final Map<String, Member> members = new HashMap<>(); // guarded by this
     private boolean closed; // guarded by this
@@ -129,6 +132,13 @@ public final class RemoteWorkers implements WorkerSetTracker.Listener, AutoClose
 
     RemoteWorkers(WorkerSet workers, Set<String> servedModels, Function<WorkerRecord, RemoteEngine> connector,
                   long probeIntervalMs, long drainWaitMs, long stallMigrateMs, long stallProbeMs) {
+        this(workers, servedModels, connector, probeIntervalMs, drainWaitMs, stallMigrateMs, stallProbeMs,
+                System::nanoTime);
+    }
+
+    /** As above, with the clock the stall checks read (nanoseconds). */
+    RemoteWorkers(WorkerSet workers, Set<String> servedModels, Function<WorkerRecord, RemoteEngine> connector,
+                  long probeIntervalMs, long drainWaitMs, long stallMigrateMs, long stallProbeMs, LongSupplier clockNs) {
         if (probeIntervalMs <= 0) {
             throw new IllegalArgumentException("probe interval must be positive, got " + probeIntervalMs);
         }
@@ -142,6 +152,7 @@ public final class RemoteWorkers implements WorkerSetTracker.Listener, AutoClose
         this.drainWaitMs = drainWaitMs;
         this.stallMigrateMs = stallMigrateMs;
         this.stallProbeMs = stallProbeMs;
+        this.clockNs = clockNs;
         this.timer = Executors.newSingleThreadScheduledExecutor(
                 Thread.ofPlatform().daemon().name("tandem-worker-probes").factory());
         long periodMs = Math.clamp(stallProbeMs / 4, 20, 1_000);
@@ -305,7 +316,7 @@ public final class RemoteWorkers implements WorkerSetTracker.Listener, AutoClose
             return false;
         }
         if (m.engine == null) {
-            m.engine = new RemoteWorkerEngine(m.client, health.info(), () -> lost(m));
+            m.engine = new RemoteWorkerEngine(m.client, health.info(), () -> lost(m), clockNs);
         }
         try {
             workers.add(new Worker(m.id(), m.record.role(), m.engine));
@@ -327,7 +338,7 @@ public final class RemoteWorkers implements WorkerSetTracker.Listener, AutoClose
      * per {@code stallProbeMs}).
      */
     private void watchStalls() {
-        long now = System.nanoTime();
+        long now = clockNs.getAsLong();
         long stallNs = TimeUnit.MILLISECONDS.toNanos(stallProbeMs);
         synchronized (this) {
             for (Member m : members.values()) {

@@ -97,7 +97,7 @@ class BadRequestTest {
                 chat("messages empty", "{\"messages\": []}", 400, "messages"),
                 chat("message not an object", "{\"messages\": [42]}", 400, "messages[0]"),
                 chat("role missing", "{\"messages\": [{\"content\": \"hi\"}]}", 400, "messages[0].role"),
-                chat("role unsupported", "{\"messages\": [{\"role\": \"tool\", \"content\": \"x\"}]}", 400,
+                chat("role unsupported", "{\"messages\": [{\"role\": \"function\", \"content\": \"x\"}]}", 400,
                         "messages[0].role"),
                 chat("content a number", "{\"messages\": [{\"role\": \"user\", \"content\": 7}]}", 400,
                         "messages[0].content"),
@@ -125,7 +125,38 @@ class BadRequestTest {
                 chat("logprobs an integer in chat", "{" + msgs + ", \"logprobs\": 5}", 400, "logprobs"),
                 chat("top_logprobs too many", "{" + msgs + ", \"logprobs\": true, \"top_logprobs\": 50}", 400,
                         "top_logprobs"),
-                chat("tools", "{" + msgs + ", \"tools\": [{\"type\": \"function\"}]}", 400, "tools"),
+                chat("tool without function", "{" + msgs + ", \"tools\": [{\"type\": \"function\"}]}", 400,
+                        "tools[0].function"),
+                chat("tool without name", "{" + msgs + ", \"tools\": [{\"type\": \"function\", \"function\": "
+                        + "{\"parameters\": {\"type\": \"object\"}}}]}", 400, "tools[0].function.name"),
+                chat("tool of another type", "{" + msgs + ", \"tools\": [{\"type\": \"retrieval\"}]}", 400,
+                        "tools[0].type"),
+                chat("tool parameters not an object", "{" + msgs + ", \"tools\": [{\"type\": \"function\", "
+                        + "\"function\": {\"name\": \"f\", \"parameters\": [1]}}]}", 400, "tools[0].function.parameters"),
+                chat("tool parameters of type string", "{" + msgs + ", \"tools\": [{\"type\": \"function\", "
+                        + "\"function\": {\"name\": \"f\", \"parameters\": {\"type\": \"string\"}}}]}", 400,
+                        "tools[0].function.parameters"),
+                chat("tool parameters with an unsupported keyword", "{" + msgs + ", \"tools\": [{\"type\": "
+                        + "\"function\", \"function\": {\"name\": \"f\", \"parameters\": {\"type\": \"object\", "
+                        + "\"properties\": {\"a\": {\"type\": \"string\", \"format\": \"date\"}}}}}]}", 400,
+                        "tools[0].function.parameters"),
+                chat("two tools with one name", "{" + msgs + ", \"tools\": [{\"type\": \"function\", \"function\": "
+                        + "{\"name\": \"f\"}}, {\"type\": \"function\", \"function\": {\"name\": \"f\"}}]}", 400,
+                        "tools[1].function.name"),
+                chat("tool_choice names an unknown function", "{" + msgs + ", \"tools\": [{\"type\": \"function\", "
+                        + "\"function\": {\"name\": \"f\"}}], \"tool_choice\": {\"type\": \"function\", "
+                        + "\"function\": {\"name\": \"g\"}}}", 400, "tool_choice.function.name"),
+                chat("tool_choice unknown word", "{" + msgs + ", \"tools\": [{\"type\": \"function\", "
+                        + "\"function\": {\"name\": \"f\"}}], \"tool_choice\": \"always\"}", 400, "tool_choice"),
+                chat("tool_choice without tools", "{" + msgs + ", \"tool_choice\": \"required\"}", 400, "tool_choice"),
+                chat("parallel_tool_calls a string", "{" + msgs + ", \"tools\": [{\"type\": \"function\", "
+                        + "\"function\": {\"name\": \"f\"}}], \"parallel_tool_calls\": \"yes\"}", 400,
+                        "parallel_tool_calls"),
+                chat("tool message without tool_call_id", "{\"messages\": [{\"role\": \"tool\", \"content\": "
+                        + "\"42\"}]}", 400, "messages[0].tool_call_id"),
+                chat("assistant tool_calls without arguments", "{\"messages\": [{\"role\": \"assistant\", "
+                        + "\"tool_calls\": [{\"id\": \"c\", \"type\": \"function\", \"function\": {\"name\": "
+                        + "\"f\"}}]}]}", 400, "messages[0].tool_calls[0].function.arguments"),
                 chat("response_format unknown type", "{" + msgs + ", \"response_format\": {\"type\": \"xml\"}}",
                         400, "response_format.type"),
                 chat("response_format schema keyword unsupported", "{" + msgs + ", \"response_format\": {\"type\": "

@@ -55,6 +55,11 @@ import java.util.function.LongSupplier;
  *   Membership changes hold the indexer's slot lock and then the worker's monitor. Snapshot
  *   requests are made after the monitor is released. match() takes no monitor.
  *
+ * Size
+ *   Over 500 lines on purpose: the state machine above runs under one worker's monitor, and
+ *   its transitions (apply, buffer, snapshot, timeout, membership) read the same fields; the
+ *   index it feeds (PrefixIndex, ApproxIndex, MaskTable) already lives apart.
+ *
  * References
  *   Dynamo's KV router gap detection ("NATS Core with local indexer" mode: event ids per
  *   worker, a query to the worker's local indexer on a gap or on discovery).

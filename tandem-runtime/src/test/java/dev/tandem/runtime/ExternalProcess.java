@@ -1,22 +1,23 @@
 package dev.tandem.runtime;
 
+import dev.tandem.runtime.process.FreePorts;
+import dev.tandem.runtime.process.ServerProcess;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Stream;
 
-/** Starts, restarts and stops one real server process (etcd, nats-server) for tests. */
+/**
+ * One real server (etcd, nats-server) for tests: a {@link ServerProcess} with its data and log in
+ * a temporary directory under target/, removed on close.
+ */
 public abstract class ExternalProcess implements AutoCloseable {
     protected final Path workDir;
-    private Process process;
+    private ServerProcess server;
 
     protected ExternalProcess(String name) {
         try {
@@ -28,33 +29,14 @@ public abstract class ExternalProcess implements AutoCloseable {
         }
     }
 
-    /** The command line; called at every (re)start. */
-    protected abstract List<String> command();
+    /** Starts the server in {@link #workDir} and waits until it is ready. */
+    protected abstract ServerProcess launch();
 
-    /** True once the server answers. */
-    protected abstract boolean ready();
-
-    protected abstract String name();
-
-    public final synchronized void start() {
-        if (process != null && process.isAlive()) {
-            throw new IllegalStateException(name() + " already running");
-        }
-        try {
-            process = new ProcessBuilder(command())
-                    .redirectErrorStream(true)
-                    .redirectOutput(ProcessBuilder.Redirect.appendTo(workDir.resolve("server.log").toFile()))
-                    .start();
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot start " + command(), e);
-        }
-        waitFor(this::ready, 15_000, name() + " did not become ready; see " + workDir.resolve("server.log"));
-    }
-
-    /** Starts {@code p} and returns it; if it does not become ready, removes its directory and rethrows. */
+    /** Launches {@code p}'s server and returns {@code p}; if it does not become ready, removes its directory and rethrows. */
     protected static <P extends ExternalProcess> P startedOrClosed(P p) {
         try {
-            p.start();
+            ExternalProcess base = p;
+            base.server = base.launch();
         } catch (RuntimeException | Error e) {
             p.close();
             throw e;
@@ -62,43 +44,30 @@ public abstract class ExternalProcess implements AutoCloseable {
         return p;
     }
 
-    /** SIGTERM and wait for the exit (SIGKILL after 5 s). */
-    public final synchronized void stop() {
-        if (process == null) {
-            return;
-        }
-        process.destroy();
-        try {
-            if (!process.waitFor(5, TimeUnit.SECONDS)) {
-                process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        process = null;
+    /** Starts again after {@link #stop()} or {@link #kill()}, on the same ports; waits until ready. */
+    public final void start() {
+        server.start();
+    }
+
+    /** SIGTERM and wait for the exit (SIGKILL after a grace period). */
+    public final void stop() {
+        server.stop();
     }
 
     /** SIGKILL and wait for the exit. */
-    public final synchronized void kill() {
-        if (process == null) {
-            return;
-        }
-        try {
-            process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        process = null;
+    public final void kill() {
+        server.kill();
     }
 
     public final void restart() {
-        stop();
-        start();
+        server.restart();
     }
 
     @Override
     public void close() {
-        stop();
+        if (server != null) {
+            server.close();
+        }
         try (Stream<Path> files = Files.walk(workDir)) {
             files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
         } catch (IOException ignored) {
@@ -107,21 +76,7 @@ public abstract class ExternalProcess implements AutoCloseable {
     }
 
     public static int freePort() {
-        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            s.setReuseAddress(true);
-            return s.getLocalPort();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
-
-    protected static boolean canConnect(int port) {
-        try (Socket s = new Socket()) {
-            s.connect(new InetSocketAddress("127.0.0.1", port), 200);
-            return true;
-        } catch (IOException e) {
-            return false;
-        }
+        return FreePorts.next();
     }
 
     public static void waitFor(BooleanSupplier condition, long timeoutMs, String message) {

@@ -1,10 +1,11 @@
 package dev.tandem.runtime;
 
-import java.util.List;
+import dev.tandem.runtime.process.NatsServer;
+import dev.tandem.runtime.process.ServerProcess;
 
 /** A real nats-server on a free loopback port. */
 public final class NatsProcess extends ExternalProcess {
-    private final int port = freePort();
+    private NatsServer nats;
 
     private NatsProcess() {
         super("nats");
@@ -17,21 +18,12 @@ public final class NatsProcess extends ExternalProcess {
     }
 
     public String url() {
-        return "nats://127.0.0.1:" + port;
+        return nats.url();
     }
 
     @Override
-    protected String name() {
-        return "nats-server";
-    }
-
-    @Override
-    protected List<String> command() {
-        return List.of("nats-server", "-a", "127.0.0.1", "-p", Integer.toString(port));
-    }
-
-    @Override
-    protected boolean ready() {
-        return canConnect(port);
+    protected ServerProcess launch() {
+        nats = NatsServer.start(workDir, "127.0.0.1");
+        return nats;
     }
 }

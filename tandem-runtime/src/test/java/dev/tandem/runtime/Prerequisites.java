@@ -1,15 +1,16 @@
 package dev.tandem.runtime;
 
+import dev.tandem.core.TandemException;
+import dev.tandem.runtime.process.ChildProcess;
 import dev.tandem.runtime.transfer.UcxSupport;
 import java.io.File;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -144,20 +145,15 @@ public final class Prerequisites {
 
     /** {@code node --version} (for example "v20.20.2"), or "none" without a node on the PATH. */
     static String nodeVersion() {
+        ChildProcess.Finished f;
         try {
-            Process p = new ProcessBuilder("node", "--version").redirectErrorStream(true).start();
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
-            if (!p.waitFor(30, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                return "none (node --version did not answer within 30 s)";
-            }
-            return p.exitValue() == 0 ? out : "none (node --version failed: " + out + ")";
-        } catch (IOException e) {
-            return "none";
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return "none (interrupted)";
+            f = ChildProcess.run(List.of("node", "--version"), Duration.ofSeconds(30));
+        } catch (TandemException e) {
+            return e.getMessage().startsWith("cannot run") ? "none" : "none (" + e.getMessage().lines().findFirst()
+                    .orElse("") + ")";
         }
+        String out = f.output().trim();
+        return f.succeeded() ? out : "none (node --version failed: " + out + ")";
     }
 
     /** 20 for "v20.20.2"; 0 for anything else. */

@@ -2,14 +2,14 @@ package dev.tandem.systemtests;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.tandem.cli.cluster.ChildProcess;
-import dev.tandem.cli.cluster.EtcdServer;
 import dev.tandem.cli.cluster.JavaLauncher;
-import dev.tandem.cli.cluster.NatsServer;
 import dev.tandem.cli.cluster.TandemChild;
 import dev.tandem.core.LoadReport;
 import dev.tandem.runtime.Prerequisites;
 import dev.tandem.runtime.RuntimeConfig;
+import dev.tandem.runtime.process.ChildProcess;
+import dev.tandem.runtime.process.EtcdServer;
+import dev.tandem.runtime.process.NatsServer;
 import dev.tandem.runtime.registry.EtcdRegistry;
 import dev.tandem.runtime.registry.RegistryEvent;
 import dev.tandem.runtime.rpc.RemoteEngine;

@@ -1,7 +1,7 @@
 package dev.tandem.systemtests;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.tandem.cli.cluster.ChildProcess;
+import dev.tandem.runtime.process.ChildProcess;
 import java.io.BufferedReader;
 import java.io.InputStream;
 import java.io.InputStreamReader;
@@ -419,8 +419,8 @@ class MultiProcessClusterTest {
         Thread.sleep(300); // its KV events reach the router: the same prompt goes there again
         String migrated = "tandem_frontend_migrations_total{outcome=\"migrated\"}";
         double migratedBefore = cluster.counter(migrated);
-        long pid = cluster.worker(served).process().pid();
-        signal("STOP", pid);
+        ChildProcess frozen = cluster.worker(served).process();
+        frozen.signal("STOP");
         try {
             long startNs = System.nanoTime();
             HttpResponse<String> r = cluster.complete(p, 8);
@@ -433,14 +433,9 @@ class MultiProcessClusterTest {
             assertThat(tookMs).as("answered soon after the lease lapsed, not after the keepalive")
                     .isLessThan(TTL_MS + 8_000);
         } finally {
-            signal("CONT", pid);
+            frozen.signal("CONT");
         }
         String back = served;
         await().atMost(Duration.ofSeconds(60)).until(() -> cluster.listed().contains(back));
-    }
-
-    private static void signal(String name, long pid) throws Exception {
-        Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(pid)).inheritIO().start();
-        assertThat(kill.waitFor()).isZero();
     }
 }

@@ -1,11 +1,12 @@
 package dev.tandem.systemtests;
 
+import dev.tandem.core.TandemException;
+import dev.tandem.runtime.process.ChildProcess;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 
 /**
  * A Linux network namespace joined to the host's by a veth pair with addresses on a private /24
@@ -101,17 +102,16 @@ final class NetworkNamespaces implements AutoCloseable {
     private record Result(int code, String output) {
     }
 
+    /** Runs a command (20 s at most); IOException if it cannot be started, code -1 if it timed out. */
     private static Result run(String... command) throws IOException {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         try {
-            if (!p.waitFor(20, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                return new Result(-1, String.join(" ", command) + " timed out");
+            ChildProcess.Finished f = ChildProcess.run(List.of(command), Duration.ofSeconds(20));
+            return new Result(f.exitCode(), f.output());
+        } catch (TandemException e) {
+            if (e.getCause() instanceof IOException cannotStart) {
+                throw cannotStart;
             }
-            return new Result(p.exitValue(), new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted running " + String.join(" ", command), e);
+            return new Result(-1, e.getMessage());
         }
     }
 

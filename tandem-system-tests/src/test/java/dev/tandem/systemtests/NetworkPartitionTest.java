@@ -1,6 +1,6 @@
 package dev.tandem.systemtests;
 
-import dev.tandem.cli.cluster.ChildProcess;
+import dev.tandem.runtime.process.ChildProcess;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;

@@ -70,8 +70,58 @@ class OpenAiNodeClientTest {
         }
     }
 
+    /**
+     * {@code response_format} with a plain JSON schema, and a tool round trip with the call forced
+     * ({@code tool_choice} naming the function): the call's arguments validate against its
+     * schema, the streamed call equals the whole one, and a {@code role: tool} message gets an
+     * answer.
+     */
+    @Test
+    void officialOpenAiNodeClient_jsonSchemaAndToolRoundTrip() throws Exception {
+        Prerequisites.nodeClient(JS);
+        Path model = Path.of(System.getProperty("tandem.test.models"), "stories260K.gguf");
+        ObjectMapper json = new ObjectMapper();
+
+        try (ServeProcess serve = ServeProcess.start("openai-node-tools", "--model", model.toString(), "--port", "0",
+                "--workers", "1", "--kv-blocks", "512", "--threads", "1")) {
+            String url = serve.awaitUrl(120);
+            JsonNode out = runNode("openai-tools.mjs", url + "/v1", "stories260K", serve);
+
+            JsonNode structured = out.get("structured");
+            assertThat(structured.get("finish").asText()).isEqualTo("stop");
+            JsonNode pet = json.readTree(structured.get("content").asText());
+            assertThat(pet.get("legs").isInt()).as(pet.toString()).isTrue();
+            assertThat(pet.get("kind").asText()).isIn("cat", "dog");
+            assertThat(pet.get("name").isTextual()).isTrue();
+
+            JsonNode call = out.get("call");
+            assertThat(call.get("finish").asText()).isEqualTo("tool_calls");
+            assertThat(call.get("content").isNull()).isTrue();
+            assertThat(call.get("count").asInt()).isEqualTo(1);
+            assertThat(call.get("id").asText()).startsWith("call_");
+            assertThat(call.get("type").asText()).isEqualTo("function");
+            assertThat(call.get("name").asText()).isEqualTo("get_weather");
+            JsonNode arguments = json.readTree(call.get("arguments").asText());
+            assertThat(arguments.get("city").isTextual()).as(arguments.toString()).isTrue();
+            assertThat(arguments.get("unit").asText()).isIn("celsius", "fahrenheit");
+
+            JsonNode streamed = out.get("streamedCall");
+            assertThat(streamed.get("name").asText()).isEqualTo("get_weather");
+            assertThat(streamed.get("arguments").asText()).isEqualTo(call.get("arguments").asText());
+            assertThat(streamed.get("finish").asText()).isEqualTo("tool_calls");
+
+            JsonNode answer = out.get("answer");
+            assertThat(answer.get("content").asText()).isNotBlank();
+            assertThat(answer.get("finish").asText()).isIn("stop", "length");
+        }
+    }
+
     private static JsonNode runNode(String baseUrl, String model, ServeProcess serve) throws Exception {
-        Process node = new ProcessBuilder("node", "openai-client.mjs", baseUrl, model).directory(JS.toFile()).start();
+        return runNode("openai-client.mjs", baseUrl, model, serve);
+    }
+
+    private static JsonNode runNode(String script, String baseUrl, String model, ServeProcess serve) throws Exception {
+        Process node = new ProcessBuilder("node", script, baseUrl, model).directory(JS.toFile()).start();
         CompletableFuture<String> stderr = CompletableFuture.supplyAsync(() -> read(node.getErrorStream()));
         String stdout = read(node.getInputStream());
         assertThat(node.waitFor(120, TimeUnit.SECONDS)).as("node finished").isTrue();

@@ -1,8 +1,8 @@
 package dev.tandem.systemtests;
 
 import dev.tandem.cli.Main;
-import dev.tandem.cli.cluster.ChildProcess;
 import dev.tandem.cli.cluster.TandemChild;
+import dev.tandem.runtime.process.ChildProcess;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;

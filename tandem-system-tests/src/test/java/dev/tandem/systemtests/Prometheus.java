@@ -2,8 +2,8 @@ package dev.tandem.systemtests;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tandem.runtime.Prerequisites;
-import dev.tandem.cli.cluster.ChildProcess;
-import dev.tandem.cli.cluster.FreePorts;
+import dev.tandem.runtime.process.ChildProcess;
+import dev.tandem.runtime.process.FreePorts;
 import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -18,7 +18,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
@@ -69,25 +68,8 @@ final class Prometheus implements AutoCloseable {
         List<String> command = new ArrayList<>();
         command.add(require("promtool"));
         command.addAll(List.of(args));
-        try {
-            Path output = Files.createTempFile("promtool", ".out");
-            try {
-                Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true)
-                        .redirectOutput(output.toFile()).start();
-                if (!p.waitFor(COMMAND_TIMEOUT.toSeconds(), TimeUnit.SECONDS)) {
-                    p.destroyForcibly();
-                    fail("promtool " + String.join(" ", args) + " did not finish within " + COMMAND_TIMEOUT);
-                }
-                return new Run(p.exitValue(), Files.readString(output, StandardCharsets.UTF_8));
-            } finally {
-                Files.deleteIfExists(output);
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError("interrupted", e);
-        }
+        ChildProcess.Finished f = ChildProcess.run(command, dir, java.util.Map.of(), COMMAND_TIMEOUT);
+        return new Run(f.exitCode(), f.output());
     }
 
     /**

@@ -2,9 +2,9 @@ package dev.tandem.systemtests;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tandem.cli.Main;
-import dev.tandem.cli.cluster.ChildProcess;
 import dev.tandem.cli.cluster.PrometheusTargets;
 import dev.tandem.cli.cluster.TandemChild;
+import dev.tandem.runtime.process.ChildProcess;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;

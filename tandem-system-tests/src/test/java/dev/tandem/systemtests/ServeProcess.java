@@ -1,37 +1,29 @@
 package dev.tandem.systemtests;
 
-import java.io.BufferedReader;
+import dev.tandem.runtime.process.ChildProcess;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * {@code tandem serve} in its own JVM, started from the test classpath, on a free port. Its
- * stdout is collected (the URL line, "Tandem stopped"); its stderr (logs) goes to a file under
+ * {@code tandem serve} in its own JVM (a {@link ChildProcess}), started from the test classpath,
+ * on a free port; what it prints (the URL line, "Tandem stopped", its logs) goes to a file under
  * target/.
  */
 final class ServeProcess implements AutoCloseable {
     private static final Pattern URL = Pattern.compile("OpenAI API at (http://\\S+)/v1");
 
-    private final Process process;
-    private final List<String> stdout = new CopyOnWriteArrayList<>();
-    private final CompletableFuture<String> url = new CompletableFuture<>();
-    private final Thread pump;
+    private final ChildProcess process;
     final Path log;
 
-    private ServeProcess(Process process, Path log) {
+    private ServeProcess(ChildProcess process) {
         this.process = process;
-        this.log = log;
-        this.pump = Thread.ofVirtual().start(this::pump);
+        this.log = process.log();
     }
 
     /**
@@ -62,75 +54,42 @@ final class ServeProcess implements AutoCloseable {
                 "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Xmx1g",
                 "-cp", classpath, "dev.tandem.cli.Main", "serve"));
         cmd.addAll(List.of(serveArgs));
-        Path dir = Path.of("target", "serve-logs");
-        Files.createDirectories(dir);
-        Path log = dir.resolve(name + ".log");
-        Process p = new ProcessBuilder(cmd).redirectError(log.toFile()).start();
-        return new ServeProcess(p, log);
-    }
-
-    private void pump() {
-        try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-            for (String line = r.readLine(); line != null; line = r.readLine()) {
-                stdout.add(line);
-                Matcher m = URL.matcher(line);
-                if (m.find()) {
-                    url.complete(m.group(1));
-                }
-            }
-        } catch (IOException e) {
-            url.completeExceptionally(e);
-        }
-        url.completeExceptionally(new IllegalStateException("tandem serve exited before listening; see " + log));
+        Path log = Path.of("target", "serve-logs", name + ".log");
+        Files.deleteIfExists(log);
+        return new ServeProcess(ChildProcess.start("tandem serve", cmd, log));
     }
 
     /** The base URL ({@code http://host:port}), once the server listens. */
-    String awaitUrl(long timeoutSeconds) throws Exception {
-        return url.get(timeoutSeconds, TimeUnit.SECONDS);
+    String awaitUrl(long timeoutSeconds) {
+        return process.awaitOutput(URL, Duration.ofSeconds(timeoutSeconds));
     }
 
     /** Asks the server to stop (SIGTERM, as Ctrl-C would with SIGINT) and waits for the process. */
-    boolean stop(long timeoutSeconds) throws InterruptedException {
-        // ProcessHandle.destroy sends SIGTERM and, unlike Process.destroy, leaves the pipes open,
-        // so what the server prints while shutting down is still read
-        process.toHandle().destroy();
-        boolean exited = process.waitFor(timeoutSeconds, TimeUnit.SECONDS);
-        pump.join(java.time.Duration.ofSeconds(10));
-        return exited;
+    boolean stop(long timeoutSeconds) {
+        return process.terminate(Duration.ofSeconds(timeoutSeconds));
     }
 
     /** Sends SIGINT, as Ctrl-C in a terminal does, and waits for the process. */
-    boolean interrupt(long timeoutSeconds) throws IOException, InterruptedException {
-        Process kill = new ProcessBuilder("kill", "-INT", Long.toString(process.pid())).inheritIO().start();
-        if (!kill.waitFor(10, TimeUnit.SECONDS) || kill.exitValue() != 0) {
-            throw new IllegalStateException("kill -INT " + process.pid() + " failed");
-        }
-        boolean exited = process.waitFor(timeoutSeconds, TimeUnit.SECONDS);
-        pump.join(java.time.Duration.ofSeconds(10));
-        return exited;
+    boolean interrupt(long timeoutSeconds) {
+        process.signal("INT");
+        return process.awaitExit(Duration.ofSeconds(timeoutSeconds)).isPresent();
     }
 
     int exitValue() {
-        return process.exitValue();
+        return process.exitCode().orElseThrow();
     }
 
+    /** The lines it printed (stdout and stderr). */
     List<String> stdout() {
-        return stdout;
+        return process.output().lines().toList();
     }
 
     String logText() {
-        try {
-            return Files.readString(log);
-        } catch (IOException e) {
-            return "(no log: " + e + ")";
-        }
+        return process.output();
     }
 
     @Override
-    public void close() throws InterruptedException {
-        if (process.isAlive()) {
-            process.destroyForcibly();
-            process.waitFor(10, TimeUnit.SECONDS);
-        }
+    public void close() {
+        process.kill();
     }
 }

@@ -2,13 +2,13 @@ package dev.tandem.systemtests;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.tandem.runtime.process.ChildProcess;
 import java.io.File;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -88,17 +88,9 @@ class SetupScriptTest {
     }
 
     /** Runs {@code command} with {@code env} added, its output in a file; at most 240 s. */
-    private Run run(List<String> command, Map<String, String> env) throws IOException, InterruptedException {
-        Path log = Files.createTempFile(dir, "run-", ".log");
-        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
-                .redirectOutput(log.toFile()).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
-        pb.environment().putAll(env);
-        Process p = pb.start();
-        if (!p.waitFor(240, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new AssertionError(command + " did not finish within 240 s; output:\n" + Files.readString(log));
-        }
-        return new Run(p.exitValue(), Files.readString(log));
+    private Run run(List<String> command, Map<String, String> env) {
+        ChildProcess.Finished f = ChildProcess.run(command, null, env, Duration.ofSeconds(240));
+        return new Run(f.exitCode(), f.output());
     }
 
     /** {@code tool} in one of the PATH's folders, or null. */

@@ -1,11 +1,11 @@
 package dev.tandem.systemtests;
 
 import dev.tandem.cli.Main;
-import dev.tandem.cli.cluster.ChildProcess;
 import dev.tandem.cli.cluster.ClusterState;
 import dev.tandem.cli.cluster.JavaLauncher;
 import dev.tandem.cli.cluster.TandemChild;
 import dev.tandem.runtime.Prerequisites;
+import dev.tandem.runtime.process.ChildProcess;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;

@@ -4,6 +4,7 @@ import dev.tandem.core.Engine;
 import dev.tandem.engine.EngineConfig;
 import dev.tandem.engine.LoadedModel;
 import dev.tandem.engine.mock.MockConfig;
+import dev.tandem.engine.grammar.Grammars;
 import dev.tandem.engine.mock.MockEngine;
 import java.nio.file.Path;
 
@@ -73,12 +74,14 @@ public interface EngineSource extends AutoCloseable {
 
     /**
      * The mock engine with {@code model}'s name, vocabulary size and context length (read now;
-     * the model is not kept), its step times divided by {@code speedup}.
+     * the model is not kept), its step times divided by {@code speedup}; constrained requests are
+     * masked over the model's vocabulary.
      */
     static EngineSource mock(LoadedModel model, double speedup) {
         MockConfig shape = MockConfig.DEFAULT.withModelName(model.name())
                 .withVocabSize(model.tokenizer().vocabSize())
                 .withContextLength(model.config().contextLength());
+        Grammars grammars = model.grammars(); // token bytes only: kept after the model file closes
         return new EngineSource() {
             @Override
             public String modelName() {
@@ -88,7 +91,8 @@ public interface EngineSource extends AutoCloseable {
             @Override
             public Engine start(EngineConfig config, int threads, Path poolFile) {
                 EngineConfig engine = config.kvBlocks() > 0 ? config : config.withKvBlocks(MockConfig.DEFAULT_KV_BLOCKS);
-                return MockEngine.start(shape.withEngine(engine).withTiming(config.mockTiming().withSpeedup(speedup)));
+                return MockEngine.start(shape.withEngine(engine).withTiming(config.mockTiming().withSpeedup(speedup)),
+                        grammars);
             }
 
             @Override

@@ -10,6 +10,7 @@ import dev.tandem.core.TokenSink;
 import dev.tandem.core.Usage;
 import dev.tandem.engine.ImportReservation;
 import dev.tandem.engine.LlmEngine;
+import dev.tandem.runtime.PrefillFallback;
 import dev.tandem.runtime.metrics.DisaggMetrics;
 import dev.tandem.runtime.transfer.Deadline;
 import dev.tandem.runtime.transfer.KvMemory;
@@ -21,7 +22,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 import static java.lang.System.Logger.Level.DEBUG;
-import static java.lang.System.Logger.Level.INFO;
 import static java.lang.System.Logger.Level.WARNING;
 
 /**
@@ -54,6 +54,7 @@ import static java.lang.System.Logger.Level.WARNING;
  * mismatch, expired, ...). The client has seen nothing yet at that point, so the local prefill
  * samples its own first token and the stream stays one stream. When the request says remote
  * prefill is required, the fallback is instead an UNAVAILABLE error (the frontend answers 503).
+ * The rule is the frontend's too: {@code PrefillFallback} (runtime).
  * A cancel before the start cancels the reservation and releases the pin; the sink gets
  * {@code onFinish(CANCELLED)}.
  *
@@ -253,27 +254,10 @@ final class KvImporter {
         private void fallBackCounted(GenerateRequest local, String why) {
             reservation = null; // the caller cancelled it
             releasePin();
-            if (prefill.required()) {
-                LOG.log(WARNING, "[req={0}] remote prefill is enforced and failed on worker {1}: {2}",
-                        request.requestId(), workerId, why);
-                sink.onError(new RequestException(RequestException.Kind.UNAVAILABLE, "[req=" + request.requestId()
-                        + "] remote prefill is enforced but the prompt's KV could not be imported: " + why));
-                return;
-            }
-            LOG.log(INFO, "[req={0}] {1}; prefilling locally on worker {2}", request.requestId(), why, workerId);
-            if (cancelled) {
-                sink.onFinish(FinishReason.CANCELLED, new Usage(request.promptLength(), 0, 0, 0));
-                return;
-            }
-            RequestHandle h;
-            try {
-                h = engine.submit(local, sink);
-            } catch (RequestException e) {
-                sink.onError(e);
-                return;
-            }
+            RequestHandle h = PrefillFallback.prefillLocally(local, why, prefill.required(), engine, workerId, sink,
+                    () -> cancelled);
             started = h;
-            if (cancelled) {
+            if (h != null && cancelled) {
                 h.cancel();
             }
         }

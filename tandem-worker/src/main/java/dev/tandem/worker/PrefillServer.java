@@ -1,6 +1,5 @@
 package dev.tandem.worker;
 
-import dev.tandem.core.BlockHasher;
 import dev.tandem.core.FinishReason;
 import dev.tandem.core.GenerateRequest;
 import dev.tandem.core.GeneratedToken;
@@ -17,11 +16,8 @@ import dev.tandem.engine.PromptPin;
 import dev.tandem.runtime.metrics.DisaggMetrics;
 import dev.tandem.runtime.rpc.PrefillService;
 import dev.tandem.runtime.transfer.ReadGuard;
-import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -40,8 +36,8 @@ import static java.lang.System.Logger.Level.WARNING;
  * reports the finish, so the blocks cannot be evicted or reused while a peer reads them. The
  * prompt reuses this engine's own prefix cache like any request. The pin's id is the handle id.
  * <p>
- * <b>Who owns the pin.</b> The engine holds it; this class only records it (for the read guard)
- * until one of these happens, whichever is first:
+ * <b>Who owns the pin.</b> The engine holds and records it (its {@code PinTable}, which this
+ * class's read guard asks too) until one of these happens, whichever is first:
  * <ul>
  *   <li>the decode worker releases it after its pull ({@link #release}, over the request plane
  *       or in-process), or the frontend does when the decode half never started;</li>
@@ -57,9 +53,8 @@ import static java.lang.System.Logger.Level.WARNING;
  *
  * <h2>Concurrency</h2>
  * Safe for concurrent use. Sinks and the pin listener run on the engine thread; {@link #mayRead}
- * on transfer-server threads; {@link #release} on request-plane threads. The pin table is a
- * concurrent map; an entry is added before its handle is published and removed on release (or
- * lazily, once expired).
+ * on transfer-server threads; {@link #release} on request-plane threads. The engine adds a pin
+ * before its handle is published and drops it on release or expiry.
  *
  * <h2>References</h2>
  * NVIDIA Dynamo's prefill worker: "remote prefill" returns KV block ids plus the first token;
@@ -72,22 +67,9 @@ public final class PrefillServer implements PrefillService, ReadGuard {
     /** Longest wait for the engine thread to release a pin, ms. */
     private static final long RELEASE_WAIT_MS = 5_000;
 
-    /** One pinned prompt: its blocks (sorted, for the guard) and its expiry on the engine's clock. */
-    private record Pinned(int[] sortedBlocks, long expiresAtNanos) {
-        boolean holds(int first, int count) {
-            for (int b = first; b < first + count; b++) {
-                if (Arrays.binarySearch(sortedBlocks, b) < 0) {
-                    return false;
-                }
-            }
-            return true;
-        }
-    }
-
     private final String workerId;
     private final LlmEngine engine;
     private final DisaggMetrics metrics;
-    private final Map<Long, Pinned> pins = new ConcurrentHashMap<>();
     /** Set once the transfer plane serves the pool (after construction); read by prefill calls. */
     private volatile List<TransferEndpoint> endpoints = List.of();
 
@@ -116,12 +98,7 @@ public final class PrefillServer implements PrefillService, ReadGuard {
                     + " has no KV pool that peers can pull from (simulated engine, or no transfer endpoint)"));
             return result;
         }
-        sweepExpired();
-        int blockSize = engine.info().layout().blockSizeTokens();
-        long[] full = BlockHasher.sequenceHashes(request.promptTokens(), blockSize);
-        int blocks = (request.promptLength() + blockSize - 1) / blockSize;
-        long[] hashes = Arrays.copyOf(full, blocks); // a partial last block carries 0
-        PrefillCall call = new PrefillCall(request, result, eps, hashes);
+        PrefillCall call = new PrefillCall(request, result, eps);
         RequestHandle handle = engine.submit(request.withMaxTokens(1), call, call::pinned);
         result.whenComplete((r, t) -> {
             if (result.isCancelled()) {
@@ -136,22 +113,16 @@ public final class PrefillServer implements PrefillService, ReadGuard {
         private final GenerateRequest request;
         private final CompletableFuture<PrefillResult> result;
         private final List<TransferEndpoint> eps;
-        private final long[] hashes;
         private GeneratedToken first;
         private PromptPin pin;
 
-        PrefillCall(GenerateRequest request, CompletableFuture<PrefillResult> result, List<TransferEndpoint> eps,
-                    long[] hashes) {
+        PrefillCall(GenerateRequest request, CompletableFuture<PrefillResult> result, List<TransferEndpoint> eps) {
             this.request = request;
             this.result = result;
             this.eps = eps;
-            this.hashes = hashes;
         }
 
         void pinned(PromptPin p) {
-            int[] sorted = p.blockIds();
-            Arrays.sort(sorted);
-            pins.put(p.pinId(), new Pinned(sorted, p.expiresAtNanos()));
             pin = p;
         }
 
@@ -170,8 +141,9 @@ public final class PrefillServer implements PrefillService, ReadGuard {
             long nowNanos = engine.clock().nanoTime();
             long expiresAtEpochMs = System.currentTimeMillis()
                     + TimeUnit.NANOSECONDS.toMillis(pin.expiresAtNanos() - nowNanos);
-            KvHandle handle = new KvHandle(pin.pinId(), workerId, eps, pin.blockIds(), hashes, request.promptLength(),
-                    engine.info().layout(), expiresAtEpochMs);
+            // the engine's own hashes of the prompt's blocks: the prompt is not hashed again here
+            KvHandle handle = new KvHandle(pin.pinId(), workerId, eps, pin.blockIds(), pin.sequenceHashes(),
+                    request.promptLength(), engine.info().layout(), expiresAtEpochMs);
             if (result.complete(new PrefillResult(first, handle, usage))) {
                 metrics.prefillServed();
             } else {
@@ -188,7 +160,6 @@ public final class PrefillServer implements PrefillService, ReadGuard {
 
     @Override
     public boolean release(long handleId) {
-        Pinned p = pins.remove(handleId);
         boolean released;
         try {
             released = engine.releasePin(handleId).get(RELEASE_WAIT_MS, TimeUnit.MILLISECONDS);
@@ -201,14 +172,13 @@ public final class PrefillServer implements PrefillService, ReadGuard {
         }
         if (released) {
             metrics.pinReleased();
-        } else if (p != null) {
-            LOG.log(DEBUG, "[worker={0}] handle {1} had already expired", workerId, handleId);
+        } else {
+            LOG.log(DEBUG, "[worker={0}] handle {1} was released before or had expired", workerId, handleId);
         }
         return released;
     }
 
     private void releaseQuietly(long handleId) {
-        pins.remove(handleId);
         engine.releasePin(handleId).whenComplete((ok, t) -> {
             if (t != null) {
                 LOG.log(WARNING, "[worker={0}] releasing unused handle {1} failed: {2}", workerId, handleId, t);
@@ -218,24 +188,11 @@ public final class PrefillServer implements PrefillService, ReadGuard {
 
     @Override
     public boolean mayRead(long handleId, int firstBlock, int blockCount) {
-        Pinned p = pins.get(handleId);
-        if (p == null) {
-            return false;
-        }
-        if (engine.clock().nanoTime() - (p.expiresAtNanos() - TimeUnit.MILLISECONDS.toNanos(GUARD_MARGIN_MS)) >= 0) {
-            return false;
-        }
-        return p.holds(firstBlock, blockCount);
+        return engine.pinCovers(handleId, firstBlock, blockCount, TimeUnit.MILLISECONDS.toNanos(GUARD_MARGIN_MS));
     }
 
-    /** Pins this server still tracks (released ones are gone; expired ones until the next sweep). */
+    /** Prompt pins this worker's engine holds and that have not expired. */
     public int activePins() {
-        sweepExpired();
-        return pins.size();
-    }
-
-    private void sweepExpired() {
-        long now = engine.clock().nanoTime();
-        pins.values().removeIf(p -> now - p.expiresAtNanos() >= 0);
+        return engine.activePins();
     }
 }

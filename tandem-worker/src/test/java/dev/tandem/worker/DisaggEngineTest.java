@@ -98,6 +98,24 @@ class DisaggEngineTest {
     }
 
     @Test
+    void prefill_handleHashes_theEnginesPrefixCacheHashesWithZeroForThePartialBlock() throws Exception {
+        DisaggEngine p = start("p-hashes", 30_000);
+        // a second prompt sharing the first's leading blocks: those come from the prefix cache
+        int[] longer = java.util.Arrays.copyOf(PROMPT, PROMPT.length + 20);
+        System.arraycopy(prompt(20), 0, longer, PROMPT.length, 20);
+        for (int[] prompt : List.of(PROMPT, longer)) {
+            PrefillResult r = p.prefill(GenerateRequest.greedy("hashes-" + prompt.length, prompt, 8))
+                    .get(10, TimeUnit.SECONDS);
+            long[] full = dev.tandem.core.BlockHasher.sequenceHashes(prompt, 16);
+            long[] expected = java.util.Arrays.copyOf(full, (prompt.length + 15) / 16);
+
+            assertThat(r.handle().sequenceHashes()).as("%d-token prompt", prompt.length).containsExactly(expected);
+            assertThat(expected[expected.length - 1]).as("its last block is partial").isZero();
+            assertThat(p.release(r.handle().handleId())).isTrue();
+        }
+    }
+
+    @Test
     void release_twice_pinReleasedExactlyOnce() throws Exception {
         DisaggEngine p = start("p-once", 30_000);
         PrefillResult r = p.prefill(GenerateRequest.greedy("once-1", PROMPT, 8)).get(10, TimeUnit.SECONDS);

@@ -2,6 +2,9 @@ package dev.tandem.cli.cluster;
 
 import dev.tandem.core.ConfigException;
 import dev.tandem.core.TandemException;
+import dev.tandem.runtime.process.ChildProcess;
+import dev.tandem.runtime.process.EtcdServer;
+import dev.tandem.runtime.process.NatsServer;
 import java.io.File;
 import java.io.IOException;
 import java.net.URI;

@@ -1,5 +1,6 @@
 package dev.tandem.cli.cluster;
 
+import dev.tandem.runtime.process.ChildProcess;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;

@@ -6,17 +6,26 @@ import java.util.Arrays;
  * The grammar state of one sequence: where its text stands in its constraint's automaton.
  *
  * <p>Confined to the engine thread after the sequence is submitted. Allocates nothing per token
- * while its masks are cached and it has tokens to spare; near the end of its token budget it
+ * while its masks and transitions are cached and it has tokens to spare; near the end of its token budget it
  * filters the mask into its own scratch words.
  */
 public final class GrammarState {
     private final TokenGrammar grammar;
     private JsonAutomaton.State state;
+    /** The cache's node of {@code state}; null until asked for after a move. */
+    private TokenGrammar.Node node;
     private long[] scratch;
 
     GrammarState(TokenGrammar grammar) {
         this.grammar = grammar;
         this.state = grammar.start;
+    }
+
+    private TokenGrammar.Node node() {
+        if (node == null) {
+            node = grammar.node(state);
+        }
+        return node;
     }
 
     /**
@@ -32,7 +41,7 @@ public final class GrammarState {
      * @param remainingTokens tokens this sequence may still generate, this one included
      */
     public long[] allowed(int remainingTokens) {
-        TokenGrammar.Mask m = grammar.mask(state);
+        TokenGrammar.Mask m = node().mask;
         if (m.maxAfter() <= remainingTokens - 1) {
             return m.bits();
         }
@@ -103,15 +112,15 @@ public final class GrammarState {
         if (token < 0 || token >= grammar.vocab.pieces.length) {
             return false;
         }
-        byte[] p = grammar.vocab.pieces[token];
-        if (p.length == 0) {
+        if (grammar.vocab.pieces[token].length == 0) {
             return true;
         }
-        JsonAutomaton.State next = JsonAutomaton.advance(state, p, 0, p.length);
+        JsonAutomaton.State next = grammar.next(node(), token);
         if (next == null) {
             return false;
         }
         state = next;
+        node = null;
         return true;
     }
 

@@ -30,6 +30,11 @@ import java.util.List;
  * generated exactly as declared (JSON-escaped), each at most once; {@code }} only once every
  * required property is present; an array has between minItems and maxItems items.
  *
+ * <h2>Size</h2>
+ * Over 500 lines on purpose: one frame kind per JSON construct (object, array, string, number,
+ * literal, choice) and the byte step over all of them, which must agree with each other; split,
+ * each frame's rules would be read apart from the step that composes them.
+ *
  * <h2>Concurrency</h2>
  * Immutable values; safe for concurrent use.
  */

@@ -18,6 +18,14 @@ import java.util.concurrent.ConcurrentHashMap;
  * so a sequence with enough tokens left uses the cached mask as is, and only one near its token
  * budget filters it (see {@link GrammarState#allowed}).
  *
+ * <p>Transitions are cached too: each cached state keeps a small direct-mapped table from token
+ * id to the state after it ({@value #EDGE_SLOTS} slots, a colliding token overwrites), holding the
+ * cached (canonical) state object when there is one. A sequence in steady state therefore moves
+ * by one table read and finds its next mask by identity in the cache, allocating nothing; only a
+ * miss walks the token's bytes through the automaton. Profiling stories260K at one sequence
+ * (JFR, docs/benchmarks.md) found the byte walk and the state comparisons of the mask lookup to
+ * be most of the grammar's per-token time.
+ *
  * <h2>Concurrency</h2>
  * Safe for concurrent use: the cache is a concurrent map of immutable entries (two threads may
  * both compute the same entry; either is kept). It is bounded: past {@value #MAX_CACHED_STATES}
@@ -28,7 +36,10 @@ final class TokenGrammar {
 
     final TokenVocabulary vocab;
     final JsonAutomaton.State start;
-    private final ConcurrentHashMap<JsonAutomaton.State, Mask> masks = new ConcurrentHashMap<>();
+    /** Transition table slots per cached state (a power of two). */
+    static final int EDGE_SLOTS = 256;
+
+    private final ConcurrentHashMap<JsonAutomaton.State, Node> nodes = new ConcurrentHashMap<>();
 
     TokenGrammar(OutputConstraint constraint, TokenVocabulary vocab) {
         this.vocab = vocab;
@@ -54,19 +65,68 @@ final class TokenGrammar {
     record Mask(long[] bits, boolean accepting, int maxAfter, int[] levels, long[][] upTo) {
     }
 
+    /** One state's mask and transitions; the state object is the cache's canonical one. */
+    static final class Node {
+        final JsonAutomaton.State state;
+        final Mask mask;
+        /**
+         * Slot {@code slot(token)}: the last transition stored there. Written racily: an
+         * {@link Edge} is immutable (final fields), so a reader sees a whole one or an older one.
+         */
+        private final Edge[] edges = new Edge[EDGE_SLOTS];
+
+        Node(JsonAutomaton.State state, Mask mask) {
+            this.state = state;
+            this.mask = mask;
+        }
+    }
+
+    /** {@code token} moves the automaton to {@code next}. */
+    private record Edge(int token, JsonAutomaton.State next) {
+    }
+
     Mask mask(JsonAutomaton.State state) {
-        Mask m = masks.get(state);
-        if (m == null) {
-            m = compute(state);
-            if (masks.size() < MAX_CACHED_STATES) {
-                masks.putIfAbsent(state, m);
+        return node(state).mask;
+    }
+
+    /** The cached node of {@code state}, computing its mask on the first visit. */
+    Node node(JsonAutomaton.State state) {
+        Node n = nodes.get(state);
+        if (n == null) {
+            n = new Node(state, compute(state));
+            if (nodes.size() < MAX_CACHED_STATES) {
+                Node raced = nodes.putIfAbsent(state, n);
+                n = raced != null ? raced : n;
             }
         }
-        return m;
+        return n;
+    }
+
+    /** The state after {@code token} from {@code from}'s state, or null if the token leaves the grammar. */
+    JsonAutomaton.State next(Node from, int token) {
+        int slot = slot(token);
+        Edge e = from.edges[slot];
+        if (e != null && e.token == token) {
+            return e.next;
+        }
+        byte[] p = vocab.pieces[token];
+        JsonAutomaton.State next = JsonAutomaton.advance(from.state, p, 0, p.length);
+        if (next != null) {
+            Node known = nodes.get(next);
+            if (known != null) {
+                next = known.state; // canonical: later lookups match by identity
+            }
+            from.edges[slot] = new Edge(token, next);
+        }
+        return next;
+    }
+
+    private static int slot(int token) {
+        return (token * 0x9E3779B9) >>> (Integer.SIZE - Integer.numberOfTrailingZeros(EDGE_SLOTS));
     }
 
     int cachedStates() {
-        return masks.size();
+        return nodes.size();
     }
 
     private Mask compute(JsonAutomaton.State state) {

@@ -20,9 +20,6 @@ import dev.tandem.engine.model.ModelRunner;
 import dev.tandem.engine.sampling.Sampler;
 import dev.tandem.engine.sampling.SequenceSampling;
 import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ThreadLocalRandom;
@@ -73,7 +70,8 @@ import java.util.function.Supplier;
  * Over 500 lines on purpose: the loop's state (command queue, running and reserved sequences,
  * pins, load) is touched by every step, and cutting it further would hand that state around.
  * What stands alone lives apart: request checks in {@link RequestLimits}, the plan in
- * {@link StepPlanner}, block accounting in {@code BlockManager} and {@link PinTable}.
+ * {@link StepPlanner}, block accounting in {@code BlockManager}, {@link PinTable} (a prefill engine's prompts held
+ * for a peer) and {@link ImportTable} (a decode engine's prompts reserved for a peer's K/V).
  *
  * <h2>References</h2>
  * vLLM v1 engine core (plan, run, sample, stream in one loop); NVIDIA Dynamo mocker (the
@@ -123,7 +121,7 @@ public final class Scheduler {
     private long stepDueNanos;
     private boolean lastPlanRan;
     private final PinTable pins;
-    private final Map<Long, Sequence> reservations = new HashMap<>();
+    private final ImportTable imports;
     private long nextReportNanos;
     private long stepsTotal;
 
@@ -160,6 +158,7 @@ public final class Scheduler {
         this.listeners = new Listeners(name);
         this.blocks = new BlockManager(totalBlocks, blockSize, listeners::publish);
         this.pins = new PinTable(blocks);
+        this.imports = new ImportTable(name, blocks, blockSize);
         this.vocabSize = runner.vocabSize();
         this.contextLength = runner.contextLength();
         this.limits = new RequestLimits(promptVocabSize, contextLength, blockSize, blocks.totalBlocks());
@@ -291,7 +290,7 @@ public final class Scheduler {
 
     public CompletableFuture<Boolean> cancelImport(ImportReservation reservation) {
         return call(() -> {
-            Sequence s = reservations.remove(reservation.reservationId());
+            Sequence s = imports.take(reservation.reservationId());
             if (s == null) {
                 return false;
             }
@@ -302,6 +301,20 @@ public final class Scheduler {
 
     public CompletableFuture<Boolean> releasePin(long pinId) {
         return call(() -> pins.release(pinId));
+    }
+
+    /**
+     * Any thread: true if pin {@code pinId} holds blocks [{@code firstBlock},
+     * {@code firstBlock + blockCount}) and lives at least {@code marginNanos} more on this
+     * engine's clock (a read that starts now finishes before the blocks may be reused).
+     */
+    public boolean pinCovers(long pinId, int firstBlock, int blockCount, long marginNanos) {
+        return pins.covers(pinId, firstBlock, blockCount, clock.nanoTime() + marginNanos);
+    }
+
+    /** Any thread: prompt pins held and not expired. */
+    public int activePins() {
+        return pins.liveCount(clock.nanoTime());
     }
 
     // ------------------------------------------------------------------ engine thread
@@ -326,7 +339,7 @@ public final class Scheduler {
             completeStep();
             work++;
         }
-        lastPlanRan = !shutDown && planner.plan(reservations.size());
+        lastPlanRan = !shutDown && planner.plan(imports.size());
         if (lastPlanRan) {
             runStep(now);
             work++;
@@ -346,11 +359,7 @@ public final class Scheduler {
         }
         boolean mayRun = lastPlanRan && planner.hasWork();
         long wake = inFlight ? stepDueNanos : (mayRun ? now : Long.MAX_VALUE);
-        wake = Math.min(wake, pins.nextExpiryNanos());
-        for (Sequence s : reservations.values()) {
-            wake = Math.min(wake, s.expiresAtNanos);
-        }
-        return wake;
+        return Math.min(wake, Math.min(pins.nextExpiryNanos(), imports.nextExpiryNanos()));
     }
 
     /** When the next periodic load report is due. */
@@ -360,7 +369,7 @@ public final class Scheduler {
 
     /** True when nothing is running, waiting, in flight or queued. */
     public boolean isIdle() {
-        return !planner.hasWork() && !inFlight && commands.isEmpty() && reservations.isEmpty();
+        return !planner.hasWork() && !inFlight && commands.isEmpty() && imports.isEmpty();
     }
 
     /** Engine thread: the prefix cache's hashes with the id of the last event they reflect. */
@@ -409,8 +418,7 @@ public final class Scheduler {
         for (Sequence s : planner.waitingSnapshot()) {
             cancelNow(s);
         }
-        for (Sequence s : new ArrayList<>(reservations.values())) {
-            reservations.remove(s.arrival);
+        for (Sequence s : imports.all()) {
             finishQuietly(s);
         }
         pins.releaseAll();
@@ -616,7 +624,7 @@ public final class Scheduler {
     private void finishQuietly(Sequence s) {
         switch (s.state) {
             case WAITING, RUNNING -> planner.remove(s);
-            case RESERVED -> reservations.remove(s.arrival);
+            case RESERVED -> imports.remove(s);
             case NEW, FINISHED -> { }
         }
         if (s.state != Sequence.State.FINISHED) {
@@ -630,39 +638,29 @@ public final class Scheduler {
 
     private PromptPin pinPrompt(Sequence s) {
         int n = Math.min(s.table.blocksFor(s.promptLength), s.table.blockCount());
+        int fullPromptBlocks = Math.min(s.promptLength / blockSize, s.table.hashedCount());
         int[] ids = new int[n];
+        long[] hashes = new long[n]; // the prompt's blocks were hashed once, for the prefix cache
         for (int i = 0; i < n; i++) {
             ids[i] = s.table.block(i);
+            hashes[i] = i < fullPromptBlocks ? s.table.sequenceHash(i) : 0;
         }
         long expires = clock.nanoTime() + config.pinTtlMs() * 1_000_000L;
-        return new PromptPin(pins.pin(ids, expires), s.requestId(), s.promptLength, ids, expires);
+        return new PromptPin(pins.pin(ids, expires), s.requestId(), s.promptLength, ids, hashes, expires);
     }
 
     private ImportReservation reserve(Sequence s) {
-        if (planner.runningCount() + reservations.size() >= config.maxSequences()) {
+        if (planner.runningCount() + imports.size() >= config.maxSequences()) {
             throw new RequestException(RequestException.Kind.UNAVAILABLE, "engine " + name + " runs "
                     + config.maxSequences() + " sequences already");
         }
-        int hit = blocks.matchPrefix(s.table, s.promptLength / blockSize);
-        blocks.acquirePrefix(s.table, hit);
-        if (!blocks.allocate(s.table, s.promptLength)) {
-            int need = s.table.blocksFor(s.promptLength) - s.table.blockCount();
-            blocks.release(s.table);
-            throw new RequestException(RequestException.Kind.UNAVAILABLE, "engine " + name + " has "
-                    + blocks.allocatableBlocks() + " free KV blocks, the prompt needs " + need + " more");
-        }
+        ImportReservation r = imports.reserve(s, clock.nanoTime() + config.pinTtlMs() * 1_000_000L);
         unfinished.incrementAndGet();
-        s.state = Sequence.State.RESERVED;
-        s.computed = hit * blockSize;
-        s.cachedPromptTokens = s.computed;
-        s.expiresAtNanos = clock.nanoTime() + config.pinTtlMs() * 1_000_000L;
-        reservations.put(s.arrival, s);
-        return new ImportReservation(s.arrival, s.requestId(), s.promptLength, s.computed, s.table.blockIds(),
-                blockSize, s.expiresAtNanos);
+        return r;
     }
 
     private Sequence startReserved(long reservationId, int firstToken, TokenSink sink) {
-        Sequence s = reservations.remove(reservationId);
+        Sequence s = imports.take(reservationId);
         if (s == null) {
             sink.onError(new RequestException(RequestException.Kind.INVALID,
                     "import reservation " + reservationId + " is unknown or expired"));
@@ -697,20 +695,10 @@ public final class Scheduler {
 
     private int expire(long now) {
         int n = pins.expire(now, name);
-        if (!reservations.isEmpty()) {
-            List<Sequence> expired = null;
-            for (Sequence s : reservations.values()) {
-                if (now - s.expiresAtNanos >= 0) {
-                    (expired == null ? expired = new ArrayList<>() : expired).add(s);
-                }
-            }
-            if (expired != null) {
-                for (Sequence s : expired) {
-                    LOG.log(System.Logger.Level.INFO, "[req={0}] import reservation expired unused", s.requestId());
-                    finishQuietly(s);
-                    n++;
-                }
-            }
+        for (Sequence s : imports.expired(now)) {
+            LOG.log(System.Logger.Level.INFO, "[req={0}] import reservation expired unused", s.requestId());
+            finishQuietly(s);
+            n++;
         }
         return n;
     }
@@ -741,19 +729,16 @@ public final class Scheduler {
         blocks.checkInvariants();
         int[] refs = new int[blocks.totalBlocks()];
         planner.checkInvariants(refs);
-        for (Sequence s : reservations.values()) {
-            check(s.state == Sequence.State.RESERVED, "reservation in state %s", s.state);
-            countRefs(s, refs);
-        }
+        imports.countReferences(refs);
         pins.countReferences(refs);
         for (int b = 0; b < refs.length; b++) {
             check(refs[b] == blocks.refCount(b), "block %d has refCount %d but %d references", b, blocks.refCount(b), refs[b]);
         }
         int running = planner.runningCount();
-        check(running + reservations.size() <= config.maxSequences(), "%d running + %d reserved > max %d",
-                running, reservations.size(), config.maxSequences());
+        check(running + imports.size() <= config.maxSequences(), "%d running + %d reserved > max %d",
+                running, imports.size(), config.maxSequences());
         if (commands.isEmpty()) {
-            int live = running + planner.waitingCount() + reservations.size();
+            int live = running + planner.waitingCount() + imports.size();
             check(live == unfinished.get(), "%d live sequences but unfinished counter %d", live, unfinished.get());
         }
     }

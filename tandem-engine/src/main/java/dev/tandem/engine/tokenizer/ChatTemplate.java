@@ -1,5 +1,7 @@
 package dev.tandem.engine.tokenizer;
 
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.hubspot.jinjava.Jinjava;
 import com.hubspot.jinjava.JinjavaConfig;
 import com.hubspot.jinjava.LegacyOverrides;
@@ -14,6 +16,7 @@ import java.time.Clock;
 import java.time.ZonedDateTime;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -26,7 +29,11 @@ import java.util.function.Function;
  *
  * <h2>Design</h2>
  * The template sees what Hugging Face passes: {@code messages} (maps with {@code role} and
- * {@code content}), {@code add_generation_prompt}, {@code bos_token}, {@code eos_token}, and the
+ * {@code content}; an assistant's calls as {@code tool_calls}, each {@code {id, type: "function",
+ * function: {name, arguments}}} with the arguments parsed into a mapping, as Hugging Face
+ * templates expect to {@code tojson} them; a tool result's {@code tool_call_id}),
+ * {@code tools} when the request has some (OpenAI's {@code {type, function}} objects),
+ * {@code add_generation_prompt}, {@code bos_token}, {@code eos_token}, and the
  * functions {@code raise_exception(message)} and {@code strftime_now(format)}. Jinjava is set up
  * as Hugging Face sets up Jinja: {@code trim_blocks} and {@code lstrip_blocks} on, and one
  * trailing newline of the template dropped ({@code keep_trailing_newline} off). Jinjava only
@@ -72,6 +79,7 @@ public final class ChatTemplate {
             + "{% endfor %}{% if add_generation_prompt %}{{ 'assistant:' }}{% endif %}";
 
     private static final long MAX_OUTPUT_CHARS = 64L << 20;
+    private static final ObjectMapper JSON = new ObjectMapper();
     private static final ThreadLocal<Clock> RENDER_CLOCK = new ThreadLocal<>();
     private static final List<ChatMessage> SAMPLE = List.of(new ChatMessage("system", "You are helpful."),
             new ChatMessage("user", "Hi"), new ChatMessage("assistant", "Hello"), new ChatMessage("user", "Bye"));
@@ -149,6 +157,11 @@ public final class ChatTemplate {
         return new ChatTemplate(name, source, bosToken, eosToken, Objects.requireNonNull(clock, "clock"));
     }
 
+    /** The Jinja source (what tool-call formats are recognised from). */
+    public String source() {
+        return source;
+    }
+
     /** A short name: the model file's name, or "chatml (fallback)" / "plain (fallback)". */
     public String name() {
         return name;
@@ -162,6 +175,16 @@ public final class ChatTemplate {
      * @throws ModelFormatException if the template fails for another reason
      */
     public String render(List<ChatMessage> messages, boolean addGenerationPrompt) {
+        return render(messages, null, addGenerationPrompt);
+    }
+
+    /**
+     * Renders the conversation with the functions the model may call.
+     *
+     * @param tools OpenAI's tool objects as JSON text ({@code [{"type": "function", "function":
+     *              {...}}]}), or null for none (then {@code tools} is undefined to the template)
+     */
+    public String render(List<ChatMessage> messages, String tools, boolean addGenerationPrompt) {
         List<Map<String, Object>> list = new ArrayList<>(messages.size());
         for (ChatMessage m : messages) {
             Map<String, Object> map = new HashMap<>();
@@ -169,10 +192,19 @@ public final class ChatTemplate {
             if (m.content() != null) {
                 map.put("content", m.content());
             }
+            if (!m.toolCalls().isEmpty()) {
+                map.put("tool_calls", toolCalls(m.toolCalls()));
+            }
+            if (m.toolCallId() != null) {
+                map.put("tool_call_id", m.toolCallId());
+            }
             list.add(map);
         }
         Map<String, Object> context = new HashMap<>();
         context.put("messages", list);
+        if (tools != null) {
+            context.put("tools", fromJson(tools));
+        }
         context.put("add_generation_prompt", addGenerationPrompt);
         context.put("bos_token", bosToken);
         context.put("eos_token", eosToken);
@@ -199,6 +231,38 @@ public final class ChatTemplate {
         return result.getOutput();
     }
 
+    private static List<Map<String, Object>> toolCalls(List<ChatMessage.ToolCall> calls) {
+        List<Map<String, Object>> out = new ArrayList<>(calls.size());
+        for (ChatMessage.ToolCall c : calls) {
+            Map<String, Object> function = new LinkedHashMap<>();
+            function.put("name", c.name());
+            Object arguments;
+            try {
+                arguments = fromJson(c.arguments());
+            } catch (RuntimeException e) {
+                arguments = c.arguments(); // not JSON: the template gets the text as the client sent it
+            }
+            function.put("arguments", arguments);
+            Map<String, Object> call = new LinkedHashMap<>();
+            if (c.id() != null) {
+                call.put("id", c.id());
+            }
+            call.put("type", "function");
+            call.put("function", function);
+            out.add(call);
+        }
+        return out;
+    }
+
+    /** JSON text as maps, lists, strings, numbers and booleans (what Jinja templates index). */
+    private static Object fromJson(String json) {
+        try {
+            return JSON.readValue(json, Object.class);
+        } catch (JacksonException e) {
+            throw new IllegalArgumentException("not JSON: " + e.getOriginalMessage(), e);
+        }
+    }
+
     /**
      * Renders and tokenizes the conversation for generation, with special tokens parsed in the
      * template's own text but not in the messages' contents, adding BOS only if the model wants
@@ -220,16 +284,22 @@ public final class ChatTemplate {
      */
     public int[] encode(Tokenizer tokenizer, List<ChatMessage> messages, boolean addGenerationPrompt,
                         Function<String, int[]> replies) {
-        String text = render(messages, addGenerationPrompt);
+        return encode(tokenizer, messages, null, addGenerationPrompt, replies);
+    }
+
+    /** {@link #encode(Tokenizer, List, boolean, Function)} with {@code tools} (JSON text, or null). */
+    public int[] encode(Tokenizer tokenizer, List<ChatMessage> messages, String tools, boolean addGenerationPrompt,
+                        Function<String, int[]> replies) {
+        String text = render(messages, tools, addGenerationPrompt);
         boolean hasBos = !bosToken.isEmpty() && text.startsWith(bosToken);
-        List<TextSpan> spans = contentSpans(text, messages, addGenerationPrompt, replies);
+        List<TextSpan> spans = contentSpans(text, messages, tools, addGenerationPrompt, replies);
         return tokenizer.encode(text.getBytes(StandardCharsets.UTF_8), tokenizer.addsBos() && !hasBos, true, spans);
     }
 
     /** The byte ranges of the messages' contents in the rendered text, sorted and disjoint. */
-    private List<TextSpan> contentSpans(String text, List<ChatMessage> messages, boolean addGenerationPrompt,
-                                        Function<String, int[]> replies) {
-        List<int[]> places = markedPlaces(text, messages, addGenerationPrompt);
+    private List<TextSpan> contentSpans(String text, List<ChatMessage> messages, String tools,
+                                        boolean addGenerationPrompt, Function<String, int[]> replies) {
+        List<int[]> places = markedPlaces(text, messages, tools, addGenerationPrompt);
         if (places == null) {
             places = searchedPlaces(text, messages);
         }
@@ -249,15 +319,17 @@ public final class ChatTemplate {
     }
 
     /** Places found by rendering with markers, or null if the template does not treat contents as opaque. */
-    private List<int[]> markedPlaces(String text, List<ChatMessage> messages, boolean addGenerationPrompt) {
+    private List<int[]> markedPlaces(String text, List<ChatMessage> messages, String tools,
+                                     boolean addGenerationPrompt) {
         List<ChatMessage> marked = new ArrayList<>(messages.size());
         for (int i = 0; i < messages.size(); i++) {
             ChatMessage m = messages.get(i);
-            marked.add(m.content() == null || m.content().isEmpty() ? m : new ChatMessage(m.role(), marker(i)));
+            marked.add(m.content() == null || m.content().isEmpty() ? m
+                    : new ChatMessage(m.role(), marker(i), m.toolCalls(), m.toolCallId()));
         }
         String withMarkers;
         try {
-            withMarkers = render(marked, addGenerationPrompt);
+            withMarkers = render(marked, tools, addGenerationPrompt);
         } catch (RuntimeException e) {
             return null;
         }

@@ -70,6 +70,26 @@ class ChatTemplateTest {
     }
 
     @Test
+    void render_qwen25WithToolsCallsAndResults_asTheTemplateWritesThem() {
+        ChatTemplate template = ChatTemplate.forModel(qwen, TestFiles.tokenizer("qwen2-vocab-tiny.gguf"));
+        String tools = "[{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"parameters\": "
+                + "{\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string\"}}}}}]";
+        List<ChatMessage> messages = List.of(new ChatMessage("user", "Weather in Paris?"),
+                new ChatMessage("assistant", null, List.of(new ChatMessage.ToolCall("call_1", "get_weather",
+                        "{\"city\": \"Paris\"}")), null),
+                new ChatMessage("tool", "{\"temp\": 21}", List.of(), "call_1"));
+
+        String text = template.render(messages, tools, true);
+
+        assertThat(text).contains("<tools>\n{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"");
+        assertThat(text).contains("<|im_start|>assistant\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": "
+                + "{\"city\":\"Paris\"}}\n</tool_call><|im_end|>");
+        assertThat(text).contains("<|im_start|>user\n<tool_response>\n{\"temp\": 21}\n</tool_response><|im_end|>");
+        assertThat(text).endsWith("<|im_start|>assistant\n");
+        assertThat(template.render(messages.subList(0, 1), true)).doesNotContain("<tools>");
+    }
+
+    @Test
     void encode_userTextWithControlTokenTexts_staysTextTemplateTokensStayControl() {
         Tokenizer tokenizer = TestFiles.tokenizer("qwen2-vocab-tiny.gguf");
         ChatTemplate template = ChatTemplate.forModel(qwen, tokenizer);

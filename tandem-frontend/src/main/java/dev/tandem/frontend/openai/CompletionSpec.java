@@ -3,6 +3,7 @@ package dev.tandem.frontend.openai;
 import dev.tandem.core.OutputConstraint;
 import dev.tandem.core.SamplingParams;
 import dev.tandem.engine.tokenizer.ChatMessage;
+import dev.tandem.frontend.tools.ToolSet;
 import java.util.List;
 import java.util.Objects;
 
@@ -24,18 +25,13 @@ import java.util.Objects;
  * @param ignoreEos    keep generating past end-of-generation tokens
  * @param user         the client's end-user id, or null
  * @param constraint   what the output must be ({@code response_format}), or null
+ * @param tools        the functions the model may call (chat), or null
  */
 public record CompletionSpec(Endpoint endpoint, String model, List<ChatMessage> messages, List<Prompt> prompts,
                              Integer maxTokens, SamplingParams sampling, List<String> stop,
                              List<Integer> stopTokenIds, int n, int topLogprobs, boolean stream,
-                             boolean includeUsage, boolean ignoreEos, String user, OutputConstraint constraint) {
-    public CompletionSpec(Endpoint endpoint, String model, List<ChatMessage> messages, List<Prompt> prompts,
-                          Integer maxTokens, SamplingParams sampling, List<String> stop,
-                          List<Integer> stopTokenIds, int n, int topLogprobs, boolean stream,
-                          boolean includeUsage, boolean ignoreEos, String user) {
-        this(endpoint, model, messages, prompts, maxTokens, sampling, stop, stopTokenIds, n, topLogprobs, stream,
-                includeUsage, ignoreEos, user, null);
-    }
+                             boolean includeUsage, boolean ignoreEos, String user, OutputConstraint constraint,
+                             ToolSet tools) {
 
     public CompletionSpec {
         Objects.requireNonNull(endpoint, "endpoint");

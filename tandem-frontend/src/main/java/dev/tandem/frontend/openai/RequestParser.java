@@ -7,9 +7,11 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import dev.tandem.core.OutputConstraint;
 import dev.tandem.core.RequestException;
 import dev.tandem.core.SamplingParams;
 import dev.tandem.engine.tokenizer.ChatMessage;
+import dev.tandem.frontend.tools.ToolSet;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -17,8 +19,9 @@ import java.util.List;
 /**
  * Reads an OpenAI request body into a {@link CompletionSpec}, or throws one {@link ApiException}
  * (status 400) that names the field at fault. Unknown fields are ignored, as OpenAI does; fields
- * Tandem knows but cannot honour (tools, logit_bias, echo, ...) are refused rather than silently
- * dropped, since ignoring them would change the answer. A {@code null} value means "absent".
+ * Tandem knows but cannot honour (legacy functions, logit_bias, echo, ...) are refused rather than silently
+ * dropped, since ignoring them would change the answer. Functions ({@code tools},
+ * {@code tool_choice}, {@code parallel_tool_calls}, tool messages) are read by {@link ToolRequests}. A {@code null} value means "absent".
  *
  * <p>Safe for concurrent use.
  */
@@ -62,10 +65,16 @@ public final class RequestParser {
             }
             includeUsage = optBool(streamOptions, "include_usage", "stream_options.include_usage", false);
         }
+        OutputConstraint format = ResponseFormats.parse(present(root, "response_format"));
+        ToolSet tools = endpoint == Endpoint.CHAT ? ToolRequests.parse(present(root, "tools"),
+                present(root, "tool_choice"), present(root, "parallel_tool_calls")) : null;
+        if (tools != null && tools.forced() && format != null) {
+            throw ApiException.invalid("tool_choice", "a forced 'tool_choice' cannot be combined with a "
+                    + "'response_format' other than 'text'");
+        }
         return new CompletionSpec(endpoint, model, messages, prompts, maxTokens, sampling(root), stop(root),
                 nonNegativeInts(root, "stop_token_ids"), n, topLogprobs, stream, stream && includeUsage,
-                optBool(root, "ignore_eos", false), optString(root, "user"),
-                ResponseFormats.parse(present(root, "response_format")));
+                optBool(root, "ignore_eos", false), optString(root, "user"), format, tools);
     }
 
     static JsonNode readJson(byte[] body) {
@@ -88,7 +97,7 @@ public final class RequestParser {
     }
 
     private static void refuseUnsupported(Endpoint endpoint, JsonNode root) {
-        for (String field : List.of("tools", "functions")) {
+        for (String field : endpoint == Endpoint.CHAT ? List.of("functions") : List.of("tools", "functions")) {
             JsonNode v = present(root, field);
             if (v != null && !(v.isArray() && v.isEmpty())) {
                 throw ApiException.invalid(field, "'" + field + "' is not supported by this server");
@@ -148,8 +157,9 @@ public final class RequestParser {
             case "system", "developer" -> "system";
             case "user" -> "user";
             case "assistant" -> "assistant";
+            case "tool" -> "tool";
             default -> throw ApiException.invalid(where + ".role", where + ".role '" + roleNode.asText()
-                    + "' is not supported (expected system, developer, user or assistant)");
+                    + "' is not supported (expected system, developer, user, assistant or tool)");
         };
         JsonNode content = m.get("content");
         String text;
@@ -165,7 +175,17 @@ public final class RequestParser {
         } else {
             throw wrongType(where + ".content", "a string or an array of text parts", content);
         }
-        return new ChatMessage(role, text);
+        List<ChatMessage.ToolCall> calls = role.equals("assistant") ? ToolRequests.messageCalls(
+                present(m, "tool_calls"), where + ".tool_calls") : List.of();
+        String callId = null;
+        if (role.equals("tool")) {
+            JsonNode id = present(m, "tool_call_id");
+            if (id == null || !id.isTextual()) {
+                throw ApiException.invalid(where + ".tool_call_id", where + ".tool_call_id is required (a string)");
+            }
+            callId = id.asText();
+        }
+        return new ChatMessage(role, text, calls, callId);
     }
 
     private static String contentParts(JsonNode parts, String where) {

@@ -4,7 +4,9 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import dev.tandem.core.GeneratedToken;
 import dev.tandem.core.Usage;
+import dev.tandem.engine.tokenizer.ChatMessage;
 import dev.tandem.frontend.text.TextModel;
+import dev.tandem.frontend.tools.ToolCallDelta;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -63,12 +65,14 @@ public final class ResponseWriter {
      *
      * @param withRole     chat only: put {@code "role": "assistant"} in the delta (first chunk)
      * @param delta        new text, may be empty
+     * @param toolCalls    chat only: what the text added to function calls, may be empty
      * @param tokens       tokens whose logprobs go in this chunk; null when logprobs are off
      * @param textOffsets  completions only: each token's offset in the choice's text
      * @param finishReason null until the choice's last chunk
      */
-    public void chunk(OutputStream out, int index, boolean withRole, String delta, List<GeneratedToken> tokens,
-                      List<Integer> textOffsets, int topLogprobs, String finishReason) throws IOException {
+    public void chunk(OutputStream out, int index, boolean withRole, String delta, List<ToolCallDelta> toolCalls,
+                      List<GeneratedToken> tokens, List<Integer> textOffsets, int topLogprobs, String finishReason)
+            throws IOException {
         buffer.reset();
         buffer.write(DATA);
         try (JsonGenerator g = JSON.createGenerator(buffer)) {
@@ -82,8 +86,33 @@ public final class ResponseWriter {
                 if (withRole) {
                     g.writeStringField("role", "assistant");
                 }
-                if (!delta.isEmpty() || withRole) {
+                if (!delta.isEmpty()) {
                     g.writeStringField("content", delta);
+                } else if (withRole) {
+                    if (toolCalls.isEmpty()) {
+                        g.writeStringField("content", "");
+                    } else {
+                        g.writeNullField("content");
+                    }
+                }
+                if (!toolCalls.isEmpty()) {
+                    g.writeArrayFieldStart("tool_calls");
+                    for (ToolCallDelta d : toolCalls) {
+                        g.writeStartObject();
+                        g.writeNumberField("index", d.index());
+                        if (d.id() != null) {
+                            g.writeStringField("id", d.id());
+                            g.writeStringField("type", "function");
+                        }
+                        g.writeObjectFieldStart("function");
+                        if (d.name() != null) {
+                            g.writeStringField("name", d.name());
+                        }
+                        g.writeStringField("arguments", d.arguments());
+                        g.writeEndObject();
+                        g.writeEndObject();
+                    }
+                    g.writeEndArray();
                 }
                 g.writeEndObject();
             } else {
@@ -143,7 +172,14 @@ public final class ResponseWriter {
                 if (endpoint == Endpoint.CHAT) {
                     g.writeObjectFieldStart("message");
                     g.writeStringField("role", "assistant");
-                    g.writeStringField("content", c.text());
+                    if (c.text().isEmpty() && !c.toolCalls().isEmpty()) {
+                        g.writeNullField("content");
+                    } else {
+                        g.writeStringField("content", c.text());
+                    }
+                    if (!c.toolCalls().isEmpty()) {
+                        toolCalls(g, c.toolCalls());
+                    }
                     g.writeEndObject();
                 } else {
                     g.writeStringField("text", c.text());
@@ -201,6 +237,22 @@ public final class ResponseWriter {
             throw new UncheckedIOException(ex);
         }
         return out.toByteArray();
+    }
+
+    /** {@code "tool_calls": [{"id", "type": "function", "function": {"name", "arguments"}}]}. */
+    private static void toolCalls(JsonGenerator g, List<ChatMessage.ToolCall> calls) throws IOException {
+        g.writeArrayFieldStart("tool_calls");
+        for (ChatMessage.ToolCall call : calls) {
+            g.writeStartObject();
+            g.writeStringField("id", call.id());
+            g.writeStringField("type", "function");
+            g.writeObjectFieldStart("function");
+            g.writeStringField("name", call.name());
+            g.writeStringField("arguments", call.arguments());
+            g.writeEndObject();
+            g.writeEndObject();
+        }
+        g.writeEndArray();
     }
 
     private void header(JsonGenerator g, String object) throws IOException {

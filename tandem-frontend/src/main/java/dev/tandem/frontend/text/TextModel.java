@@ -22,6 +22,20 @@ public interface TextModel {
      */
     int[] encodeChat(List<ChatMessage> messages);
 
+    /**
+     * {@link #encodeChat(List)} with the functions the model may call, as the template's
+     * {@code tools} (OpenAI's tool objects as a JSON array text; null for none). A model whose
+     * template cannot show tools ignores them.
+     */
+    default int[] encodeChat(List<ChatMessage> messages, String toolsJson) {
+        return encodeChat(messages);
+    }
+
+    /** The chat template's text (tool-call formats are recognised from it); empty if there is none. */
+    default String chatTemplateSource() {
+        return "";
+    }
+
     /** Tokenises a completion prompt, with the model's beginning-of-sequence token if it wants one. */
     int[] encodePrompt(String text);
 

@@ -66,6 +66,16 @@ public final class TokenizerTextModel implements TextModel {
     }
 
     @Override
+    public int[] encodeChat(List<ChatMessage> messages, String toolsJson) {
+        return template.encode(tokenizer, messages, toolsJson, true, replies::lookup);
+    }
+
+    @Override
+    public String chatTemplateSource() {
+        return template.source();
+    }
+
+    @Override
     public int[] encodePrompt(String text) {
         return tokenizer.encode(text, true, true);
     }

@@ -46,7 +46,7 @@ class ResponseWriterTest {
         ResponseWriter w = new ResponseWriter(Endpoint.CHAT, "chatcmpl-1", 1700000000L, "m", BYTES, false);
         ByteArrayOutputStream out = new ByteArrayOutputStream();
 
-        w.chunk(out, 0, true, "Hé\n\"", null, List.of(), -1, null);
+        w.chunk(out, 0, true, "Hé\n\"", List.of(), null, List.of(), -1, null);
 
         assertThat(out.toString(StandardCharsets.UTF_8)).isEqualTo("data: {\"id\":\"chatcmpl-1\",\"object\":"
                 + "\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"m\",\"choices\":[{\"index\":0,"
@@ -59,7 +59,7 @@ class ResponseWriterTest {
         ResponseWriter w = new ResponseWriter(Endpoint.CHAT, "c", 1L, "m", BYTES, true);
         ByteArrayOutputStream out = new ByteArrayOutputStream();
 
-        w.chunk(out, 2, false, "", null, List.of(), -1, "stop");
+        w.chunk(out, 2, false, "", List.of(), null, List.of(), -1, "stop");
 
         assertThat(out.toString(StandardCharsets.UTF_8)).isEqualTo("data: {\"id\":\"c\",\"object\":"
                 + "\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":2,\"delta\":{},"
@@ -87,7 +87,7 @@ class ResponseWriterTest {
         GeneratedToken t = new GeneratedToken(0xE2, -0.5f, new int[] {0xE2, 'a'}, new float[] {-0.5f,
             Float.NEGATIVE_INFINITY});
 
-        w.chunk(out, 0, false, "", List.of(t), List.of(0), 1, null);
+        w.chunk(out, 0, false, "", List.of(), List.of(t), List.of(0), 1, null);
 
         assertThat(out.toString(StandardCharsets.UTF_8)).contains("\"logprobs\":{\"content\":[{\"token\":"
                 + "\"bytes:\\\\xe2\",\"logprob\":-0.5,\"bytes\":[226],\"top_logprobs\":[{\"token\":\"bytes:\\\\xe2\","
@@ -101,7 +101,7 @@ class ResponseWriterTest {
         GeneratedToken b = new GeneratedToken('b', Float.NEGATIVE_INFINITY, new int[] {'c', 'b'},
                 new float[] {-0.2f, Float.NEGATIVE_INFINITY});
 
-        String json = new String(w.response(List.of(new ChoiceResult(0, "ab", "length", List.of(a, b), List.of(0, 1))),
+        String json = new String(w.response(List.of(new ChoiceResult(0, "ab", List.of(), "length", List.of(a, b), List.of(0, 1))),
                 2, new Usage(3, 0, 0, 2)), StandardCharsets.UTF_8);
 
         assertThat(json).isEqualTo("{\"id\":\"cmpl-1\",\"object\":\"text_completion\",\"created\":1,\"model\":\"m\","

@@ -1,5 +1,6 @@
 package dev.tandem.engine.model;
 
+import dev.tandem.bench.ForwardTimer;
 import dev.tandem.core.KvDtype;
 import dev.tandem.engine.kvcache.KvPool;
 import java.nio.file.Path;

@@ -101,7 +101,7 @@ public final class ShmTransport implements KvTransport {
      * The layout file of a pool file: one line of text,
      * {@code tandem-kv-pool v1 blockSize=16 layers=22 kvHeads=4 headDim=64 dtype=F16 blocks=1024}.
      */
-    static Path layoutFile(Path poolFile) {
+    public static Path layoutFile(Path poolFile) {
         return poolFile.resolveSibling(poolFile.getFileName() + ".kvlayout");
     }
 

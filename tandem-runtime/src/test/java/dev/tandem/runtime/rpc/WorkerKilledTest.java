@@ -6,42 +6,37 @@ import dev.tandem.core.GenerateRequest;
 import dev.tandem.core.RecordingSink;
 import dev.tandem.core.RequestException;
 import dev.tandem.runtime.RuntimeConfig;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
+import dev.tandem.runtime.process.ChildProcess;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /** A worker process killed (SIGKILL) mid-stream surfaces as a typed WORKER_LOST error. */
-@Timeout(30)
+@Timeout(90)
 class WorkerKilledTest {
-    private Process worker;
+    private static final Pattern PORT_LINE = Pattern.compile("PORT (\\d+)");
+
+    private ChildProcess worker;
 
     @AfterEach
-    void killWorker() throws InterruptedException {
+    void killWorker() {
         if (worker != null) {
-            worker.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+            worker.kill();
         }
     }
 
-    private int startWorker() throws Exception {
+    private int startWorker() {
         String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED",
+        List<String> cmd = List.of(java, "--enable-native-access=ALL-UNNAMED",
                 "--sun-misc-unsafe-memory-access=allow", "-Xmx256m", "-cp", System.getProperty("java.class.path"),
-                FakeWorkerMain.class.getName(), "20"));
-        worker = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
-        BufferedReader out = new BufferedReader(new InputStreamReader(worker.getInputStream(), StandardCharsets.UTF_8));
-        String line;
-        while ((line = out.readLine()) != null) {
-            if (line.startsWith("PORT ")) {
-                return Integer.parseInt(line.substring(5).trim());
-            }
-        }
-        throw new AssertionError("worker process exited before printing its port");
+                FakeWorkerMain.class.getName(), "20");
+        worker = ChildProcess.start("fake-worker", cmd, Path.of("target", "fake-worker.log"));
+        return Integer.parseInt(worker.awaitOutput(PORT_LINE, Duration.ofSeconds(60)));
     }
 
     @Test
@@ -53,7 +48,7 @@ class WorkerKilledTest {
             assertThat(sink.awaitTokens(10_000)).isTrue();
 
             long killedAt = System.nanoTime();
-            worker.destroyForcibly();
+            worker.kill();
             assertThat(sink.awaitDone(10_000)).isTrue();
             long detectedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killedAt);
 

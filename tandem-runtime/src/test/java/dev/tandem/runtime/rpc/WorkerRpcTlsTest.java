@@ -9,12 +9,14 @@ import dev.tandem.core.FinishReason;
 import dev.tandem.core.GenerateRequest;
 import dev.tandem.core.RecordingSink;
 import dev.tandem.core.RequestException;
+import dev.tandem.core.TandemException;
 import dev.tandem.runtime.RuntimeConfig;
+import dev.tandem.runtime.process.ChildProcess;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -33,16 +35,15 @@ class WorkerRpcTlsTest {
         dir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "tls-");
         cert = dir.resolve("cert.pem");
         key = dir.resolve("key.pem");
-        Process p;
+        ChildProcess.Finished openssl;
         try {
-            p = new ProcessBuilder(List.of("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+            openssl = ChildProcess.run(List.of("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
                     "-keyout", key.toString(), "-out", cert.toString(), "-days", "1", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"))
-                    .redirectErrorStream(true).redirectOutput(dir.resolve("openssl.log").toFile()).start();
-        } catch (IOException e) {
-            p = null;
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"), Duration.ofSeconds(20));
+        } catch (TandemException e) {
+            openssl = null;
         }
-        assumeTrue(p != null && p.waitFor(20, TimeUnit.SECONDS) && p.exitValue() == 0,
+        assumeTrue(openssl != null && openssl.succeeded(),
                 "openssl is needed to make a test certificate; TLS test skipped");
     }
 

@@ -1,4 +1,4 @@
-package dev.tandem.cli.cluster;
+package dev.tandem.runtime.process;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -34,8 +34,7 @@ public final class NatsServer extends ServerProcess {
     @Override
     void awaitReady() {
         String probe = host.equals("0.0.0.0") ? "127.0.0.1" : host;
-        process.awaitCondition("to accept connections on " + probe + ":" + port, READY_TIMEOUT,
-                () -> FreePorts.accepts(probe, port, 500));
+        process.awaitPort(probe, port, READY_TIMEOUT);
     }
 
     /** {@code nats://host:port}; for a server on 0.0.0.0, on loopback. */

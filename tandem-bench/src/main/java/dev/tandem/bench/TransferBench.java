@@ -1,10 +1,25 @@
-package dev.tandem.runtime.transfer;
+package dev.tandem.bench;
 
 import dev.tandem.core.ConfigException;
 import dev.tandem.core.KvDtype;
 import dev.tandem.core.KvLayout;
 import dev.tandem.core.TandemException;
 import dev.tandem.core.TransferKind;
+import dev.tandem.runtime.transfer.Deadline;
+import dev.tandem.runtime.transfer.HostIdentity;
+import dev.tandem.runtime.transfer.KvMemory;
+import dev.tandem.runtime.transfer.KvTransport;
+import dev.tandem.runtime.transfer.LocalPools;
+import dev.tandem.runtime.transfer.LocalTransport;
+import dev.tandem.runtime.transfer.PullSource;
+import dev.tandem.runtime.transfer.ReadGuard;
+import dev.tandem.runtime.transfer.ShmTransport;
+import dev.tandem.runtime.transfer.TcpTransferServer;
+import dev.tandem.runtime.transfer.TcpTransport;
+import dev.tandem.runtime.transfer.TransferListener;
+import dev.tandem.runtime.transfer.UcxSupport;
+import dev.tandem.runtime.transfer.UcxTransferServer;
+import dev.tandem.runtime.transfer.UcxTransport;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;

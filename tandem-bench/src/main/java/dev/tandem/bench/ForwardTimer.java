@@ -1,7 +1,9 @@
-package dev.tandem.engine.model;
+package dev.tandem.bench;
 
 import dev.tandem.core.KvDtype;
 import dev.tandem.engine.kvcache.KvPool;
+import dev.tandem.engine.model.ForwardBatch;
+import dev.tandem.engine.model.Transformer;
 import java.util.SplittableRandom;
 
 /**

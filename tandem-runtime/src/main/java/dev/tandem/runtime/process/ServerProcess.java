@@ -1,4 +1,4 @@
-package dev.tandem.cli.cluster;
+package dev.tandem.runtime.process;
 
 import java.time.Duration;
 

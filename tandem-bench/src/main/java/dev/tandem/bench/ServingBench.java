@@ -1,16 +1,15 @@
-package dev.tandem.cli;
+package dev.tandem.bench;
 
 import dev.tandem.core.FinishReason;
 import dev.tandem.core.GenerateRequest;
-import dev.tandem.core.OutputConstraint;
 import dev.tandem.core.GeneratedToken;
+import dev.tandem.core.OutputConstraint;
 import dev.tandem.core.RequestException;
 import dev.tandem.core.SamplingParams;
 import dev.tandem.core.TandemException;
 import dev.tandem.core.TokenSink;
 import dev.tandem.core.Usage;
 import dev.tandem.engine.LlmEngine;
-import dev.tandem.engine.model.ForwardTimer;
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -42,7 +41,7 @@ import java.util.concurrent.TimeoutException;
  * </ul>
  * Medians over the repetitions are reported, with min and max.
  */
-final class ServingBench {
+public final class ServingBench {
     /** Longest wait for one request, in seconds: a stuck engine fails the bench instead of hanging it. */
     private static final long REQUEST_TIMEOUT_S = 1800;
 
@@ -53,7 +52,7 @@ final class ServingBench {
     /** Every request's output constraint ({@code --json-schema}), or null. */
     private OutputConstraint constraint;
 
-    record Stat(double median, double min, double max) {
+    public record Stat(double median, double min, double max) {
         static Stat of(double[] v) {
             double[] s = v.clone();
             Arrays.sort(s);
@@ -63,25 +62,25 @@ final class ServingBench {
     }
 
     /** One concurrency level. */
-    record LevelResult(int concurrency, Stat decodeTokensPerSecond, Stat prefillTokensPerSecond, Stat ttftMs) {
+    public record LevelResult(int concurrency, Stat decodeTokensPerSecond, Stat prefillTokensPerSecond, Stat ttftMs) {
     }
 
     /** TTFT of a request with and without a cached prefix. */
-    record PrefixResult(int promptTokens, int sharedPrefixTokens, int cachedTokens, Stat uncachedTtftMs,
-                        Stat cachedTtftMs) {
-        double speedup() {
+    public record PrefixResult(int promptTokens, int sharedPrefixTokens, int cachedTokens, Stat uncachedTtftMs,
+                               Stat cachedTtftMs) {
+        public double speedup() {
             return uncachedTtftMs.median() / cachedTtftMs.median();
         }
     }
 
-    ServingBench(LlmEngine engine, int bos, PrintStream log) {
+    public ServingBench(LlmEngine engine, int bos, PrintStream log) {
         this.engine = engine;
         this.vocabSize = engine.info().vocabSize();
         this.bos = bos;
         this.log = log;
     }
 
-    LevelResult level(int concurrency, int promptTokens, int genTokens, int warmup, int reps) {
+    public LevelResult level(int concurrency, int promptTokens, int genTokens, int warmup, int reps) {
         double[] decode = new double[reps];
         double[] prefill = new double[reps];
         double[] ttft = new double[reps];
@@ -124,7 +123,7 @@ final class ServingBench {
         return new LevelResult(concurrency, Stat.of(decode), Stat.of(prefill), Stat.of(ttft));
     }
 
-    PrefixResult prefix(int promptTokens, int sharedPrefixTokens, int warmup, int reps) {
+    public PrefixResult prefix(int promptTokens, int sharedPrefixTokens, int warmup, int reps) {
         double[] uncached = new double[reps];
         double[] cached = new double[reps];
         int cachedTokens = 0;
@@ -155,7 +154,7 @@ final class ServingBench {
     }
 
     /** Constrains every request's output from now on (null: none). */
-    void constrain(OutputConstraint c) {
+    public void constrain(OutputConstraint c) {
         this.constraint = c;
     }
 

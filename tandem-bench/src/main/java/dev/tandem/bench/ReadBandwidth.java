@@ -1,4 +1,4 @@
-package dev.tandem.cli;
+package dev.tandem.bench;
 
 import java.util.Arrays;
 
@@ -20,15 +20,15 @@ import java.util.Arrays;
  *   One measurement at a time per instance; the reader threads are started and joined per pass.
  * </pre>
  */
-final class ReadBandwidth {
+public final class ReadBandwidth {
     /** Result of a measurement: median, min and max over the passes, bytes per second. */
-    record Result(double median, double min, double max, long bufferBytes, int threads) {
+    public record Result(double median, double min, double max, long bufferBytes, int threads) {
     }
 
     private final long[] data;
     private volatile long sink;
 
-    ReadBandwidth(long bytes) {
+    public ReadBandwidth(long bytes) {
         if (bytes < 8 * 1024 || bytes / 8 > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("buffer of " + bytes + " bytes is out of range");
         }
@@ -39,7 +39,7 @@ final class ReadBandwidth {
     }
 
     /** Median of {@code passes} passes of {@code sweeps} reads of the whole buffer on {@code threads} threads. */
-    Result measure(int threads, int passes, int sweeps) throws InterruptedException {
+    public Result measure(int threads, int passes, int sweeps) throws InterruptedException {
         double[] rates = new double[passes];
         for (int p = 0; p < passes; p++) {
             rates[p] = pass(threads, sweeps);

@@ -1,4 +1,4 @@
-package dev.tandem.cli.cluster;
+package dev.tandem.runtime.process;
 
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -66,7 +66,8 @@ public final class EtcdServer extends ServerProcess {
         }
     }
 
-    private String clientUrl() {
+    /** {@code http://host:port} on the first host: the client endpoint as etcd clients spell it. */
+    public String clientUrl() {
         return "http://" + hosts.getFirst() + ":" + clientPort;
     }
 

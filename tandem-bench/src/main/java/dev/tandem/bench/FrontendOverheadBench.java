@@ -1,4 +1,4 @@
-package dev.tandem.frontend;
+package dev.tandem.bench;
 
 import dev.tandem.core.Engine;
 import dev.tandem.core.FinishReason;
@@ -13,9 +13,15 @@ import dev.tandem.engine.EngineConfig;
 import dev.tandem.engine.mock.MockConfig;
 import dev.tandem.engine.mock.MockEngine;
 import dev.tandem.engine.mock.TimingProfile;
+import dev.tandem.engine.tokenizer.ChatMessage;
+import dev.tandem.frontend.FrontendConfig;
+import dev.tandem.frontend.FrontendServer;
+import dev.tandem.frontend.RoundRobinSelector;
+import dev.tandem.frontend.ServedModel;
+import dev.tandem.frontend.Worker;
+import dev.tandem.frontend.WorkerSet;
 import dev.tandem.frontend.text.TextModel;
 import dev.tandem.frontend.text.TokenText;
-import dev.tandem.engine.tokenizer.ChatMessage;
 import java.io.PrintStream;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -68,11 +74,7 @@ public final class FrontendOverheadBench {
     public static Result run(int concurrency, int requests, int tokens, boolean stream, ClientKind client)
             throws Exception {
         try (Engine direct = mock(); Engine behind = mock()) {
-            WorkerSet workers = new WorkerSet();
-            workers.add(new Worker("bench-0", WorkerRole.AGGREGATED, behind));
-            FrontendServer server = FrontendServer.start(FrontendConfig.defaults().withPort(0)
-                    .withAdmission(Math.max(concurrency, 1) * 2, 100_000), List.of(new ServedModel("bench", BYTES)),
-                    workers, new RoundRobinSelector());
+            FrontendServer server = frontend(behind, Math.max(concurrency, 1) * 2);
             try (HttpClient jdk = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
                     .executor(Executors.newVirtualThreadPerTaskExecutor()).build()) {
                 String body = "{\"prompt\": [1, 2, 3, 4, 5, 6, 7, 8], \"max_tokens\": " + tokens
@@ -221,7 +223,16 @@ public final class FrontendOverheadBench {
         }
     }
 
-    private static Engine mock() {
+    /** A frontend on a free loopback port serving model "bench" (byte-level text) from {@code engine}. */
+    static FrontendServer frontend(Engine engine, int admissionSlots) {
+        WorkerSet workers = new WorkerSet();
+        workers.add(new Worker("bench-0", WorkerRole.AGGREGATED, engine));
+        return FrontendServer.start(FrontendConfig.defaults().withPort(0).withAdmission(admissionSlots, 100_000),
+                List.of(new ServedModel("bench", BYTES)), workers, new RoundRobinSelector());
+    }
+
+    /** A mock engine whose step time is negligible. */
+    static Engine mock() {
         return MockEngine.start(MockConfig.DEFAULT.withModelName("bench").withVocabSize(BYTES.vocabSize())
                 .withContextLength(8192).withTiming(TimingProfile.DYNAMO.withSpeedup(1e9))
                 .withEngine(EngineConfig.DEFAULT.withKvBlocks(16_384).withMaxSequences(128)

@@ -1,4 +1,4 @@
-package dev.tandem.frontend;
+package dev.tandem.bench;
 
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
