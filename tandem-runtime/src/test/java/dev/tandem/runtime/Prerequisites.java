@@ -79,18 +79,10 @@ public final class Prerequisites {
 
     static boolean pythonImports(String python, String... modules) {
         try {
-            Process p = new ProcessBuilder(python, "-c", "import " + String.join(", ", modules))
-                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-            if (!p.waitFor(30, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                return false;
-            }
-            return p.exitValue() == 0;
-        } catch (IOException e) {
-            return false;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
+            return ChildProcess.run(List.of(python, "-c", "import " + String.join(", ", modules)),
+                    Duration.ofSeconds(30)).exitCode() == 0;
+        } catch (TandemException e) {
+            return false;   // not startable, or no answer in time
         }
     }
 
