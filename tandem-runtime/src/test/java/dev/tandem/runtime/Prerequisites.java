@@ -110,6 +110,27 @@ public final class Prerequisites {
                 + "or install the Debian package " + debianPackage + " (apt-get install -y " + debianPackage + ")");
     }
 
+    /**
+     * A Python 3 with ZeroMQ and MessagePack (Debian's python3-zmq and python3-msgpack, installed by
+     * bin/setup), for the KV event publisher that sends vLLM's exact messages; returns its path.
+     */
+    public static String pythonWithZmq() {
+        String python = Files.isExecutable(Path.of("/usr/bin/python3")) ? "/usr/bin/python3" : "python3";
+        check(pythonImports(python, "zmq", "msgpack"), REQUIRE_SERVERS, System.getenv(), () -> python
+                + " cannot import zmq and msgpack: run bin/setup, or install the Debian packages python3-zmq and "
+                + "python3-msgpack (apt-get install -y python3-zmq python3-msgpack)");
+        return python;
+    }
+
+    static boolean pythonImports(String python, String... modules) {
+        try {
+            return ChildProcess.run(List.of(python, "-c", "import " + String.join(", ", modules)),
+                    Duration.ofSeconds(30)).exitCode() == 0;
+        } catch (TandemException e) {
+            return false;   // not startable, or no answer in time
+        }
+    }
+
     public static void ucx() {
         check(UcxSupport.available(), REQUIRE_UCX, System.getenv(),
                 () -> UcxSupport.unavailableReason() + "; bin/setup installs libucx0");
