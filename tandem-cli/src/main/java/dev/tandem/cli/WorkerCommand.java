@@ -10,6 +10,7 @@ import dev.tandem.worker.DisaggEngine;
 import dev.tandem.worker.DisaggOptions;
 import dev.tandem.worker.WorkerProcess;
 import dev.tandem.worker.WorkerSpec;
+import dev.tandem.runtime.kvevents.VllmKvEventSubscriber;
 import dev.tandem.worker.upstream.UpstreamConfig;
 import java.io.PrintStream;
 import java.net.InetAddress;
@@ -104,6 +105,16 @@ final class WorkerCommand implements Callable<Integer> {
             description = "deadline of one request to the upstream server (default: ${DEFAULT-VALUE})")
     long upstreamTimeoutMs;
 
+    @Option(names = "--kv-events", paramLabel = "tcp://HOST:PORT", description = "with --upstream: the server's "
+            + "KV event publisher (vLLM or SGLang --kv-events-config, publisher zmq); the router then follows the "
+            + "server's cache exactly instead of guessing it. Give --block-size the server's block size (vLLM: 16)")
+    String kvEvents;
+
+    @Option(names = "--kv-events-replay", paramLabel = "tcp://HOST:PORT", description = "with --kv-events: the "
+            + "publisher's replay endpoint, asked for missed events after a gap (default: none; a gap then clears "
+            + "and re-learns)")
+    String kvEventsReplay;
+
     @Mixin
     EngineOptions engineOptions = new EngineOptions();
 
@@ -176,8 +187,23 @@ final class WorkerCommand implements Callable<Integer> {
                 ModelPaths.resolve(model), servedName, mock, mockSpeedup,
                 DispatchOptions.withHandleTtl(engineOptions.config(0), kvHandleTtl),
                 engineOptions.threads(), rpcHost, rpcPort, advertise, kinds, drainTimeoutMs,
-                upstream == null ? null
-                        : ServeCommand.upstreamConfigs(List.of(upstream), upstreamKind, upstreamTimeoutMs).getFirst());
+                upstreamConfig());
+    }
+
+    /** The adapted server's settings, with its KV event publisher when given; null without --upstream. */
+    private UpstreamConfig upstreamConfig() {
+        if (upstream == null) {
+            if (kvEvents != null || kvEventsReplay != null) {
+                throw new ConfigException("--kv-events and --kv-events-replay need --upstream (a built-in engine "
+                        + "publishes its own KV events)");
+            }
+            return null;
+        }
+        if (kvEvents == null && kvEventsReplay != null) {
+            throw new ConfigException("--kv-events-replay needs --kv-events");
+        }
+        UpstreamConfig c = ServeCommand.upstreamConfigs(List.of(upstream), upstreamKind, upstreamTimeoutMs).getFirst();
+        return kvEvents == null ? c : c.withKvEvents(VllmKvEventSubscriber.Config.of(kvEvents, kvEventsReplay));
     }
 
     /** The runtime configuration (system properties and environment) with the command's overrides. */

@@ -146,6 +146,14 @@ class DistributedCommandsTest {
                 "--model", modelFile(), "--mock")).startsWith("error: --rpc-port must be in [0, 65535], got 99999");
         assertThat(fails("frontend", "--registry", "memory://x", "--events", "memory://x", "--model", modelFile(),
                 "--router", "direct")).startsWith("error: unknown router policy 'direct'");
+        assertThat(fails("worker", "--registry", "memory://x", "--events", "memory://x", "--model", modelFile(),
+                "--kv-events", "tcp://127.0.0.1:5557")).startsWith("error: --kv-events and --kv-events-replay need --upstream");
+        assertThat(fails("worker", "--registry", "memory://x", "--events", "memory://x", "--model", modelFile(),
+                "--upstream", "http://127.0.0.1:1", "--kv-events", "udp://h:1"))
+                .startsWith("error: ").contains("must be tcp://HOST:PORT");
+        assertThat(fails("worker", "--registry", "memory://x", "--events", "memory://x", "--model", modelFile(),
+                "--upstream", "http://127.0.0.1:1", "--kv-events-replay", "tcp://h:2"))
+                .startsWith("error: --kv-events-replay needs --kv-events");
     }
 
     @Test

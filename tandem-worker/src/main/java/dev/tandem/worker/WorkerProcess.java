@@ -108,7 +108,8 @@ public final class WorkerProcess implements AutoCloseable {
     private void startParts(RuntimeConfig runtime, Registry registry, EventBus bus) {
         String id = spec.instanceId();
         source = spec.upstream() != null
-                ? EngineSource.upstream(LoadedModel.open(spec.modelFile(), spec.servedName()), true, spec.upstream(), null)
+                ? EngineSource.upstream(LoadedModel.open(spec.modelFile(), spec.servedName()), true, spec.upstream(),
+                        spec.upstream().kvEventFeed(id, spec.engine().blockSizeTokens()))
                 : EngineSource.open(spec.modelFile(), spec.servedName(), spec.mock(), spec.mockSpeedup());
         poolFile = source.holdsKv() ? sharedPoolFile(spec) : null;
         if (poolFile != null) {

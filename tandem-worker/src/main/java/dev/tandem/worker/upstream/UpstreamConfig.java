@@ -1,6 +1,7 @@
 package dev.tandem.worker.upstream;
 
 import dev.tandem.core.ConfigException;
+import dev.tandem.runtime.kvevents.VllmKvEventSubscriber;
 import java.net.URI;
 import java.net.URISyntaxException;
 
@@ -17,7 +18,8 @@ import java.net.URISyntaxException;
  * @param startTimeoutMs   how long start keeps trying to reach the server, ms
  */
 public record UpstreamConfig(URI baseUri, UpstreamKind kind, long connectTimeoutMs, long headersTimeoutMs,
-                             long requestTimeoutMs, long pollIntervalMs, long startTimeoutMs) {
+                             long requestTimeoutMs, long pollIntervalMs, long startTimeoutMs,
+                             VllmKvEventSubscriber.Config kvEvents) {
 
     public static final long DEFAULT_CONNECT_TIMEOUT_MS = 2_000;
     public static final long DEFAULT_HEADERS_TIMEOUT_MS = 60_000;
@@ -46,21 +48,42 @@ public record UpstreamConfig(URI baseUri, UpstreamKind kind, long connectTimeout
             throw new ConfigException("--upstream must be an http(s)://host:port URL, got '" + url + "'");
         }
         return new UpstreamConfig(uri, kind, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_HEADERS_TIMEOUT_MS,
-                DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_POLL_INTERVAL_MS, DEFAULT_START_TIMEOUT_MS);
+                DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_POLL_INTERVAL_MS, DEFAULT_START_TIMEOUT_MS, null);
     }
 
     public UpstreamConfig withKind(UpstreamKind k) {
         return new UpstreamConfig(baseUri, k, connectTimeoutMs, headersTimeoutMs, requestTimeoutMs, pollIntervalMs,
-                startTimeoutMs);
+                startTimeoutMs, kvEvents);
     }
 
     public UpstreamConfig withTimeouts(long connectMs, long headersMs, long requestMs) {
-        return new UpstreamConfig(baseUri, kind, connectMs, headersMs, requestMs, pollIntervalMs, startTimeoutMs);
+        return new UpstreamConfig(baseUri, kind, connectMs, headersMs, requestMs, pollIntervalMs, startTimeoutMs,
+                kvEvents);
     }
 
     public UpstreamConfig withPolling(long intervalMs, long startMs) {
         return new UpstreamConfig(baseUri, kind, connectTimeoutMs, headersTimeoutMs, requestTimeoutMs, intervalMs,
-                startMs);
+                startMs, kvEvents);
+    }
+
+    /**
+     * The server's own KV events (vLLM's or SGLang's ZeroMQ publisher, {@code --kv-events-config}),
+     * announced in Tandem's hashes instead of the engine's approximate ones; null for none.
+     */
+    public UpstreamConfig withKvEvents(VllmKvEventSubscriber.Config events) {
+        return new UpstreamConfig(baseUri, kind, connectTimeoutMs, headersTimeoutMs, requestTimeoutMs, pollIntervalMs,
+                startTimeoutMs, events);
+    }
+
+    /**
+     * The feed of the server's own KV events for worker {@code workerId} at {@code blockSizeTokens}
+     * tokens a block, or null when the server publishes none (see {@link #withKvEvents}).
+     */
+    public KvEventFeed kvEventFeed(String workerId, int blockSizeTokens) {
+        if (kvEvents == null) {
+            return null;
+        }
+        return listener -> VllmKvEventSubscriber.start(workerId, kvEvents, blockSizeTokens, listener);
     }
 
     /** {@code path} (starting with '/') on the server. */
