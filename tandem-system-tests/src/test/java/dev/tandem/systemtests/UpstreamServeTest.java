@@ -98,6 +98,20 @@ class UpstreamServeTest {
             assertThat(through.at("/choices/0/text").asText()).as(prompt).isEqualTo(own).isNotEmpty();
             assertThat(through.at("/usage/completion_tokens").asInt()).isEqualTo(48);
         }
+
+        // response_format reaches llama-server's own structured output (json_schema): valid JSON back
+        String schema = "{\"type\":\"object\",\"properties\":{\"mood\":{\"enum\":[\"happy\",\"sad\"]}},"
+                + "\"required\":[\"mood\"],\"additionalProperties\":false}";
+        com.fasterxml.jackson.databind.node.ObjectNode body = JSON.createObjectNode().put("model", "stories260K")
+                .put("max_tokens", 64).put("temperature", 0);
+        body.putArray("messages").addObject().put("role", "user").put("content", "How does the dog feel?");
+        body.putObject("response_format").put("type", "json_schema").putObject("json_schema").put("name", "mood")
+                .set("schema", JSON.readTree(schema));
+        JsonNode answer = post(tandem + "/v1/chat/completions", body.toString());
+        assertThat(answer.at("/choices/0/finish_reason").asText()).isEqualTo("stop");
+        JsonNode value = JSON.readTree(answer.at("/choices/0/message/content").asText());
+        assertThat(value.get("mood").asText()).isIn("happy", "sad");
+        assertThat(value.size()).isEqualTo(1);
     }
 
     @Test

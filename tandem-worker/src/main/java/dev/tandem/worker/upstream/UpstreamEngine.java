@@ -15,6 +15,7 @@ import dev.tandem.core.KvEventListener;
 import dev.tandem.core.KvLayout;
 import dev.tandem.core.KvSnapshot;
 import dev.tandem.core.LoadReport;
+import dev.tandem.core.OutputConstraint;
 import dev.tandem.core.RequestException;
 import dev.tandem.core.RequestHandle;
 import dev.tandem.core.SamplingParams;
@@ -218,8 +219,10 @@ public final class UpstreamEngine implements Engine {
                     + "requests prefilled by another worker", null, null);
         }
         if (request.constraint() != null) {
-            throw new RequestException(RequestException.Kind.INVALID, "constrained output (response_format, "
-                    + "tools) is not passed to upstream engines", "response_format", null);
+            String refusal = constraintRefusal(request.constraint());
+            if (refusal != null) {
+                throw new RequestException(RequestException.Kind.INVALID, refusal, "response_format", null);
+            }
         }
         Call call = new Call(request, sink);
         running.add(call);
@@ -333,6 +336,27 @@ public final class UpstreamEngine implements Engine {
         }
     }
 
+    /**
+     * Why this server cannot take {@code c}, or null if it can: a JSON Schema goes to the server's
+     * own structured output (llama-server {@code json_schema}, vLLM {@code guided_json}, SGLang
+     * {@code json_schema}); the literal prefix and suffix of a forced tool call, the generic
+     * completions API and a constrained request resumed after a migration have no equivalent there.
+     */
+    String constraintRefusal(OutputConstraint c) {
+        if (!c.prefix().isEmpty() || !c.suffix().isEmpty()) {
+            return "forced tool calls (tool_choice \"required\" or a named function) are not passed to upstream "
+                    + "engines; use tool_choice \"auto\", whose calls Tandem parses from the reply";
+        }
+        if (c.replayedTokens() > 0) {
+            return "a constrained request cannot resume on an upstream engine after a migration";
+        }
+        if (server.kind() == UpstreamKind.OPENAI) {
+            return "the generic OpenAI completions API has no structured output; start the worker with "
+                    + "--upstream-kind llama-server, vllm or sglang if the server is one of those";
+        }
+        return null;
+    }
+
     /** The request body for this server's kind. */
     ObjectNode body(GenerateRequest r) {
         ObjectNode b = JSON.createObjectNode();
@@ -364,6 +388,9 @@ public final class UpstreamEngine implements Engine {
             if (r.topLogprobs() >= 0) {
                 b.put("n_probs", Math.max(1, r.topLogprobs()));
             }
+            if (r.constraint() != null) {
+                b.set("json_schema", schema(r.constraint()));
+            }
             return b;
         }
         b.put("model", server.modelId());
@@ -383,7 +410,23 @@ public final class UpstreamEngine implements Engine {
         if (server.kind() == UpstreamKind.VLLM) {
             b.put("return_token_ids", true);
         }
+        if (r.constraint() != null) {
+            if (server.kind() == UpstreamKind.VLLM) {
+                b.set("guided_json", schema(r.constraint()));
+            } else {
+                b.put("json_schema", r.constraint().jsonSchema()); // SGLang takes it as a string
+            }
+        }
         return b;
+    }
+
+    private static JsonNode schema(OutputConstraint c) {
+        try {
+            return JSON.readTree(c.jsonSchema());
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new RequestException(RequestException.Kind.INVALID, "the JSON Schema is not JSON: "
+                    + e.getOriginalMessage(), "response_format", null);
+        }
     }
 
     /** One request's streamed call. */

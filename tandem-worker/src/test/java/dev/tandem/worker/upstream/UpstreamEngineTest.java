@@ -6,6 +6,7 @@ import dev.tandem.core.ConfigException;
 import dev.tandem.core.FinishReason;
 import dev.tandem.core.GenerateRequest;
 import dev.tandem.core.GeneratedToken;
+import dev.tandem.core.OutputConstraint;
 import dev.tandem.core.KvDtype;
 import dev.tandem.core.KvEvent;
 import dev.tandem.core.KvLayout;
@@ -307,6 +308,40 @@ class UpstreamEngineTest {
 
         assertThat(((RequestException) sink.error).kind()).isEqualTo(Kind.TIMEOUT);
         assertThat(sink.error.getMessage()).contains("300 ms");
+    }
+
+    @Test
+    void jsonSchema_goesToEachServersStructuredOutput_forcedToolCallsAreRefused() throws Exception {
+        String schema = "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"}}}";
+        FakeServer llama = keep(FakeServer.llamaServer(256).stream("/completion", FINAL));
+        UpstreamEngine engine = engine(llama, null);
+        run(engine, request(10, 3, -1).withConstraint(new OutputConstraint(schema, "", "", 0)));
+        assertThat(JSON.readTree(llama.bodies.getFirst()).get("json_schema"))
+                .isEqualTo(JSON.readTree(schema));
+
+        RecordingSink refused = new RecordingSink();
+        assertThatThrownBy(() -> engine.submit(request(10, 3, -1).withConstraint(
+                new OutputConstraint(schema, "<tool_call>", "</tool_call>", 0)), refused))
+                .isInstanceOf(RequestException.class).hasMessageContaining("forced tool calls")
+                .extracting(e -> ((RequestException) e).kind()).isEqualTo(Kind.INVALID);
+        assertThatThrownBy(() -> engine.submit(request(10, 3, -1).withConstraint(
+                new OutputConstraint(schema, "", "", 2)), refused))
+                .hasMessageContaining("after a migration");
+
+        FakeServer vllm = keep(new FakeServer());
+        vllm.route("/version", e -> FakeServer.answer(e, 200, "{\"version\":\"0.11.0\"}"))
+                .route("/v1/models", e -> FakeServer.answer(e, 200, "{\"data\":[{\"id\":\"m\",\"max_model_len\":128}]}"))
+                .stream("/v1/completions", "{\"choices\":[{\"index\":0,\"text\":\"{\",\"token_ids\":[5],"
+                        + "\"finish_reason\":\"stop\"}]}", "[DONE]");
+        run(engine(vllm, null), request(9, 2, -1).withConstraint(new OutputConstraint(schema, "", "", 0)));
+        assertThat(JSON.readTree(vllm.bodies.getFirst()).get("guided_json")).isEqualTo(JSON.readTree(schema));
+
+        FakeServer generic = keep(new FakeServer());
+        generic.route("/v1/models", e -> FakeServer.answer(e, 200, "{\"data\":[{\"id\":\"m\"}]}"));
+        UpstreamEngine openai = engine(generic, null);
+        assertThatThrownBy(() -> openai.submit(request(5, 2, -1).withConstraint(
+                new OutputConstraint(schema, "", "", 0)), new RecordingSink()))
+                .hasMessageContaining("no structured output");
     }
 
     @Test
