@@ -6,7 +6,6 @@ import io.helidon.webserver.ConnectionContext;
 import io.helidon.webserver.http1.Http1ConnectionListener;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Closes a connection that sent a request line but not the end of its headers within the read
@@ -36,36 +35,26 @@ final class HeaderDeadlines implements Http1ConnectionListener {
     /** The headers are complete: the connection is a request now, timed by the body and token deadlines. */
     @Override
     public void headers(ConnectionContext ctx, Headers headers) {
-        HeaderRead read = reading.remove(ctx);
-        if (read != null) {
-            read.pending.set(false);
-        }
+        reading.remove(ctx);
     }
 
-    /** Interrupts every header reader past its deadline; returns how many. */
+    /**
+     * Interrupts every header reader past its deadline; returns how many. Whichever of this and
+     * {@link #headers} removes the entry first decides: a reader whose headers just completed is
+     * never interrupted.
+     */
     int cutOff(long nowNs) {
         int cut = 0;
         for (var e : reading.entrySet()) {
             HeaderRead read = e.getValue();
-            if (nowNs - read.deadlineNs >= 0) {
-                reading.remove(e.getKey(), read);
-                if (read.pending.compareAndSet(true, false) && read.reader.isAlive()) {
-                    read.reader.interrupt();
-                    cut++;
-                }
+            if (nowNs - read.deadlineNs >= 0 && reading.remove(e.getKey(), read) && read.reader.isAlive()) {
+                read.reader.interrupt();
+                cut++;
             }
         }
         return cut;
     }
 
-    /** Connections between their request line and the end of their headers. */
-    int pending() {
-        return reading.size();
-    }
-
-    private record HeaderRead(Thread reader, long deadlineNs, AtomicBoolean pending) {
-        HeaderRead(Thread reader, long deadlineNs) {
-            this(reader, deadlineNs, new AtomicBoolean(true));
-        }
+    private record HeaderRead(Thread reader, long deadlineNs) {
     }
 }
