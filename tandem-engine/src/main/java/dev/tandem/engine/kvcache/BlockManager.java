@@ -4,6 +4,7 @@ import dev.tandem.core.KvEvent;
 import dev.tandem.core.KvEventListener;
 import dev.tandem.core.KvSnapshot;
 import java.util.Arrays;
+import java.util.HashMap;
 
 /**
  * Bookkeeping of one engine's KV blocks: which are free, which sequences use them, and which
@@ -80,7 +81,7 @@ public final class BlockManager {
 
     private final int[][] tailTokens;  // [block] computed tokens of a tail block, null if not a tail
     private final long[] tailParent;   // [block] sequence hash of the block before a tail (ROOT for block 0)
-    private final java.util.HashMap<Long, Integer> tails = new java.util.HashMap<>(); // parent -> tail block
+    private final HashMap<Long, Integer> tails = new HashMap<>(); // parent -> tail block
 
     private final int[] freeStack;     // FREE blocks, top at freeTop - 1
     private int freeTop;
@@ -257,7 +258,7 @@ public final class BlockManager {
                 lruUnlink(b);
                 cachedCount--;
                 if (tailTokens[b] != null) {
-                    dropTail(b);
+                    forgetTail(b); // no event: the router never knew it
                 } else {
                     evictedScratch[evicted++] = blockHash[b];
                     unregister(b);
@@ -334,7 +335,7 @@ public final class BlockManager {
                 if (old != null) {
                     discardTail(old); // one tail per parent: the latest
                 }
-                tailTokens[b] = java.util.Arrays.copyOfRange(tokens, index * blockSize, computedTokens);
+                tailTokens[b] = Arrays.copyOfRange(tokens, index * blockSize, computedTokens);
                 tailParent[b] = parent;
                 tails.put(parent, b);
             }
@@ -423,7 +424,7 @@ public final class BlockManager {
             int b = lruHead;
             lruUnlink(b);
             if (tailTokens[b] != null) {
-                dropTail(b);
+                forgetTail(b); // no event: the router never knew it
             } else {
                 unregister(b);
             }
@@ -514,7 +515,7 @@ public final class BlockManager {
         events.onKvEvent(new KvEvent.Stored(nextEventId++, hasParent, parent, seq, local));
     }
 
-    /** Forgets that {@code block} is a tail (it stays where it is in the LRU/free structures). */
+    /** Forgets that {@code block} is a tail (it stays where it is in the LRU/free structures); tails emit no events. */
     private void forgetTail(int block) {
         tails.remove(tailParent[block]);
         tailTokens[block] = null;
@@ -526,11 +527,6 @@ public final class BlockManager {
         lruUnlink(block);
         cachedCount--;
         freeStack[freeTop++] = block;
-    }
-
-    /** An evicted or cleared tail: no event, the router never knew it. */
-    private void dropTail(int block) {
-        forgetTail(block);
     }
 
     private void register(int block, long hash) {
