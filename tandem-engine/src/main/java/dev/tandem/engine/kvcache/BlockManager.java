@@ -56,6 +56,9 @@ import java.util.HashMap;
  *   <li>the LRU list holds exactly the CACHED blocks, the free stack exactly the FREE blocks.</li>
  * </ul>
  * Reference counts are checked against the owners' tables by the scheduler's invariant check.
+ * <p>
+ * Over 500 lines on purpose: the three states, the prefix map, the tails and their invariant
+ * check change together; split apart, each transition would be checked against state it cannot see.
  *
  * <h2>Concurrency</h2>
  * Not thread-safe: owned by the engine's scheduler thread. Events are delivered on that thread.

@@ -30,6 +30,9 @@ import java.util.function.Supplier;
  * <h2>Invariants</h2>
  * The content released plus the held text plus the raw text of calls equals the input. Call
  * indexes go out in order 0, 1, ...; an index's first delta carries its id and name.
+ * <p>
+ * Over 500 lines on purpose: one state machine for three families' syntaxes, streamed and whole;
+ * its steps share the held text and the call being read, which a split would have to pass around.
  *
  * <h2>Concurrency</h2>
  * Not thread-safe: owned by the request thread that serves one choice.

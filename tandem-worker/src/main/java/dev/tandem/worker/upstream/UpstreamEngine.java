@@ -71,6 +71,10 @@ import static dev.tandem.core.Closeables.closeQuietly;
  * <p>
  * Liveness: the poller's probe failing (a refused connection once, anything else twice in a
  * row) marks the server down; the worker around it leaves the registry until it is up again.
+ * <p>
+ * Over 500 lines on purpose: one server kind's request body and its streamed chunks are read in
+ * the same place as the others' (llama-server's native fields beside the OpenAI ones), so the
+ * mapping of every sampling parameter and answer field can be compared side by side.
  *
  * <h2>Concurrency</h2>
  * Safe for concurrent use. A request's sink is called from the HTTP client's thread, one call at
