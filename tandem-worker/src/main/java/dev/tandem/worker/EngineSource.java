@@ -50,12 +50,7 @@ public interface EngineSource extends AutoCloseable {
      * @param owns close {@code model} with this source
      */
     static EngineSource model(LoadedModel model, boolean owns) {
-        return new EngineSource() {
-            @Override
-            public String modelName() {
-                return model.name();
-            }
-
+        return new ModelSource(model, owns) {
             @Override
             public Engine start(EngineConfig config, int threads, Path poolFile) {
                 return model.startEngine(config, threads, poolFile);
@@ -64,13 +59,6 @@ public interface EngineSource extends AutoCloseable {
             @Override
             public boolean holdsKv() {
                 return true;
-            }
-
-            @Override
-            public void close() {
-                if (owns) {
-                    model.close();
-                }
             }
         };
     }
@@ -115,12 +103,7 @@ public interface EngineSource extends AutoCloseable {
      * @param owns close {@code model} with this source
      */
     static EngineSource upstream(LoadedModel model, boolean owns, UpstreamConfig upstream, KvEventFeed feed) {
-        return new EngineSource() {
-            @Override
-            public String modelName() {
-                return model.name();
-            }
-
+        return new ModelSource(model, owns) {
             @Override
             public Engine start(EngineConfig config, int threads, Path poolFile) {
                 ModelConfig shape = model.config();
@@ -134,13 +117,6 @@ public interface EngineSource extends AutoCloseable {
             @Override
             public boolean holdsKv() {
                 return false;
-            }
-
-            @Override
-            public void close() {
-                if (owns) {
-                    model.close();
-                }
             }
         };
     }
