@@ -22,12 +22,13 @@ import dev.tandem.core.SamplingParams;
 import dev.tandem.core.TandemException;
 import dev.tandem.core.TokenSink;
 import dev.tandem.core.Usage;
-import java.io.BufferedReader;
+import dev.tandem.runtime.http.StreamingHttp;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
@@ -118,7 +119,7 @@ public final class UpstreamEngine implements Engine {
     private final Model model;
     private final UpstreamServer server;
     private final HttpClient http;
-    private final StreamingClient streams;
+    private final StreamingHttp streams;
     private final ScheduledExecutorService timer;
     private final CacheMirror mirror;
     private final AutoCloseable feed;
@@ -140,7 +141,7 @@ public final class UpstreamEngine implements Engine {
         this.server = server;
         this.http = http;
         // the calls' timers end them first; the read timeout only backs them up
-        this.streams = new StreamingClient(config.connectTimeoutMs(), config.requestTimeoutMs() + READ_TIMEOUT_MARGIN_MS);
+        this.streams = new StreamingHttp(config.connectTimeoutMs(), config.requestTimeoutMs() + READ_TIMEOUT_MARGIN_MS);
         int block = model.layout().blockSizeTokens();
         int context = server.contextLength() > 0 ? server.contextLength() : model.contextLength();
         int sequences = server.slots() > 0 ? server.slots() : limits.maxSequences();
@@ -450,7 +451,7 @@ public final class UpstreamEngine implements Engine {
         private int[] output = new int[16];
         volatile int generated;
         private volatile int status;
-        private volatile StreamingClient.Exchange exchange;
+        private volatile StreamingHttp.Exchange exchange;
         private ScheduledFuture<?> deadline;
         private ScheduledFuture<?> headersDeadline;
         private FinishReason pending;
@@ -491,15 +492,16 @@ public final class UpstreamEngine implements Engine {
             boolean closeAfter = server.kind() == UpstreamKind.LLAMA_SERVER;
             boolean readToEnd = false;
             try {
-                StreamingClient.Exchange x = streams.post(config.resolve(path), body(request).toString(),
-                        request.requestId(), closeAfter, this::opening);
+                StreamingHttp.Exchange x = streams.post(config.resolve(path),
+                        body(request).toString().getBytes(StandardCharsets.UTF_8),
+                        List.of("X-Request-Id", request.requestId()), closeAfter, this::opening);
                 try {
                     status = x.status();
                     synchronized (this) {
                         headersDeadline.cancel(false);
                     }
-                    BufferedReader lines = x.lines();
-                    for (String line = lines.readLine(); line != null; line = lines.readLine()) {
+                    StreamingHttp.Lines lines = x.lines();
+                    for (String line = lines.next(); line != null; line = lines.next()) {
                         onLine(line);
                     }
                     readToEnd = true;
@@ -519,7 +521,7 @@ public final class UpstreamEngine implements Engine {
         }
 
         /** The exchange is about to be sent: from now on ending the call aborts it. */
-        private void opening(StreamingClient.Exchange x) {
+        private void opening(StreamingHttp.Exchange x) {
             synchronized (this) {
                 exchange = x;
                 if (done) {
@@ -767,7 +769,7 @@ public final class UpstreamEngine implements Engine {
                 deadline.cancel(false);
                 headersDeadline.cancel(false);
             }
-            StreamingClient.Exchange x = exchange;
+            StreamingHttp.Exchange x = exchange;
             if (abort && x != null) {
                 x.abort();
             }

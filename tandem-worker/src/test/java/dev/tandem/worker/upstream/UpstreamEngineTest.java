@@ -162,7 +162,10 @@ class UpstreamEngineTest {
                                 length = Integer.parseInt(h.substring(15).trim());
                             }
                         }
-                        in.skip(length); // ISO-8859-1: one char per byte
+                        // the whole body (ISO-8859-1: a char per byte), so that closing sends FIN, not RST
+                        for (long left = length; left > 0; ) {
+                            left -= Math.max(1, in.skip(left));
+                        }
                         String body = requestLine.startsWith("GET /version") ? "{\"version\":\"0.11.0\"}"
                                 : requestLine.startsWith("GET /v1/models") ? "{\"data\":[{\"id\":\"m\",\"max_model_len\":256}]}"
                                 : requestLine.startsWith("POST /v1/completions") ? stream : "";
