@@ -227,7 +227,7 @@ final class WorkerCommand implements Callable<Integer> {
             }
             TransferKind kind = null;
             for (TransferKind k : TransferKind.values()) {
-                if (k.label().equalsIgnoreCase(p)) {
+                if (!k.movedByEngines() && k.label().equalsIgnoreCase(p)) {
                     kind = k;
                 }
             }

@@ -209,6 +209,33 @@ public final class UpstreamEngine implements Engine {
 
     @Override
     public RequestHandle submit(GenerateRequest request, TokenSink sink) {
+        if (request.remotePrefill() != null) {
+            throw new RequestException(RequestException.Kind.INVALID, "an upstream worker of role aggregated does not "
+                    + "continue requests prefilled by another worker (start it with --role decode)", null, null);
+        }
+        return start(request, null, sink);
+    }
+
+    /**
+     * The decode leg of a request whose prompt a peer server prefilled ({@link NixlEngine}):
+     * {@code request} is sent as {@link #submit} sends it, with {@code kvTransferParams} (the
+     * prefill server's answer) in the body, so this server reads the prompt's blocks from its peer.
+     */
+    RequestHandle submitDecodeLeg(GenerateRequest request, JsonNode kvTransferParams, TokenSink sink) {
+        return start(request, kvTransferParams, sink);
+    }
+
+    /** The model id the server wants in {@code model}, or null for llama-server. */
+    String modelId() {
+        return server.modelId();
+    }
+
+    /** Ids of a piece of generated text, for answers without token ids. */
+    int[] textTokens(String text) {
+        return model.textTokens().apply(text);
+    }
+
+    private RequestHandle start(GenerateRequest request, JsonNode kvTransferParams, TokenSink sink) {
         if (closed) {
             throw new RequestException(RequestException.Kind.UNAVAILABLE, "upstream engine " + config.baseUri()
                     + " is closed");
@@ -218,17 +245,13 @@ public final class UpstreamEngine implements Engine {
                     + " tokens) plus max_tokens (" + request.maxTokens() + ") exceeds the upstream context of "
                     + info.contextLength() + " tokens", "max_tokens", null);
         }
-        if (request.remotePrefill() != null) {
-            throw new RequestException(RequestException.Kind.INVALID, "an upstream worker does not continue "
-                    + "requests prefilled by another worker", null, null);
-        }
         if (request.constraint() != null) {
             String refusal = constraintRefusal(request.constraint());
             if (refusal != null) {
                 throw new RequestException(RequestException.Kind.INVALID, refusal, "response_format", null);
             }
         }
-        Call call = new Call(request, sink);
+        Call call = new Call(request, kvTransferParams, sink);
         running.add(call);
         call.start();
         return call;
@@ -436,6 +459,8 @@ public final class UpstreamEngine implements Engine {
     /** One request's streamed call. */
     private final class Call implements RequestHandle, Flow.Subscriber<String> {
         final GenerateRequest request;
+        /** A decode leg's {@code kv_transfer_params} (where the peer holds the prompt's blocks), or null. */
+        private final JsonNode kvTransferParams;
         private final TokenSink sink;
         private final long[] promptHashes;
         private final long[] promptLocal;
@@ -453,8 +478,9 @@ public final class UpstreamEngine implements Engine {
         private int cachedTokens = -1;
         private volatile boolean done;
 
-        Call(GenerateRequest request, TokenSink sink) {
+        Call(GenerateRequest request, JsonNode kvTransferParams, TokenSink sink) {
             this.request = request;
+            this.kvTransferParams = kvTransferParams;
             this.sink = sink;
             int[] prompt = request.promptTokens();
             int block = info.layout().blockSizeTokens();
@@ -466,11 +492,15 @@ public final class UpstreamEngine implements Engine {
 
         void start() {
             String path = server.kind() == UpstreamKind.LLAMA_SERVER ? "/completion" : "/v1/completions";
+            ObjectNode body = body(request);
+            if (kvTransferParams != null) {
+                body.set("kv_transfer_params", kvTransferParams.deepCopy());
+            }
             HttpRequest post = HttpRequest.newBuilder(config.resolve(path))
                     .timeout(Duration.ofMillis(config.headersTimeoutMs()))
                     .header("Content-Type", "application/json").header("Accept", "text/event-stream")
                     .header("X-Request-Id", request.requestId())
-                    .POST(HttpRequest.BodyPublishers.ofString(body(request).toString())).build();
+                    .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build();
             synchronized (this) {
                 deadline = timer.schedule(() -> fail(new RequestException(RequestException.Kind.TIMEOUT, "upstream "
                         + config.baseUri() + " did not finish request " + request.requestId() + " within "
