@@ -281,6 +281,15 @@ public final class NixlEngine implements Engine, PrefillService {
         }
         GenerateRequest local = request.withoutRemotePrefill();
         String[] unusable = unusable(request, prefill.handle());
+        JsonNode params = null;
+        if (unusable == null) {
+            try {
+                params = JSON.readTree(prefill.handle().transferParams());
+            } catch (IOException e) {
+                unusable = new String[] {"handle_mismatch", "handle " + prefill.handle().handleId() + " carries "
+                        + "transfer parameters that are not JSON"};
+            }
+        }
         if (unusable != null) {
             metrics.fallback(unusable[0]);
             RequestHandle h = PrefillFallback.prefillLocally(local, unusable[1], prefill.required(), upstream, workerId,
@@ -299,13 +308,6 @@ public final class NixlEngine implements Engine, PrefillService {
         prompt[n] = first.tokenId();
         GenerateRequest leg = new GenerateRequest(request.requestId(), prompt, request.sampling(),
                 request.maxTokens() - 1, request.stopTokenIds(), request.ignoreEos(), request.topLogprobs());
-        JsonNode params;
-        try {
-            params = JSON.readTree(prefill.handle().transferParams());
-        } catch (IOException e) {
-            throw new RequestException(RequestException.Kind.INVALID, "[req=" + request.requestId() + "] handle "
-                    + prefill.handle().handleId() + " carries transfer parameters that are not JSON", null, e);
-        }
         return new DecodeLeg(leg, params, prefill.required(), n, sink).start();
     }
 
