@@ -34,10 +34,11 @@ import picocli.CommandLine.Option;
             "With --upstream URL (repeatable) the workers are external servers instead (llama-server, vLLM,",
             "SGLang or any OpenAI-compatible one), sent token ids from --model's tokenizer and chat template:",
             "  tandem serve --model stories260K --upstream http://127.0.0.1:8081 --upstream http://127.0.0.1:8082",
-            "With --upstream-prefill URL (repeatable) vLLM servers running the NixlConnector serve",
-            "disaggregated: those prefill (a prefill worker each), the --upstream ones decode, reading the",
-            "prompt's KV blocks from their peer as vLLM's own proxy arranges it:",
-            "  tandem serve --model M --upstream-kind vllm --upstream-prefill http://p:8100 --upstream http://d:8200"})
+            "With --upstream-prefill URL (repeatable), vLLM servers with the NixlConnector",
+            "serve disaggregated: those prefill, the --upstream ones decode, reading the",
+            "prompt's KV blocks from their peer (as with vLLM's own proxy):",
+            "  tandem serve --model M --upstream-kind vllm \\",
+            "      --upstream-prefill http://p:8100 --upstream http://d:8200"})
 final class ServeCommand implements Callable<Integer> {
     @Option(names = "--model", description = "a .gguf file, or a model name found in TANDEM_MODEL_PATH"
             + " (default: " + ModelPaths.DEFAULT_MODEL + ")")

@@ -37,10 +37,11 @@ import picocli.CommandLine.Option;
             "  tandem worker --upstream http://127.0.0.1:8081 --model stories260K --registry etcd://127.0.0.1:2379 \\",
             "      --events nats://127.0.0.1:4222",
             "It leaves the registry while the server does not answer and comes back when it does.",
-            "With --role prefill or decode the server must be vLLM with the NixlConnector (or an OpenAI-compatible",
-            "server speaking its protocol, --upstream-kind openai): prefill workers answer the prefill leg with",
-            "vLLM's kv_transfer_params, decode workers pass them on so their server reads the blocks from its peer.",
-            "llama-server and SGLang (whose own prefill/decode protocol differs) are refused in those roles."})
+            "With --role prefill or decode, the server must be vLLM with the NixlConnector",
+            "(or a server speaking its protocol, --upstream-kind openai): a prefill worker",
+            "returns vLLM's kv_transfer_params in its handle, a decode worker passes them",
+            "on so its server reads the blocks from its peer. llama-server and SGLang",
+            "(whose prefill/decode protocol is its own) are refused in those roles."})
 final class WorkerCommand implements Callable<Integer> {
     @Option(names = "--role", defaultValue = "aggregated",
             description = "aggregated, prefill or decode; with --upstream, prefill and decode need a vLLM server "

@@ -2,6 +2,7 @@ package dev.tandem.worker.upstream;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tandem.core.ConfigException;
 import dev.tandem.core.FinishReason;
 import dev.tandem.core.GenerateRequest;
 import dev.tandem.core.GeneratedToken;
@@ -235,6 +236,18 @@ class NixlEngineTest {
         assertThatThrownBy(() -> engine.prefill(request("req-6", 6, 4, -1)).join()).cause()
                 .isInstanceOfSatisfying(RequestException.class,
                         e -> assertThat(e.kind()).isEqualTo(RequestException.Kind.WORKER_LOST));
+    }
+
+    @Test
+    void wrap_detectedLlamaServer_refusedWithTheReason_andTheEngineClosed() throws Exception {
+        FakeServer llama = keep(FakeServer.llamaServer(256));
+        UpstreamEngine upstream = UpstreamEngine.start(UpstreamConfig.of(llama.url(), null)
+                .withTimeouts(1_000, 2_000, 5_000).withPolling(50, 2_000), MODEL, LIMITS, null);
+
+        assertThatThrownBy(() -> NixlEngine.wrap("p0", upstream, metrics, NixlEngine.DEFAULT_HANDLE_TTL_MS))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("llama-server has no disaggregated");
+        assertThatThrownBy(() -> upstream.submit(request("r", 4, 2, -1), new RecordingSink()))
+                .isInstanceOf(RequestException.class).hasMessageContaining("closed");
     }
 
     @Test
