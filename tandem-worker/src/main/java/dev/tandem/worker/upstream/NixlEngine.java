@@ -58,7 +58,9 @@ import static java.lang.System.Logger.Level.INFO;
  *
  * <h2>Design</h2>
  * Both halves are in one class, as in Tandem's own {@code DisaggEngine}: the worker's role only
- * decides which pool the router takes it from. Both legs carry the request's id as
+ * decides which pool the router takes it from. A prefill leg's prompt is announced as the
+ * server's cache ({@link UpstreamEngine#prefilled}), as a streamed call's is, so the router's
+ * choice of prefill server follows the prompts each one holds. Both legs carry the request's id as
  * {@code X-Request-Id}, as vLLM's proxy sends them (the Dispatcher keeps one id for both halves).
  * <p>
  * Tandem's contract is that the client's first token is the one the prefill side sampled. vLLM's
@@ -257,8 +259,9 @@ public final class NixlEngine implements Engine, PrefillService {
         GeneratedToken first = request.topLogprobs() >= 0 && logprob.isNumber()
                 ? new GeneratedToken(token, (float) logprob.asDouble(), null, null) : GeneratedToken.of(token);
         int n = request.promptLength();
-        int cached = Math.max(0, Math.min(n, answer.path("usage").path("prompt_tokens_details")
-                .path("cached_tokens").asInt(0)));
+        int reported = answer.path("usage").path("prompt_tokens_details").path("cached_tokens").asInt(-1);
+        upstream.prefilled(request.promptTokens(), reported);
+        int cached = Math.max(0, Math.min(n, reported));
         KvHandle handle = new KvHandle(handleIds.incrementAndGet(), workerId, List.of(endpoint), new int[0],
                 new long[0], n, upstream.info().layout(), System.currentTimeMillis() + handleTtlMs, params.toString());
         metrics.prefillServed();

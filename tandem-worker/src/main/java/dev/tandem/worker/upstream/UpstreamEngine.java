@@ -240,6 +240,27 @@ public final class UpstreamEngine implements Engine {
         return model.textTokens().apply(text);
     }
 
+    /**
+     * Accounts a prompt the server computed outside a streamed call ({@link NixlEngine}'s prefill
+     * leg) as a call's is accounted: the mirror learns its blocks, so routers see what the
+     * server caches, and the prompt counters count it.
+     *
+     * @param cachedTokens the prompt tokens the server said it had cached, -1 when it did not say
+     */
+    void prefilled(int[] prompt, int cachedTokens) {
+        int block = info.layout().blockSizeTokens();
+        long[] local = BlockHasher.localHashes(prompt, prompt.length, block);
+        long[] hashes = BlockHasher.sequenceHashes(local);
+        CacheMirror.Ticket ticket = mirror.beforeRequest(hashes, local);
+        int cached = Math.max(0, Math.min(cachedTokens, prompt.length - 1));
+        // as a call's answer: a fully cached prompt reports one token less (the server computes the last)
+        int cachedBlocks = cachedTokens < 0 ? ticket.believedBlocks()
+                : (cached == prompt.length - 1 ? prompt.length : cached) / block;
+        mirror.afterRequest(ticket, Math.min(cachedBlocks, hashes.length), hashes, local);
+        promptTokens.addAndGet(prompt.length);
+        cachedPromptTokens.addAndGet(cached);
+    }
+
     private RequestHandle start(GenerateRequest request, JsonNode kvTransferParams, TokenSink sink) {
         if (closed) {
             throw new RequestException(RequestException.Kind.UNAVAILABLE, "upstream engine " + config.baseUri()

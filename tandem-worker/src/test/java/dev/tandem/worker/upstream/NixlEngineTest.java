@@ -7,6 +7,7 @@ import dev.tandem.core.FinishReason;
 import dev.tandem.core.GenerateRequest;
 import dev.tandem.core.GeneratedToken;
 import dev.tandem.core.KvDtype;
+import dev.tandem.core.KvEvent;
 import dev.tandem.core.KvHandle;
 import dev.tandem.core.KvLayout;
 import dev.tandem.core.PrefillResult;
@@ -23,6 +24,7 @@ import dev.tandem.worker.PinReleaser;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -108,6 +110,9 @@ class NixlEngineTest {
         NixlEngine decode = engine("d0", d);
         GenerateRequest request = request("req-7", 10, 6, 0);
 
+        List<KvEvent> prefillEvents = new CopyOnWriteArrayList<>();
+        prefill.subscribe(prefillEvents::add);
+
         PrefillResult result = prefill.prefill(request).get(10, TimeUnit.SECONDS);
         RecordingSink sink = decode(decode, request, new RemotePrefill(result.firstToken(), result.handle(),
                 "", false));
@@ -140,6 +145,10 @@ class NixlEngineTest {
         assertThat(d.remoteReads.get()).isEqualTo(1);
         assertThat(p.pinnedRequests()).as("read once, freed by the server").isZero();
         assertThat(metrics.prefillsServed()).isEqualTo(1);
+        assertThat(prefillEvents).as("the prefill server's cache, announced for the router")
+                .anySatisfy(e -> assertThat(e).isInstanceOf(KvEvent.Stored.class));
+        assertThat(prefill.kvSnapshot().sequenceHashes()).hasSize(10 / BLOCK);
+        assertThat(prefill.load().promptTokens()).isEqualTo(10);
         assertThat(metrics.fallbacks()).isEmpty();
         assertThat(prefill.release(handle.handleId())).as("nothing for Tandem to release").isFalse();
         assertThat(new PinReleaser(RuntimeConfig.defaults()).release(handle, "127.0.0.1:1")).isFalse();
