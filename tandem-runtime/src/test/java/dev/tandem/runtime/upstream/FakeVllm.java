@@ -16,7 +16,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -74,6 +76,8 @@ public final class FakeVllm implements AutoCloseable {
     public final AtomicInteger failedReads = new AtomicInteger();
     /** Whether prefill legs are answered with kv_transfer_params (a server with the connector). */
     public volatile boolean answerParams = true;
+    /** When set, prefill legs wait for it (at most 10 s) before answering: a busy prefill server. */
+    public volatile CountDownLatch holdPrefills;
 
     private FakeVllm(String engineId, int blockSizeTokens) throws IOException {
         this.engineId = engineId;
@@ -176,6 +180,14 @@ public final class FakeVllm implements AutoCloseable {
                     || body.has("stream_options") || body.has("min_tokens")) {
                 error(ex, 400, "a prefill for a remote decode must be stream=false, max_tokens=1, no stream_options");
                 return;
+            }
+            CountDownLatch hold = holdPrefills;
+            if (hold != null) {
+                try {
+                    hold.await(10, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
             }
             if (answerParams) {
                 List<Integer> blocks = new ArrayList<>();

@@ -60,7 +60,8 @@ import static java.lang.System.Logger.Level.INFO;
  * Both halves are in one class, as in Tandem's own {@code DisaggEngine}: the worker's role only
  * decides which pool the router takes it from. A prefill leg's prompt is announced as the
  * server's cache ({@link UpstreamEngine#prefilled}), as a streamed call's is, so the router's
- * choice of prefill server follows the prompts each one holds. Both legs carry the request's id as
+ * choice of prefill server follows the prompts each one holds; while a leg runs its prompt counts
+ * as queued prefill in {@link #load}, so the Dispatcher sees a busy prefill server. Both legs carry the request's id as
  * {@code X-Request-Id}, as vLLM's proxy sends them (the Dispatcher keeps one id for both halves).
  * <p>
  * Tandem's contract is that the client's first token is the one the prefill side sampled. vLLM's
@@ -106,6 +107,8 @@ public final class NixlEngine implements Engine, PrefillService {
     private final HttpClient http;
     private final TransferEndpoint endpoint;
     private final AtomicLong handleIds = new AtomicLong();
+    /** Prompt tokens of the prefill legs in flight, added to the server's queued prefill in {@link #load}. */
+    private final AtomicLong prefillingTokens = new AtomicLong();
 
     private NixlEngine(String workerId, UpstreamEngine upstream, DisaggMetrics metrics, long handleTtlMs) {
         this.workerId = workerId;
@@ -161,9 +164,14 @@ public final class NixlEngine implements Engine, PrefillService {
         return upstream.info();
     }
 
+    /** The server's load, with the prompts of the prefill legs in flight as queued prefill. */
     @Override
     public LoadReport load() {
-        return upstream.load();
+        LoadReport r = upstream.load();
+        long prefilling = prefillingTokens.get();
+        return prefilling == 0 ? r : new LoadReport(r.totalBlocks(), r.activeBlocks(), r.cachedBlocks(),
+                r.runningSequences(), r.waitingSequences(), r.queuedPrefillTokens() + prefilling, r.promptTokens(),
+                r.cachedPromptTokens());
     }
 
     @Override
@@ -201,9 +209,11 @@ public final class NixlEngine implements Engine, PrefillService {
                 .timeout(Duration.ofMillis(config.requestTimeoutMs()))
                 .header("Content-Type", "application/json").header("X-Request-Id", request.requestId())
                 .POST(HttpRequest.BodyPublishers.ofString(prefillBody(request).toString())).build();
+        prefillingTokens.addAndGet(request.promptLength());
         CompletableFuture<HttpResponse<byte[]>> call = http.sendAsync(post, HttpResponse.BodyHandlers.ofByteArray());
         CompletableFuture<PrefillResult> result = new CompletableFuture<>();
         call.whenComplete((response, error) -> {
+            prefillingTokens.addAndGet(-request.promptLength());
             try {
                 if (error != null) {
                     throw UpstreamErrors.fromTransport(config.baseUri().toString(), error);

@@ -21,11 +21,14 @@ import dev.tandem.runtime.RuntimeConfig;
 import dev.tandem.runtime.metrics.DisaggMetrics;
 import dev.tandem.runtime.upstream.FakeVllm;
 import dev.tandem.worker.PinReleaser;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -33,6 +36,7 @@ import org.junit.jupiter.api.Timeout;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 /**
  * Both legs of vLLM's NIXL disaggregation as Tandem's prefill and decode halves, against two
@@ -224,6 +228,20 @@ class NixlEngineTest {
         assertThat(d.bodies.get(1).path("prompt").size()).as("prompt + the first token, already streamed").isEqualTo(9);
         assertThat(sink.usage.transferredPromptTokens()).isZero();
         assertThat(metrics.fallbacks("transfer_failed")).isEqualTo(1);
+    }
+
+    @Test
+    void load_prefillLegsInFlight_countAsQueuedPrefill() throws Exception {
+        FakeVllm p = keep(FakeVllm.start("engine-p", BLOCK));
+        NixlEngine engine = engine("p0", p);
+        p.holdPrefills = new CountDownLatch(1);
+
+        CompletableFuture<PrefillResult> f = engine.prefill(request("req-9", 12, 4, -1));
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> engine.load().queuedPrefillTokens() == 12);
+        p.holdPrefills.countDown();
+        assertThat(f.get(10, TimeUnit.SECONDS).handle().promptTokens()).isEqualTo(12);
+        assertThat(engine.load().queuedPrefillTokens()).isZero();
     }
 
     @Test
