@@ -293,20 +293,20 @@ public final class NixlEngine implements Engine, PrefillService {
             return upstream.submit(request, sink);
         }
         GenerateRequest local = request.withoutRemotePrefill();
-        String[] unusable = unusable(request, prefill.handle());
+        Unusable unusable = unusable(request, prefill.handle());
         JsonNode params = null;
         if (unusable == null) {
             try {
                 params = JSON.readTree(prefill.handle().transferParams());
             } catch (IOException e) {
-                unusable = new String[] {"handle_mismatch", "handle " + prefill.handle().handleId() + " carries "
-                        + "transfer parameters that are not JSON"};
+                unusable = new Unusable("handle_mismatch", "handle " + prefill.handle().handleId() + " carries "
+                        + "transfer parameters that are not JSON");
             }
         }
         if (unusable != null) {
-            metrics.fallback(unusable[0]);
-            RequestHandle h = PrefillFallback.prefillLocally(local, unusable[1], prefill.required(), upstream, workerId,
-                    sink, () -> false);
+            metrics.fallback(unusable.reason());
+            RequestHandle h = PrefillFallback.prefillLocally(local, unusable.why(), prefill.required(), upstream,
+                    workerId, sink, () -> false);
             return h != null ? h : ended(request);
         }
         GeneratedToken first = prefill.firstToken();
@@ -324,23 +324,32 @@ public final class NixlEngine implements Engine, PrefillService {
         return new DecodeLeg(leg, params, prefill.required(), n, sink).start();
     }
 
-    /** {reason label, why} when this engine cannot continue from {@code handle}, or null when it can. */
-    private String[] unusable(GenerateRequest request, KvHandle handle) {
+    /**
+     * Why a handle cannot be continued here.
+     *
+     * @param reason the {@code tandem_disagg_fallbacks_total} label
+     * @param why    for the log and, when remote prefill is enforced, the error
+     */
+    private record Unusable(String reason, String why) {
+    }
+
+    /** Why this engine cannot continue {@code request} from {@code handle}, or null when it can. */
+    private static Unusable unusable(GenerateRequest request, KvHandle handle) {
         if (!handle.movedByEngines()) {
-            return new String[] {"handle_foreign", "handle " + handle.handleId() + " of " + handle.workerId()
-                    + " is a Tandem pool's (" + handle.endpoints() + "), which an external server cannot read"};
+            return new Unusable("handle_foreign", "handle " + handle.handleId() + " of " + handle.workerId()
+                    + " is a Tandem pool's (" + handle.endpoints() + "), which an external server cannot read");
         }
         if (handle.expired(System.currentTimeMillis())) {
-            return new String[] {"transfer_expired", "handle " + handle.handleId() + " of " + handle.workerId()
-                    + " expired at " + handle.expiresAtEpochMs()};
+            return new Unusable("transfer_expired", "handle " + handle.handleId() + " of " + handle.workerId()
+                    + " expired at " + handle.expiresAtEpochMs());
         }
         if (handle.promptTokens() != request.promptLength()) {
-            return new String[] {"handle_mismatch", "handle " + handle.handleId() + " covers "
-                    + handle.promptTokens() + " prompt tokens, the request has " + request.promptLength()};
+            return new Unusable("handle_mismatch", "handle " + handle.handleId() + " covers "
+                    + handle.promptTokens() + " prompt tokens, the request has " + request.promptLength());
         }
         if (request.constraint() != null) {
-            return new String[] {"constrained_output", "constrained output does not continue on an upstream decode "
-                    + "worker from another server's first token"};
+            return new Unusable("constrained_output", "constrained output does not continue on an upstream decode "
+                    + "worker from another server's first token");
         }
         return null;
     }
