@@ -27,7 +27,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * is no GPU, so no real vLLM, here).
  *
  * <ul>
- *   <li>It says it is vLLM ({@code GET /version}) and lists one model ({@code GET /v1/models});</li>
+ *   <li>It says it is vLLM ({@code GET /version}) and lists one model ({@code GET /v1/models});
+ *       {@code /v1/completions} and {@code /v1/chat/completions} both take a prompt of token ids;</li>
  *   <li>its "model" is deterministic: the next token is a hash of the whole sequence so far
  *       ({@link #nextToken}), so a prompt continued from a prefill's first token gives the same
  *       text as the same prompt generated in one go ({@link #generate});</li>
@@ -70,6 +71,8 @@ public final class FakeVllm implements AutoCloseable {
     public final List<JsonNode> bodies = new CopyOnWriteArrayList<>();
     /** Their X-Request-Id headers, in the same order. */
     public final List<String> requestIds = new CopyOnWriteArrayList<>();
+    /** Their Authorization headers ("null" when absent), in the same order. */
+    public final List<String> authorizations = new CopyOnWriteArrayList<>();
     /** Decode legs that read a peer's blocks. */
     public final AtomicInteger remoteReads = new AtomicInteger();
     /** Decode legs whose parameters named no blocks a peer held (answered 500). */
@@ -78,6 +81,8 @@ public final class FakeVllm implements AutoCloseable {
     public volatile boolean answerParams = true;
     /** When set, prefill legs wait for it (at most 10 s) before answering: a busy prefill server. */
     public volatile CountDownLatch holdPrefills;
+    /** The HTTP status prefill legs get; other than 200, an error answer (an overloaded or failing server). */
+    public volatile int prefillStatus = 200;
 
     private FakeVllm(String engineId, int blockSizeTokens) throws IOException {
         this.engineId = engineId;
@@ -152,7 +157,7 @@ public final class FakeVllm implements AutoCloseable {
                 case "/v1/models" -> answer(ex, 200, "{\"object\":\"list\",\"data\":[{\"id\":\"" + MODEL
                         + "\",\"object\":\"model\",\"max_model_len\":2048}]}");
                 case "/health" -> answer(ex, 200, "");
-                case "/v1/completions" -> complete(ex);
+                case "/v1/completions", "/v1/chat/completions" -> complete(ex);
                 default -> answer(ex, 404, "{\"detail\":\"Not Found\"}");
             }
         }
@@ -163,6 +168,7 @@ public final class FakeVllm implements AutoCloseable {
         String requestId = ex.getRequestHeaders().getFirst("X-Request-Id");
         bodies.add(body);
         requestIds.add(String.valueOf(requestId));
+        authorizations.add(String.valueOf(ex.getRequestHeaders().getFirst("Authorization")));
         JsonNode promptNode = body.path("prompt");
         int[] prompt = new int[promptNode.size()];
         for (int i = 0; i < prompt.length; i++) {
@@ -188,6 +194,10 @@ public final class FakeVllm implements AutoCloseable {
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }
+            }
+            if (prefillStatus != 200) {
+                error(ex, prefillStatus, "the prefill server cannot take the request now");
+                return;
             }
             if (answerParams) {
                 List<Integer> blocks = new ArrayList<>();
