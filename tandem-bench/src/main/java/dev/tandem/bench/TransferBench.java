@@ -72,6 +72,10 @@ public final class TransferBench {
             if (kind == TransferKind.UCX && !UcxSupport.available()) {
                 throw new ConfigException(UcxSupport.unavailableReason());
             }
+            if (kind.movedByEngines()) {
+                throw new ConfigException("--transport " + kind.label() + " is moved by external engines, not by "
+                        + "Tandem: choose local, shm, tcp or ucx");
+            }
             runBlocks = List.copyOf(runBlocks);
             if (runBlocks.isEmpty() || runBlocks.stream().anyMatch(b -> b <= 0)) {
                 throw new ConfigException("--blocks needs positive run lengths, got " + runBlocks);
@@ -139,6 +143,7 @@ public final class TransferBench {
                 case SHM -> measureCopyKind(s, source, destination, limitSource, shmPull(source, destination));
                 case TCP -> measureTcp(s, source, destination);
                 case UCX -> measureUcx(s, source, destination, limitSource);
+                case NIXL -> throw new IllegalStateException("refused by Settings");
             };
         } catch (IOException e) {
             throw new TandemException("transfer benchmark failed: " + e.getMessage(), e);

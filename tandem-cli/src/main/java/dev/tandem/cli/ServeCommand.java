@@ -7,6 +7,7 @@ import dev.tandem.engine.EngineConfig;
 import dev.tandem.frontend.FrontendConfig;
 import dev.tandem.router.RouterConfig;
 import dev.tandem.worker.DisaggEngine;
+import dev.tandem.worker.upstream.NixlEngine;
 import dev.tandem.worker.upstream.UpstreamConfig;
 import dev.tandem.worker.upstream.UpstreamKind;
 import java.io.PrintStream;
@@ -32,7 +33,12 @@ import picocli.CommandLine.Option;
                     + "); --threads is per worker (default: cores / workers).",
             "With --upstream URL (repeatable) the workers are external servers instead (llama-server, vLLM,",
             "SGLang or any OpenAI-compatible one), sent token ids from --model's tokenizer and chat template:",
-            "  tandem serve --model stories260K --upstream http://127.0.0.1:8081 --upstream http://127.0.0.1:8082"})
+            "  tandem serve --model stories260K --upstream http://127.0.0.1:8081 --upstream http://127.0.0.1:8082",
+            "With --upstream-prefill URL (repeatable), vLLM servers with the NixlConnector",
+            "serve disaggregated: those prefill, the --upstream ones decode, reading the",
+            "prompt's KV blocks from their peer (as with vLLM's own proxy):",
+            "  tandem serve --model M --upstream-kind vllm \\",
+            "      --upstream-prefill http://p:8100 --upstream http://d:8200"})
 final class ServeCommand implements Callable<Integer> {
     @Option(names = "--model", description = "a .gguf file, or a model name found in TANDEM_MODEL_PATH"
             + " (default: " + ModelPaths.DEFAULT_MODEL + ")")
@@ -80,6 +86,12 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--upstream", paramLabel = "URL", description = "an external server to route to, one worker "
             + "each (repeat for more); --model must be the model it serves (its tokenizer and chat template are used)")
     List<String> upstreams = new ArrayList<>();
+
+    @Option(names = "--upstream-prefill", paramLabel = "URL", description = "a vLLM server (NixlConnector, "
+            + "--kv-transfer-config '{\"kv_connector\":\"NixlConnector\",\"kv_role\":\"kv_both\"}') that prefills "
+            + "for the --upstream servers, which then decode (repeat for more); not llama-server or SGLang, whose "
+            + "disaggregation differs")
+    List<String> upstreamPrefills = new ArrayList<>();
 
     @Option(names = "--upstream-kind", defaultValue = "auto", description = "auto, llama-server, vllm, sglang or "
             + "openai; auto asks the server (/props, /metrics, /version, /v1/models) (default: ${DEFAULT-VALUE})")
@@ -135,6 +147,10 @@ final class ServeCommand implements Callable<Integer> {
             out.printf("Tandem is serving model '%s' with %d prefill + %d decode real workers (router: %s, KV transfer:"
                     + " %s)%n", deployment.modelName(), deployment.prefillWorkerCount(), deployment.decodeWorkerCount(),
                     deployment.routerName(), transfer);
+        } else if (spec.upstreamDisaggregated()) {
+            out.printf("Tandem is serving model '%s' from upstream servers: prefill %s, decode %s (vLLM NIXL "
+                    + "disaggregation; router: %s)%n", deployment.modelName(), upstreamPrefills, upstreams,
+                    deployment.routerName());
         } else if (spec.upstream()) {
             out.printf("Tandem is serving model '%s' from %d upstream server%s %s (router: %s)%n",
                     deployment.modelName(), deployment.workerCount(), deployment.workerCount() == 1 ? "" : "s",
@@ -169,9 +185,14 @@ final class ServeCommand implements Callable<Integer> {
         if (!servers.isEmpty() && workers != null) {
             throw new ConfigException("with --upstream each server is one worker: drop --workers");
         }
+        List<UpstreamConfig> prefills = upstreamConfigs(upstreamPrefills, upstreamKind, upstreamTimeoutMs);
+        String refusal = prefills.isEmpty() ? null : NixlEngine.refusal(UpstreamKind.parse(upstreamKind));
+        if (refusal != null) {
+            throw new ConfigException("--upstream-prefill with --upstream-kind " + upstreamKind + ": " + refusal);
+        }
         return new EmbeddedDeployment.Spec(ModelPaths.resolve(model), servedName, workers == null ? 1 : workers,
                 RouterConfig.PolicyKind.parse(router), mock, mockSpeedup, engine, perWorker, frontend, maxRunning == null,
-                servers);
+                servers, prefills);
     }
 
     /** The servers named by repeated --upstream options, validated. */

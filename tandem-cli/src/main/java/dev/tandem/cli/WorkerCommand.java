@@ -36,10 +36,16 @@ import picocli.CommandLine.Option;
             "With --upstream URL it adapts an external server instead of running an engine (a sidecar):",
             "  tandem worker --upstream http://127.0.0.1:8081 --model stories260K --registry etcd://127.0.0.1:2379 \\",
             "      --events nats://127.0.0.1:4222",
-            "It leaves the registry while the server does not answer and comes back when it does."})
+            "It leaves the registry while the server does not answer and comes back when it does.",
+            "With --role prefill or decode, the server must be vLLM with the NixlConnector",
+            "(or a server speaking its protocol, --upstream-kind openai): a prefill worker",
+            "returns vLLM's kv_transfer_params in its handle, a decode worker passes them",
+            "on so its server reads the blocks from its peer. llama-server and SGLang",
+            "(whose prefill/decode protocol is its own) are refused in those roles."})
 final class WorkerCommand implements Callable<Integer> {
     @Option(names = "--role", defaultValue = "aggregated",
-            description = "aggregated, prefill or decode (default: ${DEFAULT-VALUE})")
+            description = "aggregated, prefill or decode; with --upstream, prefill and decode need a vLLM server "
+                    + "with the NixlConnector (default: ${DEFAULT-VALUE})")
     String role;
 
     @Option(names = "--model", description = "a .gguf file, or a model name found in TANDEM_MODEL_PATH"
@@ -227,7 +233,7 @@ final class WorkerCommand implements Callable<Integer> {
             }
             TransferKind kind = null;
             for (TransferKind k : TransferKind.values()) {
-                if (k.label().equalsIgnoreCase(p)) {
+                if (!k.movedByEngines() && k.label().equalsIgnoreCase(p)) {
                     kind = k;
                 }
             }

@@ -134,7 +134,12 @@ class ServeCommandTest {
                 new Case(List.of("--upstream", "http://127.0.0.1:1", "--upstream-kind", "tgi"),
                         "--upstream-kind must be auto, llama-server, vllm, sglang or openai, got 'tgi'"),
                 new Case(List.of("--upstream", "http://127.0.0.1:1", "--workers", "2"), "drop --workers"),
-                new Case(List.of("--upstream", "http://127.0.0.1:1", "--mock"), "--upstream and --mock"))) {
+                new Case(List.of("--upstream", "http://127.0.0.1:1", "--mock"), "--upstream and --mock"),
+                new Case(List.of("--upstream-prefill", "http://127.0.0.1:1"), "name those with --upstream URL"),
+                new Case(List.of("--upstream", "http://127.0.0.1:1", "--upstream-prefill", "http://127.0.0.1:2",
+                        "--upstream-kind", "sglang"), "SGLang's prefill/decode disaggregation is its own protocol"),
+                new Case(List.of("--upstream", "http://127.0.0.1:1", "--prefill-workers", "1", "--decode-workers", "1"),
+                        "with --upstream servers, name the prefill servers with --upstream-prefill"))) {
             ByteArrayOutputStream err = new ByteArrayOutputStream();
             CommandLine cli = Main.newCommandLine();
             cli.setErr(new java.io.PrintWriter(new PrintStream(err, true, StandardCharsets.UTF_8), true));

@@ -24,9 +24,15 @@ import java.util.Objects;
  * @param layout           the issuing pool's block layout; a puller with another layout must not pull
  * @param expiresAtEpochMs wall-clock expiry in milliseconds since the epoch; after it the
  *                         blocks may be reused and must not be read
+ * @param transferParams   the serving engine's own description of where its blocks are, opaque
+ *                         to Tandem (JSON text: vLLM's {@code kv_transfer_params}), for engines
+ *                         that move the blocks themselves ({@link TransferKind#NIXL}); empty for
+ *                         Tandem's own pools. A handle has them exactly when its one endpoint is
+ *                         such a kind; it then names no block ids (the parameters do).
  */
 public record KvHandle(long handleId, String workerId, List<TransferEndpoint> endpoints, int[] blockIds,
-                       long[] sequenceHashes, int promptTokens, KvLayout layout, long expiresAtEpochMs) {
+                       long[] sequenceHashes, int promptTokens, KvLayout layout, long expiresAtEpochMs,
+                       String transferParams) {
     public KvHandle {
         if (workerId == null || workerId.isBlank()) {
             throw new IllegalArgumentException("KV handle " + handleId + " has no worker id");
@@ -50,6 +56,31 @@ public record KvHandle(long handleId, String workerId, List<TransferEndpoint> en
         if (promptTokens < 0) {
             throw new IllegalArgumentException("KV handle " + handleId + ": promptTokens=" + promptTokens);
         }
+        transferParams = transferParams == null ? "" : transferParams;
+        boolean byEngines = endpoints.stream().anyMatch(e -> e.kind().movedByEngines());
+        if (byEngines && (endpoints.size() != 1 || transferParams.isBlank() || blockIds.length != 0)) {
+            throw new IllegalArgumentException("KV handle " + handleId + " from " + workerId + ": blocks the engines "
+                    + "move themselves need exactly one endpoint (got " + endpoints + "), the engine's transfer "
+                    + "parameters (got '" + transferParams + "') and no Tandem block ids (got " + blockIds.length + ")");
+        }
+        if (!byEngines && !transferParams.isEmpty()) {
+            throw new IllegalArgumentException("KV handle " + handleId + " from " + workerId + " carries engine "
+                    + "transfer parameters but its endpoints " + endpoints + " are Tandem transports");
+        }
+    }
+
+    /** A handle of Tandem's own pool (no engine transfer parameters). */
+    public KvHandle(long handleId, String workerId, List<TransferEndpoint> endpoints, int[] blockIds,
+                    long[] sequenceHashes, int promptTokens, KvLayout layout, long expiresAtEpochMs) {
+        this(handleId, workerId, endpoints, blockIds, sequenceHashes, promptTokens, layout, expiresAtEpochMs, "");
+    }
+
+    /**
+     * True when the serving engine moves the blocks itself (vLLM's NixlConnector): a Tandem
+     * transfer plane cannot pull them, and {@link #transferParams()} is what the decode engine needs.
+     */
+    public boolean movedByEngines() {
+        return !transferParams.isEmpty();
     }
 
     /** True once the pin may have lapsed. */
@@ -78,7 +109,8 @@ public record KvHandle(long handleId, String workerId, List<TransferEndpoint> en
         return o instanceof KvHandle h && handleId == h.handleId && workerId.equals(h.workerId)
                 && endpoints.equals(h.endpoints) && Arrays.equals(blockIds, h.blockIds)
                 && Arrays.equals(sequenceHashes, h.sequenceHashes) && promptTokens == h.promptTokens
-                && layout.equals(h.layout) && expiresAtEpochMs == h.expiresAtEpochMs;
+                && layout.equals(h.layout) && expiresAtEpochMs == h.expiresAtEpochMs
+                && transferParams.equals(h.transferParams);
     }
 
     @Override
@@ -89,6 +121,8 @@ public record KvHandle(long handleId, String workerId, List<TransferEndpoint> en
     @Override
     public String toString() {
         return "KvHandle[" + handleId + " on " + workerId + ", blocks=" + blockIds.length + ", promptTokens="
-                + promptTokens + ", expiresAt=" + expiresAtEpochMs + ", endpoints=" + endpoints + "]";
+                + promptTokens + ", expiresAt=" + expiresAtEpochMs + ", endpoints=" + endpoints
+                + (transferParams.isEmpty() ? "" : ", engine transfer parameters " + transferParams.length() + " chars")
+                + "]";
     }
 }

@@ -10,7 +10,8 @@ package dev.tandem.core;
  *                ({@link TransferKind#TCP}, {@link TransferKind#UCX}), which are reachable from
  *                anywhere the address routes
  * @param address LOCAL: the pool's name in its JVM; SHM: the absolute path of the pool file;
- *                TCP and UCX: {@code host:port}
+ *                TCP and UCX: {@code host:port}; NIXL: the prefill server's base URL
+ *                ({@code http(s)://host:port})
  */
 public record TransferEndpoint(TransferKind kind, String scopeId, String address) {
     public TransferEndpoint {
@@ -25,6 +26,10 @@ public record TransferEndpoint(TransferKind kind, String scopeId, String address
         }
         if ((kind == TransferKind.LOCAL || kind == TransferKind.SHM) && scopeId.isEmpty()) {
             throw new IllegalArgumentException("transfer endpoint " + kind + " " + address + " needs a scope id");
+        }
+        if (kind == TransferKind.NIXL && !(address.startsWith("http://") || address.startsWith("https://"))) {
+            throw new IllegalArgumentException("transfer endpoint nixl needs the prefill server's http(s) URL, got "
+                    + address);
         }
     }
 

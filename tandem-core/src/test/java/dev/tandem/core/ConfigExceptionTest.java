@@ -17,7 +17,7 @@ class ConfigExceptionTest {
     @Test
     void parseEnum_unknownText_namesTextAndEveryValue() {
         assertThatThrownBy(() -> TransferKind.parse("rdma")).isInstanceOf(ConfigException.class)
-                .hasMessage("unknown transfer kind 'rdma' (expected local, shm, ucx or tcp)");
+                .hasMessage("unknown transfer kind 'rdma' (expected local, shm, ucx, tcp or nixl)");
         assertThatThrownBy(() -> KvDtype.parse("bf16"))
                 .hasMessage("unknown KV dtype 'bf16' (expected f32 or f16)");
         assertThatThrownBy(() -> WorkerRole.parse("chef"))

@@ -94,6 +94,33 @@ class CoreRecordsTest {
     }
 
     @Test
+    void kvHandle_movedByEngines_carriesTheParamsInEqualityAndRefusesMixedForms() {
+        List<TransferEndpoint> nixl = List.of(new TransferEndpoint(TransferKind.NIXL, "", "http://p:8100"));
+        List<TransferEndpoint> tcp = List.of(new TransferEndpoint(TransferKind.TCP, "", "h:1"));
+        KvLayout layout = new KvLayout(4, 1, 1, 4, KvDtype.F32);
+        String params = "{\"remote_engine_id\":\"e1\",\"remote_block_ids\":[1,2]}";
+
+        KvHandle h = new KvHandle(3, "p1", nixl, new int[0], new long[0], 8, layout, 1_000, params);
+
+        assertThat(h.movedByEngines()).isTrue();
+        assertThat(h.transferParams()).isEqualTo(params);
+        assertThat(h).isEqualTo(new KvHandle(3, "p1", nixl, new int[0], new long[0], 8, layout, 1_000, params))
+                .isNotEqualTo(new KvHandle(3, "p1", nixl, new int[0], new long[0], 8, layout, 1_000, "{\"x\":1}"));
+        assertThat(new KvHandle(1, "p1", tcp, new int[1], new long[1], 4, layout, 0).movedByEngines()).isFalse();
+        assertThat(new KvHandle(1, "p1", tcp, new int[1], new long[1], 4, layout, 0, null).transferParams()).isEmpty();
+        assertThatThrownBy(() -> new KvHandle(3, "p1", nixl, new int[0], new long[0], 8, layout, 0, ""))
+                .hasMessageContaining("transfer parameters");
+        assertThatThrownBy(() -> new KvHandle(3, "p1", nixl, new int[] {1}, new long[1], 8, layout, 0, params))
+                .hasMessageContaining("no Tandem block ids");
+        assertThatThrownBy(() -> new KvHandle(3, "p1", List.of(nixl.getFirst(), tcp.getFirst()), new int[0],
+                new long[0], 8, layout, 0, params)).hasMessageContaining("exactly one endpoint");
+        assertThatThrownBy(() -> new KvHandle(3, "p1", tcp, new int[1], new long[1], 4, layout, 0, params))
+                .hasMessageContaining("are Tandem transports");
+        assertThatThrownBy(() -> new TransferEndpoint(TransferKind.NIXL, "", "p:8100"))
+                .hasMessageContaining("http(s) URL");
+    }
+
+    @Test
     void transferEndpoint_sameHostKindsWithoutScope_refused() {
         assertThatThrownBy(() -> new TransferEndpoint(TransferKind.SHM, "", "/dev/shm/pool"))
                 .hasMessageContaining("needs a scope id");

@@ -50,6 +50,7 @@ import static java.lang.System.Logger.Level.WARNING;
  * still succeeds, counted in {@code tandem_disagg_fallbacks_total{reason}}:
  * {@code decode_no_room} (no free blocks or sequence slot for the reservation),
  * {@code handle_mismatch} (the handle does not describe this prompt in this pool's block size),
+ * {@code handle_foreign} (blocks an external engine moves itself, vLLM's NixlConnector),
  * {@code transfer_<reason>} (the pull failed: unreachable, deadline, peer failed, layout
  * mismatch, expired, ...). The client has seen nothing yet at that point, so the local prefill
  * samples its own first token and the stream stays one stream. When the request says remote
@@ -174,6 +175,11 @@ final class KvImporter {
             GenerateRequest local = request.withoutRemotePrefill();
             if (plane == null) {
                 fallBack(local, "no_kv_pool", "worker " + workerId + " has no KV pool to import into");
+                return;
+            }
+            if (handle.movedByEngines()) {
+                fallBack(local, "handle_foreign", "handle " + handle.handleId() + " of " + handle.workerId()
+                        + " holds blocks an external engine moves itself (" + handle.endpoints() + ")");
                 return;
             }
             ImportReservation r;

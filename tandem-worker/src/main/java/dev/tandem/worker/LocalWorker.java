@@ -15,8 +15,10 @@ import dev.tandem.runtime.events.LoadPublisher;
 import dev.tandem.runtime.metrics.DisaggMetrics;
 import dev.tandem.runtime.registry.Registration;
 import dev.tandem.runtime.registry.Registry;
+import dev.tandem.runtime.rpc.PrefillService;
 import dev.tandem.runtime.transfer.LocalPools;
 import dev.tandem.runtime.transfer.TransferConfig;
+import dev.tandem.worker.upstream.NixlEngine;
 import dev.tandem.worker.upstream.UpstreamEngine;
 import java.nio.file.Path;
 import java.util.List;
@@ -93,6 +95,8 @@ public final class LocalWorker implements AutoCloseable {
     private final Spec spec;
     private final Engine engine;
     private final DisaggEngine disagg;
+    /** The engine requests go to: the engine, or it with the disaggregation sides. */
+    private final Engine served;
     private final KvEventPublisher kvEvents;
     private final AutoCloseable subscription;
     private final LoadPublisher load;
@@ -103,11 +107,12 @@ public final class LocalWorker implements AutoCloseable {
     private Registry registeredIn;
     private boolean closed;
 
-    private LocalWorker(Spec spec, Engine engine, DisaggEngine disagg, EventBus bus, RuntimeConfig runtime) {
+    private LocalWorker(Spec spec, Engine engine, DisaggEngine disagg, NixlEngine nixl, EventBus bus,
+                        RuntimeConfig runtime) {
         this.spec = spec;
         this.engine = engine;
         this.disagg = disagg;
-        Engine served = served();
+        this.served = disagg != null ? disagg : nixl != null ? nixl : engine;
         this.kvEvents = new KvEventPublisher(bus, spec.id(), runtime);
         AutoCloseable sub;
         try {
@@ -139,7 +144,8 @@ public final class LocalWorker implements AutoCloseable {
 
     /**
      * Starts the engine (with the disaggregation sides when {@code disaggregation} is given and
-     * the engine is Tandem's own) and its publishers; not yet registered.
+     * the engine is Tandem's own; an external server in role prefill or decode gets vLLM's, a
+     * {@link NixlEngine}) and its publishers; not yet registered.
      *
      * @throws dev.tandem.core.TandemException if a part cannot start (those started are stopped)
      */
@@ -152,15 +158,20 @@ public final class LocalWorker implements AutoCloseable {
                     spec.id(), info.modelName());
         }
         DisaggEngine disagg = null;
+        NixlEngine nixl = null;
         if (disaggregation != null && engine instanceof LlmEngine own) {
             // owns the engine from here (and closes it if it cannot start)
             disagg = DisaggEngine.start(spec.id(), own, disaggregation.transfer(), disaggregation.pools(),
                     disaggregation.releaser(), disaggregation.metrics(), disaggregation.transferTimeoutMs());
+        } else if (engine instanceof UpstreamEngine upstream && spec.role() != WorkerRole.AGGREGATED) {
+            // owns the engine from here (and closes it if its server cannot take the role)
+            nixl = NixlEngine.wrap(spec.id(), upstream, disaggregation != null ? disaggregation.metrics()
+                    : new DisaggMetrics(), NixlEngine.DEFAULT_HANDLE_TTL_MS);
         }
         try {
-            return new LocalWorker(spec, engine, disagg, bus, runtime);
+            return new LocalWorker(spec, engine, disagg, nixl, bus, runtime);
         } catch (RuntimeException e) {
-            closeQuietly(disagg != null ? disagg : engine, LOG);
+            closeQuietly(disagg != null ? disagg : nixl != null ? nixl : engine, LOG);
             throw e;
         }
     }
@@ -205,7 +216,12 @@ public final class LocalWorker implements AutoCloseable {
 
     /** The engine requests go to: with the disaggregation sides when the worker has them. */
     public Engine served() {
-        return disagg != null ? disagg : engine;
+        return served;
+    }
+
+    /** Prefill for peers (Tandem's own, or an external server's), or null for a worker without it. */
+    public PrefillService prefillService() {
+        return served instanceof PrefillService p ? p : null;
     }
 
     /** The engine itself. */

@@ -15,6 +15,10 @@ import static java.lang.System.Logger.Level.INFO;
  * the prefill worker lives in this JVM (found by worker id), otherwise one Release call over the
  * request plane to the address the decode request carried (one cached client per address).
  *
+ * <p>A handle whose blocks an external engine moves itself ({@link KvHandle#movedByEngines()},
+ * vLLM's NixlConnector) is never released here: that engine frees them when the decode engine
+ * has read them, or after its own timeout.
+ *
  * <p>A release that fails (the prefill worker died, the network is cut) is logged and dropped:
  * the pin expires by itself after its TTL. Safe for concurrent use.
  */
@@ -48,8 +52,8 @@ public final class PinReleaser implements AutoCloseable {
      * @return true if the worker released a pin it still held
      */
     public boolean release(KvHandle handle, String address) {
-        if (closed) {
-            return false;
+        if (closed || handle.movedByEngines()) {
+            return false; // an external engine frees its blocks itself (after the pull, or its own timeout)
         }
         try {
             PrefillService p = local.get(handle.workerId());

@@ -120,14 +120,15 @@ public final class WorkerProcess implements AutoCloseable {
         worker = LocalWorker.start(new LocalWorker.Spec(id, spec.role(), spec.engine(), spec.threads(), poolFile),
                 source, new LocalWorker.Disaggregation(spec.transferConfig(), LocalPools.shared(), releaser, metrics,
                         options.transferTimeoutMs()), bus, runtime);
-        DisaggEngine disagg = worker.disaggEngine(); // null for an upstream worker: it serves whole requests
         if (options.metricsPort() >= 0) {
             PrometheusRegistry metricsRegistry = new PrometheusRegistry();
             metrics.register(metricsRegistry, worker::activePins);
             WorkerLoadMetrics.register(metricsRegistry, worker.engine()::load, registry);
             metricsServer = MetricsServer.start(spec.rpcBindHost(), options.metricsPort(), metricsRegistry);
         }
-        rpc = WorkerRpcServer.start(spec.rpcBindHost(), spec.rpcPort(), worker.served(), disagg, runtime);
+        // prefill for peers: Tandem's own engine, or an external server of role prefill or decode
+        rpc = WorkerRpcServer.start(spec.rpcBindHost(), spec.rpcPort(), worker.served(), worker.prefillService(),
+                runtime);
         String address = hostPort(spec.advertiseHost(), rpc.port());
         Registration registration = worker.register(registry, address, spec.transferConfig().hostId());
         if (metricsServer != null) {

@@ -7,6 +7,7 @@ import dev.tandem.core.WorkerRole;
 import dev.tandem.engine.EngineConfig;
 import dev.tandem.runtime.transfer.HostIdentity;
 import dev.tandem.runtime.transfer.TransferConfig;
+import dev.tandem.worker.upstream.NixlEngine;
 import dev.tandem.worker.upstream.UpstreamConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -37,7 +38,9 @@ import java.util.concurrent.ThreadLocalRandom;
  * @param drainTimeoutMs on shutdown, how long running requests may finish after the worker has
  *                       left the registry before they are cancelled, ms; range [0, 3,600,000]
  * @param upstream       an external server this worker adapts (a sidecar: {@code modelFile} gives
- *                       the tokenizer's model and the KV layout; no mock, no disaggregation), or null
+ *                       the tokenizer's model and the KV layout; no mock), or null; in role prefill
+ *                       or decode it must speak vLLM's NIXL disaggregation protocol (vLLM, or an
+ *                       OpenAI-compatible server said to: not llama-server, not SGLang)
  */
 public record WorkerSpec(String instanceId, WorkerRole role, Path modelFile, String servedName, boolean mock,
                          double mockSpeedup, EngineConfig engine, int threads, String rpcBindHost, int rpcPort,
@@ -90,9 +93,9 @@ public record WorkerSpec(String instanceId, WorkerRole role, Path modelFile, Str
         if (upstream != null && mock) {
             throw new ConfigException("--upstream and --mock exclude each other");
         }
-        if (upstream != null && role != WorkerRole.AGGREGATED) {
-            throw new ConfigException("an --upstream worker serves whole requests: its role must be aggregated, got "
-                    + role.name().toLowerCase(Locale.ROOT));
+        if (upstream != null && role != WorkerRole.AGGREGATED && NixlEngine.refusal(upstream.kind()) != null) {
+            throw new ConfigException("--role " + role.name().toLowerCase(Locale.ROOT) + " with --upstream-kind "
+                    + upstream.kind().label() + ": " + NixlEngine.refusal(upstream.kind()));
         }
     }
 

@@ -5,12 +5,14 @@ import static org.awaitility.Awaitility.await;
 
 import dev.tandem.core.FinishReason;
 import dev.tandem.core.GenerateRequest;
+import dev.tandem.core.GeneratedToken;
 import dev.tandem.core.KvHandle;
 import dev.tandem.core.PrefillResult;
 import dev.tandem.core.RecordingSink;
 import dev.tandem.core.RemotePrefill;
 import dev.tandem.core.RequestException;
 import dev.tandem.core.RequestHandle;
+import dev.tandem.core.TransferEndpoint;
 import dev.tandem.core.TransferKind;
 import dev.tandem.engine.EngineConfig;
 import dev.tandem.engine.LlmEngine;
@@ -199,6 +201,25 @@ class DisaggEngineTest {
         assertThat(metrics.fallbacks("handle_mismatch")).isEqualTo(1);
         await().atMost(Duration.ofSeconds(5)).until(() -> p.activePins() == 0 && activeBlocks(p) == 0
                 && activeBlocks(d) == 0);
+    }
+
+    @Test
+    void import_handleOfAnExternalEngine_fallsBackToLocalPrefillWithoutReservingOrReleasing() throws Exception {
+        DisaggEngine d = start("d-nixl", 30_000);
+        KvHandle nixl = new KvHandle(5, "upstream-prefill-0", List.of(new TransferEndpoint(TransferKind.NIXL, "",
+                "http://127.0.0.1:1")), new int[0], new long[0], PROMPT.length, d.engine().info().layout(),
+                System.currentTimeMillis() + 60_000, "{\"remote_engine_id\":\"e\"}");
+
+        RecordingSink sink = new RecordingSink();
+        d.submit(GenerateRequest.greedy("nixl-1", PROMPT, 4).withRemotePrefill(
+                new RemotePrefill(GeneratedToken.of(300), nixl, "127.0.0.1:1", false)), sink);
+
+        assertThat(sink.awaitDone(10_000)).isTrue();
+        assertThat(sink.error).isNull();
+        assertThat(sink.tokens).hasSize(4);
+        assertThat(metrics.fallbacks("handle_foreign")).isEqualTo(1);
+        assertThat(metrics.pinsReleased()).isZero();
+        await().atMost(Duration.ofSeconds(5)).until(() -> activeBlocks(d) == 0);
     }
 
     @Test

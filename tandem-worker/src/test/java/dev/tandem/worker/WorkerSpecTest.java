@@ -3,6 +3,8 @@ package dev.tandem.worker;
 import dev.tandem.core.ConfigException;
 import dev.tandem.core.WorkerRecord;
 import dev.tandem.core.WorkerRole;
+import dev.tandem.worker.upstream.UpstreamConfig;
+import dev.tandem.worker.upstream.UpstreamKind;
 import java.nio.file.Path;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
@@ -53,6 +55,23 @@ class WorkerSpecTest {
                 .isInstanceOf(ConfigException.class).hasMessageContaining("/nonexistent/model.gguf");
         assertThatThrownBy(() -> base.withDrainTimeoutMs(-1)).isInstanceOf(ConfigException.class)
                 .hasMessageContaining("drain timeout");
+    }
+
+    @Test
+    void upstreamRoles_onlyForServersSpeakingVllmsDisaggregation() {
+        UpstreamConfig llama = UpstreamConfig.of("http://127.0.0.1:1", UpstreamKind.LLAMA_SERVER);
+        UpstreamConfig sglang = UpstreamConfig.of("http://127.0.0.1:1", UpstreamKind.SGLANG);
+
+        assertThat(base.withUpstream(UpstreamConfig.of("http://127.0.0.1:1", UpstreamKind.VLLM))
+                .withRole(WorkerRole.PREFILL).role()).isEqualTo(WorkerRole.PREFILL);
+        assertThat(base.withUpstream(UpstreamConfig.of("http://127.0.0.1:1", null)).withRole(WorkerRole.DECODE)
+                .role()).as("checked once the kind is detected").isEqualTo(WorkerRole.DECODE);
+        assertThat(base.withUpstream(llama).role()).isEqualTo(WorkerRole.AGGREGATED);
+        assertThatThrownBy(() -> base.withUpstream(llama).withRole(WorkerRole.PREFILL))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("--role prefill with --upstream-kind llama-server: llama-server has no");
+        assertThatThrownBy(() -> base.withUpstream(sglang).withRole(WorkerRole.DECODE))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("SGLang's prefill/decode disaggregation");
     }
 
     @Test

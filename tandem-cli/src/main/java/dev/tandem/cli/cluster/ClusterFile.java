@@ -30,6 +30,8 @@ import java.util.stream.Collectors;
  * workers:
  *   - { role: aggregated, count: 2, mock: false, args: [--kv-blocks, "512"] }
  *   - { upstream: "http://127.0.0.1:8081" }   # a worker adapting an external server
+ *   - { upstream: "http://127.0.0.1:8100", role: prefill }   # vLLM (NixlConnector) prefilling for
+ *   - { upstream: "http://127.0.0.1:8200", role: decode }    # a vLLM decode server
  * jvm_options: [-Xmx1g]           # appended to every child JVM's flags
  * </pre>
  * Every field is validated here; an unknown field is an error that names it.

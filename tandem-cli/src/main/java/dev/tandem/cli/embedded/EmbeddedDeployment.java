@@ -85,15 +85,24 @@ public final class EmbeddedDeployment implements AutoCloseable {
      * @param frontend         the frontend's settings
      * @param derivedMaxRunning replace {@code frontend.maxRunning} by workers x max sequences
      * @param upstreams        external servers, one worker each, instead of Tandem's engines
-     *                         ({@code workers} is then their number); empty for Tandem's own
+     *                         ({@code workers} is then their number, with the prefill servers); empty
+     *                         for Tandem's own; decode workers when {@code upstreamPrefills} are given
+     * @param upstreamPrefills external servers that prefill for the {@code upstreams} (vLLM's NIXL
+     *                         disaggregation: one prefill worker each); empty for none
      */
     public record Spec(Path modelFile, String servedName, int workers, RouterConfig.PolicyKind routerPolicy,
                        boolean mock, double mockSpeedup, EngineConfig engine, int threadsPerWorker,
-                       FrontendConfig frontend, boolean derivedMaxRunning, List<UpstreamConfig> upstreams) {
+                       FrontendConfig frontend, boolean derivedMaxRunning, List<UpstreamConfig> upstreams,
+                       List<UpstreamConfig> upstreamPrefills) {
         public Spec {
             upstreams = upstreams == null ? List.of() : List.copyOf(upstreams);
+            upstreamPrefills = upstreamPrefills == null ? List.of() : List.copyOf(upstreamPrefills);
+            if (!upstreamPrefills.isEmpty() && upstreams.isEmpty()) {
+                throw new ConfigException("--upstream-prefill servers prefill for decode servers: name those with "
+                        + "--upstream URL");
+            }
             if (!upstreams.isEmpty()) {
-                workers = upstreams.size();
+                workers = upstreams.size() + upstreamPrefills.size();
                 if (mock) {
                     throw new ConfigException("--upstream and --mock exclude each other");
                 }
@@ -111,11 +120,16 @@ public final class EmbeddedDeployment implements AutoCloseable {
                     boolean mock, double mockSpeedup, EngineConfig engine, int threadsPerWorker,
                     FrontendConfig frontend, boolean derivedMaxRunning) {
             this(modelFile, servedName, workers, routerPolicy, mock, mockSpeedup, engine, threadsPerWorker, frontend,
-                    derivedMaxRunning, List.of());
+                    derivedMaxRunning, List.of(), List.of());
         }
 
         public boolean upstream() {
             return !upstreams.isEmpty();
+        }
+
+        /** Whether external servers prefill for the others (vLLM's NIXL disaggregation). */
+        public boolean upstreamDisaggregated() {
+            return !upstreamPrefills.isEmpty();
         }
     }
 
@@ -187,8 +201,8 @@ public final class EmbeddedDeployment implements AutoCloseable {
         this.spec = spec;
         this.split = split;
         if (split.disaggregated() && spec.upstream()) {
-            throw new ConfigException("--upstream servers serve whole requests: drop --prefill-workers and "
-                    + "--decode-workers");
+            throw new ConfigException("--prefill-workers and --decode-workers are Tandem's own engines: with --upstream "
+                    + "servers, name the prefill servers with --upstream-prefill URL instead");
         }
         if (split.disaggregated() && spec.mock()) {
             throw new ConfigException("prefill and decode workers need real engines: mock engines hold no KV memory "
@@ -213,10 +227,12 @@ public final class EmbeddedDeployment implements AutoCloseable {
                     startWorker("decode-" + i, WorkerRole.DECODE);
                 }
             } else if (spec.upstream()) {
+                WorkerRole role = spec.upstreamDisaggregated() ? WorkerRole.DECODE : WorkerRole.AGGREGATED;
                 for (int i = 0; i < spec.upstreams().size(); i++) {
-                    EngineSource source = EngineSource.upstream(model, false, spec.upstreams().get(i), null);
-                    upstreamSources.add(source);
-                    startWorker("upstream-" + i, WorkerRole.AGGREGATED, source);
+                    startUpstream("upstream-" + i, role, spec.upstreams().get(i));
+                }
+                for (int i = 0; i < spec.upstreamPrefills().size(); i++) {
+                    startUpstream("upstream-prefill-" + i, WorkerRole.PREFILL, spec.upstreamPrefills().get(i));
                 }
             } else {
                 for (int i = 0; i < spec.workers(); i++) {
@@ -274,6 +290,16 @@ public final class EmbeddedDeployment implements AutoCloseable {
         startWorker(id, role, engines);
     }
 
+    /** A worker adapting an external server; in role prefill or decode it runs vLLM's NIXL legs. */
+    private void startUpstream(String id, WorkerRole role, UpstreamConfig server) {
+        EngineSource source = EngineSource.upstream(model, false, server, null);
+        upstreamSources.add(source);
+        LocalWorker.Disaggregation disaggregation = role == WorkerRole.AGGREGATED ? null
+                : new LocalWorker.Disaggregation(transferConfig(), LocalPools.shared(), releaser, disaggMetrics,
+                        split.transferTimeoutMs());
+        startWorker(id, role, source, disaggregation, null);
+    }
+
     private void startWorker(String id, WorkerRole role, EngineSource source) {
         LocalWorker.Disaggregation disaggregation = null;
         Path poolFile = null;
@@ -282,6 +308,11 @@ public final class EmbeddedDeployment implements AutoCloseable {
                     disaggMetrics, split.transferTimeoutMs());
             poolFile = split.transfer().contains(TransferKind.SHM) ? SHM_DIR.resolve(poolPrefix + id + ".pool") : null;
         }
+        startWorker(id, role, source, disaggregation, poolFile);
+    }
+
+    private void startWorker(String id, WorkerRole role, EngineSource source,
+                             LocalWorker.Disaggregation disaggregation, Path poolFile) {
         LocalWorker w = LocalWorker.start(new LocalWorker.Spec(id, role, spec.engine(), spec.threadsPerWorker(),
                 poolFile), source, disaggregation, bus, runtime);
         started.add(w);
@@ -296,7 +327,8 @@ public final class EmbeddedDeployment implements AutoCloseable {
 
     /** Workers that take whole requests: aggregated ones, or the decode ones. */
     private int servingWorkers() {
-        return split.disaggregated() ? split.decodeWorkers() : spec.workers();
+        return split.disaggregated() ? split.decodeWorkers()
+                : spec.upstreamDisaggregated() ? spec.upstreams().size() : spec.workers();
     }
 
     private int activePins() {

@@ -53,6 +53,10 @@ class ClusterFileTest {
         assertThat(c.workers()).extracting(ClusterFile.WorkerGroup::upstream)
                 .containsExactly("http://127.0.0.1:8081", "http://127.0.0.1:8082");
         assertThat(c.workerCount()).isEqualTo(2);
+        ClusterFile pd = ClusterFile.parse("workers:\n  - { upstream: \"http://p:8100\", role: prefill }\n"
+                + "  - { upstream: \"http://d:8200\", role: decode }\n", "pd", "pd.yaml");
+        assertThat(pd.workers()).extracting(ClusterFile.WorkerGroup::workerRole)
+                .containsExactly(WorkerRole.PREFILL, WorkerRole.DECODE);
         assertThatThrownBy(() -> ClusterFile.parse("workers: [{upstream: \"http://h:1\", count: 2}]", "x", "c.yaml"))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("count must be 1");
     }

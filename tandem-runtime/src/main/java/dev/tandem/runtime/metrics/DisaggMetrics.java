@@ -241,6 +241,9 @@ public final class DisaggMetrics {
                 .help("Failed KV pulls by transport and reason").labelNames("transport", "reason")
                 .callback(cb -> {
                     for (TransferKind k : TransferKind.values()) {
+                        if (k.movedByEngines()) {
+                            continue; // pulled by no Tandem transport
+                        }
                         for (Map.Entry<TransferFailure, Long> f : transfer.snapshot(k).failures().entrySet()) {
                             if (f.getValue() > 0) {
                                 cb.call(f.getValue(), k.label(), f.getKey().name().toLowerCase(Locale.ROOT));
@@ -258,6 +261,9 @@ public final class DisaggMetrics {
         CounterWithCallback.builder().name(name).help(help).labelNames("transport")
                 .callback(cb -> {
                     for (TransferKind k : TransferKind.values()) {
+                        if (k.movedByEngines()) {
+                            continue; // pulled by no Tandem transport
+                        }
                         cb.call(value.of(transfer.snapshot(k)), k.label());
                     }
                 }).register(registry);

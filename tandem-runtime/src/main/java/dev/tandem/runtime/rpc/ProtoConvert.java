@@ -218,7 +218,7 @@ final class ProtoConvert {
     static KvHandleMsg toProto(KvHandle h) {
         KvHandleMsg.Builder b = KvHandleMsg.newBuilder().setHandleId(h.handleId()).setWorkerId(h.workerId())
                 .setPromptTokens(h.promptTokens()).setLayout(toProto(h.layout()))
-                .setExpiresAtEpochMs(h.expiresAtEpochMs());
+                .setExpiresAtEpochMs(h.expiresAtEpochMs()).setTransferParams(h.transferParams());
         for (TransferEndpoint e : h.endpoints()) {
             b.addEndpoints(TransferEndpointMsg.newBuilder().setKind(e.kind().label()).setScopeId(e.scopeId())
                     .setAddress(e.address()));
@@ -243,7 +243,7 @@ final class ProtoConvert {
                 endpoints.add(new TransferEndpoint(TransferKind.parse(e.getKind()), e.getScopeId(), e.getAddress()));
             }
             return new KvHandle(m.getHandleId(), m.getWorkerId(), endpoints, toInts(m.getBlockIdsList()), hashes,
-                    m.getPromptTokens(), fromProto(m.getLayout()), m.getExpiresAtEpochMs());
+                    m.getPromptTokens(), fromProto(m.getLayout()), m.getExpiresAtEpochMs(), m.getTransferParams());
         } catch (IllegalArgumentException | NullPointerException | ConfigException e) {
             throw new ProtocolException("malformed KV handle from worker: " + e.getMessage(), e);
         }

@@ -28,6 +28,10 @@ public record TransferConfig(Set<TransferKind> kinds, String bindHost, int tcpPo
             throw new ConfigException("tandem.transfer.kinds must name at least one of local, shm, ucx, tcp");
         }
         kinds = Set.copyOf(EnumSet.copyOf(kinds));
+        if (kinds.stream().anyMatch(TransferKind::movedByEngines)) {
+            throw new ConfigException("tandem.transfer.kinds: nixl is not a Tandem transport (external vLLM servers "
+                    + "move those blocks themselves); choose among local, shm, ucx, tcp, got " + kinds);
+        }
         if (tcpPort < 0 || tcpPort > 65535) {
             throw new ConfigException("tandem.transfer.tcp-port must be 0..65535, got " + tcpPort);
         }

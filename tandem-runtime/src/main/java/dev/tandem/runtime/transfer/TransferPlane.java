@@ -51,6 +51,7 @@ public final class TransferPlane implements AutoCloseable {
                 case SHM -> new ShmTransport(config.hostId(), listener);
                 case TCP -> new TcpTransport(listener, TcpTransport.Options.DEFAULT);
                 case UCX -> UcxSupport.available() ? new UcxTransport(listener) : null;
+                case NIXL -> throw new IllegalStateException("nixl is refused by TransferConfig");
             };
             if (t != null) {
                 transports.put(kind, t);
@@ -100,6 +101,7 @@ public final class TransferPlane implements AutoCloseable {
                     servers.add(s);
                     endpoints.add(s.endpoint(config.advertiseHost()));
                 }
+                case NIXL -> throw new IllegalStateException("nixl is not in the transport preference");
             }
         }
         return List.copyOf(endpoints);

@@ -67,6 +67,7 @@ public final class TransportSelector {
             case LOCAL -> ep.scopeId().equals(self.localScopeId());
             case SHM -> ep.scopeId().equals(self.hostId()) && readable.test(Path.of(ep.address()));
             case UCX, TCP -> true;
+            case NIXL -> false; // the engines' own protocol: never pulled by a Tandem transport
         };
     }
 }

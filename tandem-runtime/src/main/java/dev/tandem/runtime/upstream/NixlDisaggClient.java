@@ -12,6 +12,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -109,7 +110,7 @@ public final class NixlDisaggClient implements AutoCloseable {
     }
 
     /** The prefill leg's body: the client's body changed to prefill only and keep the blocks for a peer. */
-    static ObjectNode prefillBody(ObjectNode request) {
+    public static ObjectNode prefillBody(ObjectNode request) {
         ObjectNode body = request.deepCopy();
         ObjectNode params = body.putObject("kv_transfer_params");
         params.put("do_remote_decode", true);
@@ -123,12 +124,12 @@ public final class NixlDisaggClient implements AutoCloseable {
         if (body.has("max_completion_tokens")) {
             body.put("max_completion_tokens", 1);
         }
-        body.remove(java.util.List.of(DECODE_ONLY_FIELDS));
+        body.remove(List.of(DECODE_ONLY_FIELDS));
         return body;
     }
 
     /** The decode leg's body: the client's body, plus the prefill's kv_transfer_params when it has them. */
-    static ObjectNode decodeBody(ObjectNode request, Prefill prefill) {
+    public static ObjectNode decodeBody(ObjectNode request, Prefill prefill) {
         ObjectNode body = request.deepCopy();
         switch (prefill) {
             case Prefill.Ready r -> body.set("kv_transfer_params", r.kvTransferParams().deepCopy());

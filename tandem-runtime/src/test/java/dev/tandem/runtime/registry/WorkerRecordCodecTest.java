@@ -79,7 +79,8 @@ class WorkerRecordCodecTest {
         for (int i = 0; i < n; i++) {
             TransferKind kind = TransferKind.values()[rnd.nextInt(TransferKind.values().length)];
             String scope = kind == TransferKind.LOCAL || kind == TransferKind.SHM ? "s" + rnd.nextInt(100) : "";
-            endpoints.add(new TransferEndpoint(kind, scope, "10.0.0." + rnd.nextInt(256) + ":" + (1 + rnd.nextInt(65535))));
+            String address = "10.0.0." + rnd.nextInt(256) + ":" + (1 + rnd.nextInt(65535));
+            endpoints.add(new TransferEndpoint(kind, scope, kind.movedByEngines() ? "http://" + address : address));
         }
         WorkerRole role = WorkerRole.values()[rnd.nextInt(WorkerRole.values().length)];
         String host = rnd.nextBoolean() ? "h" + rnd.nextInt(1000) + ".example" : "[::" + rnd.nextInt(100) + "]";

@@ -37,6 +37,9 @@ class TransferPlaneTest {
         TestPools.delete(prefillPool);
     }
 
+    /** Every transport Tandem serves and pulls with (not the engines' own). */
+    private static final TransferKind[] TANDEM_KINDS = TransportSelector.PREFERENCE.toArray(TransferKind[]::new);
+
     private static TransferConfig config(String hostId, TransferKind... kinds) {
         return new TransferConfig(Set.of(kinds), "127.0.0.1", 0, 0, "127.0.0.1", hostId);
     }
@@ -101,8 +104,8 @@ class TransferPlaneTest {
     @Test
     void pull_otherHostBothWithUcx_usesUcx() {
         Prerequisites.ucx();
-        try (TransferPlane prefill = new TransferPlane(config("h1", TransferKind.values()), new LocalPools(), metrics);
-             TransferPlane decode = new TransferPlane(config("h2", TransferKind.values()), new LocalPools(), metrics)) {
+        try (TransferPlane prefill = new TransferPlane(config("h1", TANDEM_KINDS), new LocalPools(), metrics);
+             TransferPlane decode = new TransferPlane(config("h2", TANDEM_KINDS), new LocalPools(), metrics)) {
             List<TransferEndpoint> eps = prefill.serve("prefill-0", prefillPool, ReadGuard.ALLOW_ALL);
             assertThat(eps).extracting(TransferEndpoint::kind)
                     .containsExactly(TransferKind.LOCAL, TransferKind.SHM, TransferKind.UCX, TransferKind.TCP);

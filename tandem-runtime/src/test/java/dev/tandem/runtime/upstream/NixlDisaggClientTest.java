@@ -6,23 +6,13 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
 import dev.tandem.core.ConfigException;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.util.List;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -30,127 +20,42 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * The client against two servers written to the protocol of vLLM's NixlConnector as its
- * disaggregation proxy uses it: the prefill server checks the prefill-only body and pins blocks
- * under an engine id; the decode server reads those blocks when the request names them (and
- * fails the request if they are not pinned), else prefills by itself.
+ * disaggregation proxy uses it ({@link FakeVllm}): the prefill server checks the prefill-only body
+ * and pins blocks under an engine id; the decode server reads those blocks from its peer when the
+ * request names them (and fails the request if they are not pinned), else prefills by itself.
  */
 @Timeout(30)
 class NixlDisaggClientTest {
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final int[] PROMPT = {1, 2, 3};
 
-    /** Blocks the fake prefill server holds for a peer, by "engine id/request id". */
-    private final Map<String, List<Integer>> pinned = new ConcurrentHashMap<>();
-    private final List<JsonNode> prefillBodies = new CopyOnWriteArrayList<>();
-    private final List<JsonNode> decodeBodies = new CopyOnWriteArrayList<>();
-    private final List<String> requestIds = new CopyOnWriteArrayList<>();
-    private final List<String> authorizations = new CopyOnWriteArrayList<>();
-    private final AtomicInteger prefillStatus = new AtomicInteger(200);
-    private volatile boolean prefillReturnsParams = true;
-    private final CountDownLatch releaseSlowPrefill = new CountDownLatch(1);
-    private volatile boolean prefillSlow;
-    private HttpServer prefillServer;
-    private HttpServer decodeServer;
+    private FakeVllm prefillServer;
+    private FakeVllm decodeServer;
 
     @BeforeEach
     void startServers() throws IOException {
-        prefillServer = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
-        prefillServer.createContext("/v1/", this::prefill);
-        prefillServer.start();
-        decodeServer = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
-        decodeServer.createContext("/v1/", this::decode);
-        decodeServer.start();
+        prefillServer = FakeVllm.start("engine-p", 16);
+        decodeServer = FakeVllm.start("engine-d", 16).peer(prefillServer);
     }
 
     @AfterEach
     void stopServers() {
-        releaseSlowPrefill.countDown();
-        prefillServer.stop(0);
-        decodeServer.stop(0);
+        CountDownLatch hold = prefillServer.holdPrefills;
+        if (hold != null) {
+            hold.countDown();
+        }
+        prefillServer.close();
+        decodeServer.close();
     }
 
     private NixlDisaggClient client(long prefillTimeoutMs, String apiKey) {
-        return new NixlDisaggClient(new NixlDisaggClient.Config(
-                URI.create("http://127.0.0.1:" + prefillServer.getAddress().getPort()),
-                URI.create("http://127.0.0.1:" + decodeServer.getAddress().getPort()), 2_000, prefillTimeoutMs, apiKey));
-    }
-
-    private void prefill(HttpExchange ex) throws IOException {
-        JsonNode body = JSON.readTree(ex.getRequestBody());
-        prefillBodies.add(body);
-        requestIds.add(ex.getRequestHeaders().getFirst("X-Request-Id"));
-        authorizations.add(String.valueOf(ex.getRequestHeaders().getFirst("Authorization")));
-        if (prefillSlow) {
-            try {
-                releaseSlowPrefill.await(20, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
-        JsonNode params = body.path("kv_transfer_params");
-        boolean prefillOnly = params.path("do_remote_decode").asBoolean(false) && body.path("max_tokens").asInt() == 1
-                && !body.path("stream").asBoolean(true) && !body.has("stream_options") && !body.has("min_tokens");
-        if (!prefillOnly || prefillStatus.get() != 200) {
-            respond(ex, prefillOnly ? prefillStatus.get() : 400, "{\"error\":{\"message\":\"not a prefill request\"}}");
-            return;
-        }
-        String requestId = ex.getRequestHeaders().getFirst("X-Request-Id");
-        pinned.put("engine-p/" + requestId, List.of(7, 8, 9));
-        ObjectNode answer = JSON.createObjectNode();
-        answer.putArray("choices").addObject().put("text", "x").put("finish_reason", "length");
-        if (prefillReturnsParams) {
-            ObjectNode out = answer.putObject("kv_transfer_params");
-            out.put("do_remote_prefill", true);
-            out.put("do_remote_decode", false);
-            out.putArray("remote_block_ids").add(7).add(8).add(9);
-            out.put("remote_engine_id", "engine-p");
-            out.put("remote_host", "127.0.0.1");
-            out.put("remote_port", 5600);
-            out.put("remote_request_id", requestId);
-            out.put("tp_size", 1);
-        }
-        respond(ex, 200, JSON.writeValueAsString(answer));
-    }
-
-    private void decode(HttpExchange ex) throws IOException {
-        JsonNode body = JSON.readTree(ex.getRequestBody());
-        decodeBodies.add(body);
-        requestIds.add(ex.getRequestHeaders().getFirst("X-Request-Id"));
-        authorizations.add(String.valueOf(ex.getRequestHeaders().getFirst("Authorization")));
-        JsonNode params = body.path("kv_transfer_params");
-        String how = "local-prefill";
-        if (params.path("do_remote_prefill").asBoolean(false)) {
-            List<Integer> blocks = pinned.remove(params.path("remote_engine_id").asText() + "/"
-                    + params.path("remote_request_id").asText());
-            if (blocks == null || !blocks.equals(JSON.convertValue(params.path("remote_block_ids"), List.class))) {
-                respond(ex, 500, "{\"error\":{\"message\":\"remote blocks not pinned\"}}");
-                return;
-            }
-            how = "remote-kv:" + blocks;
-        }
-        if (body.path("stream").asBoolean(false)) {
-            StringBuilder sse = new StringBuilder();
-            for (String piece : new String[] {how, " done"}) {
-                sse.append("data: {\"choices\":[{\"text\":\"").append(piece).append("\"}]}\n\n");
-            }
-            sse.append("data: [DONE]\n\n");
-            ex.getResponseHeaders().add("Content-Type", "text/event-stream");
-            respond(ex, 200, sse.toString());
-        } else {
-            respond(ex, 200, "{\"choices\":[{\"text\":\"" + how + "\"}]}");
-        }
-    }
-
-    private static void respond(HttpExchange ex, int status, String body) throws IOException {
-        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-        ex.sendResponseHeaders(status, bytes.length);
-        try (OutputStream out = ex.getResponseBody()) {
-            out.write(bytes);
-        }
+        return new NixlDisaggClient(new NixlDisaggClient.Config(URI.create(prefillServer.url()),
+                URI.create(decodeServer.url()), 2_000, prefillTimeoutMs, apiKey));
     }
 
     private static ObjectNode request(boolean stream) {
         ObjectNode r = JSON.createObjectNode();
-        r.put("model", "m");
+        r.put("model", FakeVllm.MODEL);
         r.putArray("prompt").add(1).add(2).add(3);
         r.put("max_tokens", 40);
         r.put("min_tokens", 5);
@@ -175,20 +80,26 @@ class NixlDisaggClientTest {
 
             assertThat(p).isInstanceOf(NixlDisaggClient.Prefill.Ready.class);
             assertThat(out.statusCode()).isEqualTo(200);
-            assertThat(JSON.readTree(text(out)).at("/choices/0/text").asText()).isEqualTo("remote-kv:[7, 8, 9]");
-            JsonNode sentToPrefill = prefillBodies.getFirst();
+            JsonNode answer = JSON.readTree(text(out));
+            assertThat(answer.at("/usage/prompt_tokens_details/cached_tokens").asInt())
+                    .as("all but the last prompt position read from the peer").isEqualTo(PROMPT.length - 1);
+            assertThat(answer.at("/usage/completion_tokens").asInt()).isEqualTo(40);
+            assertThat(decodeServer.remoteReads.get()).isEqualTo(1);
+            JsonNode sentToPrefill = prefillServer.bodies.getFirst();
             assertThat(sentToPrefill.path("kv_transfer_params").toString()).isEqualTo("{\"do_remote_decode\":true,"
                     + "\"do_remote_prefill\":false,\"remote_engine_id\":null,\"remote_block_ids\":null,"
                     + "\"remote_host\":null,\"remote_port\":null}");
             assertThat(sentToPrefill.path("max_tokens").asInt()).isEqualTo(1);
             assertThat(sentToPrefill.has("min_tokens")).isFalse();
-            JsonNode sentToDecode = decodeBodies.getFirst();
+            JsonNode sentToDecode = decodeServer.bodies.getFirst();
             assertThat(sentToDecode.path("max_tokens").asInt()).isEqualTo(40);   // the client's own again
             assertThat(sentToDecode.path("min_tokens").asInt()).isEqualTo(5);
             assertThat(sentToDecode.at("/kv_transfer_params/remote_engine_id").asText()).isEqualTo("engine-p");
-            assertThat(requestIds).containsExactly("req-1", "req-1");
-            assertThat(authorizations).containsOnly("Bearer sk-test");
-            assertThat(pinned).isEmpty();
+            assertThat(prefillServer.requestIds).containsExactly("req-1");
+            assertThat(decodeServer.requestIds).containsExactly("req-1");
+            assertThat(prefillServer.authorizations).containsOnly("Bearer sk-test");
+            assertThat(decodeServer.authorizations).containsOnly("Bearer sk-test");
+            assertThat(prefillServer.pinnedRequests()).isZero();
             assertThat(client.fallbacks()).isZero();
         }
     }
@@ -199,27 +110,28 @@ class NixlDisaggClientTest {
             NixlDisaggClient.Prefill p = client.prefill("req-2", "/v1/chat/completions", request(true));
             HttpResponse<InputStream> out = client.decode("req-2", "/v1/chat/completions", request(true), p, 5_000);
 
-            assertThat(prefillBodies.getFirst().path("stream").asBoolean()).isFalse();
-            assertThat(prefillBodies.getFirst().has("stream_options")).isFalse();
-            assertThat(decodeBodies.getFirst().at("/stream_options/include_usage").asBoolean()).isTrue();
+            assertThat(prefillServer.bodies.getFirst().path("stream").asBoolean()).isFalse();
+            assertThat(prefillServer.bodies.getFirst().has("stream_options")).isFalse();
+            assertThat(decodeServer.bodies.getFirst().at("/stream_options/include_usage").asBoolean()).isTrue();
             assertThat(out.headers().firstValue("Content-Type")).hasValue("text/event-stream");
-            assertThat(text(out)).startsWith("data: {\"choices\":[{\"text\":\"remote-kv:[7, 8, 9]\"}]}")
-                    .endsWith("data: [DONE]\n\n");
-            assertThat(authorizations).containsOnly("null");
+            assertThat(text(out)).startsWith("data: {").contains("\"cached_tokens\":2").endsWith("data: [DONE]\n\n");
+            assertThat(decodeServer.remoteReads.get()).isEqualTo(1);
+            assertThat(decodeServer.authorizations).containsOnly("null");
         }
     }
 
     @Test
     void prefill_serverError_fallsBackToADecodeThatPrefillsItself() throws Exception {
-        prefillStatus.set(503);
+        prefillServer.prefillStatus = 503;
         try (NixlDisaggClient client = client(5_000, null)) {
             NixlDisaggClient.Prefill p = client.prefill("req-3", "/v1/completions", request(false));
             HttpResponse<InputStream> out = client.decode("req-3", "/v1/completions", request(false), p, 5_000);
 
             assertThat(p).isInstanceOfSatisfying(NixlDisaggClient.Prefill.Fallback.class,
                     f -> assertThat(f.reason()).contains("HTTP 503"));
-            assertThat(decodeBodies.getFirst().has("kv_transfer_params")).isFalse();
-            assertThat(JSON.readTree(text(out)).at("/choices/0/text").asText()).isEqualTo("local-prefill");
+            assertThat(decodeServer.bodies.getFirst().has("kv_transfer_params")).isFalse();
+            assertThat(JSON.readTree(text(out)).at("/usage/prompt_tokens_details/cached_tokens").asInt()).isZero();
+            assertThat(decodeServer.remoteReads.get()).isZero();
             assertThat(client.fallbacks()).isEqualTo(1);
         }
     }
@@ -229,15 +141,33 @@ class NixlDisaggClientTest {
         try (NixlDisaggClient client = client(5_000, null)) {
             HttpResponse<InputStream> out = client.complete("req-7", "/v1/completions", request(false), 5_000);
 
-            assertThat(JSON.readTree(text(out)).at("/choices/0/text").asText()).isEqualTo("remote-kv:[7, 8, 9]");
+            assertThat(out.statusCode()).isEqualTo(200);
+            assertThat(JSON.readTree(text(out)).at("/choices/0/text").asText()).isNotEmpty();
+            assertThat(decodeServer.remoteReads.get()).isEqualTo(1);
             assertThat(client.prefills()).isEqualTo(1);
-            assertThat(requestIds).containsExactly("req-7", "req-7");
+            assertThat(prefillServer.requestIds).containsExactly("req-7");
+            assertThat(decodeServer.requestIds).containsExactly("req-7");
+        }
+    }
+
+    @Test
+    void decode_paramsNoPeerPinned_failsAsVllmsDefaultPolicyDoes() throws Exception {
+        ObjectNode stale = JSON.createObjectNode().put("do_remote_prefill", true).put("remote_engine_id", "engine-p")
+                .put("remote_request_id", "req-8");
+        stale.putArray("remote_block_ids").add(1);
+        try (NixlDisaggClient client = client(5_000, null)) {
+            HttpResponse<InputStream> out = client.decode("req-8", "/v1/completions", request(false),
+                    new NixlDisaggClient.Prefill.Ready(stale), 5_000);
+
+            assertThat(out.statusCode()).isEqualTo(500);
+            assertThat(text(out)).contains("KV load from the remote engine failed");
+            assertThat(decodeServer.failedReads.get()).isEqualTo(1);
         }
     }
 
     @Test
     void prefill_answerWithoutParams_fallsBack() {
-        prefillReturnsParams = false;
+        prefillServer.answerParams = false;
         try (NixlDisaggClient client = client(5_000, null)) {
             assertThat(client.prefill("req-4", "/v1/completions", request(false)))
                     .isEqualTo(new NixlDisaggClient.Prefill.Fallback("prefill answer has no kv_transfer_params"));
@@ -246,7 +176,7 @@ class NixlDisaggClientTest {
 
     @Test
     void prefill_serverSilentPastTheDeadline_fallsBack() {
-        prefillSlow = true;
+        prefillServer.holdPrefills = new CountDownLatch(1);
         try (NixlDisaggClient client = client(300, null)) {
             assertThat(client.prefill("req-5", "/v1/completions", request(false)))
                     .isInstanceOfSatisfying(NixlDisaggClient.Prefill.Fallback.class,

@@ -214,6 +214,54 @@ public final class UpstreamEngine implements Engine {
 
     @Override
     public RequestHandle submit(GenerateRequest request, TokenSink sink) {
+        if (request.remotePrefill() != null) {
+            throw new RequestException(RequestException.Kind.INVALID, "an upstream worker of role aggregated does not "
+                    + "continue requests prefilled by another worker (start it with --role decode)", null, null);
+        }
+        return start(request, null, sink);
+    }
+
+    /**
+     * The decode leg of a request whose prompt a peer server prefilled ({@link NixlEngine}):
+     * {@code request} is sent as {@link #submit} sends it, with {@code kvTransferParams} (the
+     * prefill server's answer) in the body, so this server reads the prompt's blocks from its peer.
+     */
+    RequestHandle submitDecodeLeg(GenerateRequest request, JsonNode kvTransferParams, TokenSink sink) {
+        return start(request, kvTransferParams, sink);
+    }
+
+    /** The model id the server wants in {@code model}, or null for llama-server. */
+    String modelId() {
+        return server.modelId();
+    }
+
+    /** Ids of a piece of generated text, for answers without token ids. */
+    int[] textTokens(String text) {
+        return model.textTokens().apply(text);
+    }
+
+    /**
+     * Accounts a prompt the server computed outside a streamed call ({@link NixlEngine}'s prefill
+     * leg) as a call's is accounted: the mirror learns its blocks, so routers see what the
+     * server caches, and the prompt counters count it.
+     *
+     * @param cachedTokens the prompt tokens the server said it had cached, -1 when it did not say
+     */
+    void prefilled(int[] prompt, int cachedTokens) {
+        int block = info.layout().blockSizeTokens();
+        long[] local = BlockHasher.localHashes(prompt, prompt.length, block);
+        long[] hashes = BlockHasher.sequenceHashes(local);
+        CacheMirror.Ticket ticket = mirror.beforeRequest(hashes, local);
+        int cached = Math.max(0, Math.min(cachedTokens, prompt.length - 1));
+        // as a call's answer: a fully cached prompt reports one token less (the server computes the last)
+        int cachedBlocks = cachedTokens < 0 ? ticket.believedBlocks()
+                : (cached == prompt.length - 1 ? prompt.length : cached) / block;
+        mirror.afterRequest(ticket, Math.min(cachedBlocks, hashes.length), hashes, local);
+        promptTokens.addAndGet(prompt.length);
+        cachedPromptTokens.addAndGet(cached);
+    }
+
+    private RequestHandle start(GenerateRequest request, JsonNode kvTransferParams, TokenSink sink) {
         if (closed) {
             throw new RequestException(RequestException.Kind.UNAVAILABLE, "upstream engine " + config.baseUri()
                     + " is closed");
@@ -223,17 +271,13 @@ public final class UpstreamEngine implements Engine {
                     + " tokens) plus max_tokens (" + request.maxTokens() + ") exceeds the upstream context of "
                     + info.contextLength() + " tokens", "max_tokens", null);
         }
-        if (request.remotePrefill() != null) {
-            throw new RequestException(RequestException.Kind.INVALID, "an upstream worker does not continue "
-                    + "requests prefilled by another worker", null, null);
-        }
         if (request.constraint() != null) {
             String refusal = constraintRefusal(request.constraint());
             if (refusal != null) {
                 throw new RequestException(RequestException.Kind.INVALID, refusal, "response_format", null);
             }
         }
-        Call call = new Call(request, sink);
+        Call call = new Call(request, kvTransferParams, sink);
         running.add(call);
         call.start();
         return call;
@@ -442,6 +486,8 @@ public final class UpstreamEngine implements Engine {
     /** One request's streamed call. */
     private final class Call implements RequestHandle {
         final GenerateRequest request;
+        /** A decode leg's {@code kv_transfer_params} (where the peer holds the prompt's blocks), or null. */
+        private final JsonNode kvTransferParams;
         private final TokenSink sink;
         private final long[] promptHashes;
         private final long[] promptLocal;
@@ -459,8 +505,9 @@ public final class UpstreamEngine implements Engine {
         private int cachedTokens = -1;
         private volatile boolean done;
 
-        Call(GenerateRequest request, TokenSink sink) {
+        Call(GenerateRequest request, JsonNode kvTransferParams, TokenSink sink) {
             this.request = request;
+            this.kvTransferParams = kvTransferParams;
             this.sink = sink;
             int[] prompt = request.promptTokens();
             int block = info.layout().blockSizeTokens();
@@ -492,8 +539,12 @@ public final class UpstreamEngine implements Engine {
             boolean closeAfter = server.kind() == UpstreamKind.LLAMA_SERVER;
             boolean readToEnd = false;
             try {
+                ObjectNode body = body(request);
+                if (kvTransferParams != null) {
+                    body.set("kv_transfer_params", kvTransferParams.deepCopy());
+                }
                 StreamingHttp.Exchange x = streams.post(config.resolve(path),
-                        body(request).toString().getBytes(StandardCharsets.UTF_8),
+                        body.toString().getBytes(StandardCharsets.UTF_8),
                         List.of("X-Request-Id", request.requestId()), closeAfter, this::opening);
                 try {
                     status = x.status();
