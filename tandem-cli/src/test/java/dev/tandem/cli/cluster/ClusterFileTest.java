@@ -55,6 +55,11 @@ class ClusterFileTest {
         assertThat(c.workerCount()).isEqualTo(2);
         assertThatThrownBy(() -> ClusterFile.parse("workers: [{upstream: \"http://h:1\", count: 2}]", "x", "c.yaml"))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("count must be 1");
+        assertThatThrownBy(() -> ClusterFile.parse("workers: [{upstream: \"http://h:1\", role: prefill}]", "x",
+                "c.yaml")).isInstanceOf(ConfigException.class).hasMessageContaining("role must be aggregated");
+        assertThatThrownBy(() -> ClusterFile.parse("workers: [{upstream: \"h:8081\"}]", "x", "c.yaml"))
+                .isInstanceOf(ConfigException.class)
+                .hasMessage("c.yaml: workers[].upstream must be an http(s)://host:port URL, got 'h:8081'");
     }
 
     @Test
