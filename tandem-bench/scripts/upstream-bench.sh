@@ -14,7 +14,8 @@
 # Every llama-server: stories260K, 1 thread, 4 slots of 2,048 positions, --metrics.
 # capacity: single, kv and rr again, on llama-servers whose cache is bounded by their slots
 # (--parallel 2 -c 4096 --cache-ram 0: no prompt cache in host memory, each server holds the KV of
-# 2 sequences), with conversations as many as the two servers' slots (4) and twice as many (8);
+# 2 sequences), with conversations as many as the two servers' slots (4) and twice as many (8),
+# each with its own 300-word system prompt (so a turn that misses the cache recomputes ~1,000 tokens);
 #   single4 one llama-server with both servers' slots (--parallel 4 -c 8192 --cache-ram 0), directly
 # Environment: TANDEM_SHARED (default: ../shared next to the checkout), TANDEM_MODEL.
 set -euo pipefail
@@ -58,7 +59,7 @@ workloads() {  # workloads CONFIG ROUND URL
     bench "$1-shared-prefix-$2" "$3" --workload shared-prefix --groups 4 --requests-per-group 8 --concurrency 8
 }
 capacity() {  # capacity CONFIG ROUND CONVERSATIONS URL
-    bench "$1-capacity$3-$2" "$4" --workload conversations --conversations "$3" --turns 6 --concurrency 4 --seed "$2"
+    bench "$1-capacity$3-$2" "$4" --workload conversations --conversations "$3" --turns 6 --system-words 300 --concurrency 4 --seed "$2"
 }
 
 for r in $(seq 1 "$ROUNDS"); do
