@@ -4,18 +4,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tandem.core.ConfigException;
 import dev.tandem.core.TandemException;
-import java.io.BufferedReader;
+import dev.tandem.runtime.http.StreamingHttp;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.net.ConnectException;
 import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.HttpConnectTimeoutException;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.net.http.HttpTimeoutException;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -26,26 +21,31 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * Sends streaming OpenAI requests with the JDK {@link HttpClient} (HTTP/1.1, keep-alive pool,
- * virtual threads) and times every chunk as it arrives.
+ * Sends streaming OpenAI requests and times every chunk as it arrives. The requests go through
+ * {@link StreamingHttp} (a blocking client, HTTP/1.1 keep-alive pool, read by the calling virtual
+ * thread): with no hand-off between threads before a request leaves or after a line arrives, the
+ * times it records are the server's, not the client's (the JDK's asynchronous client added about
+ * a millisecond to every time to first token). {@link #models}, {@link #status} and {@link #text}
+ * use the JDK {@link HttpClient}.
  *
  * <p>Deadline: each request has {@code requestTimeout} from the moment it is sent to the end of
- * its stream. The client's own timeout covers the wait for response headers; after that a
- * watchdog closes the body stream when the deadline passes, which ends the blocked read.
+ * its stream: a watchdog aborts the exchange when it passes, which ends a blocked connect or read.
  *
  * <p>Safe for concurrent use: one instance serves every request of a run.
  */
 public final class StreamingClient implements RequestExecutor, AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final int MAX_ERROR_BODY_BYTES = 64 * 1024;
+    private static final int MAX_ERROR_BODY_CHARS = 64 * 1024;
 
     private final URI base;
     private final long requestTimeoutNs;
     private final String apiKey;
     private final ExecutorService httpExecutor = Executors.newVirtualThreadPerTaskExecutor();
     private final HttpClient http;
+    private final StreamingHttp streams;
     private final ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().daemon().name("tandem-bench-deadlines").factory());
 
@@ -66,6 +66,9 @@ public final class StreamingClient implements RequestExecutor, AutoCloseable {
                 .connectTimeout(Duration.ofNanos(Math.min(requestTimeoutNs, TimeUnit.SECONDS.toNanos(10))))
                 .executor(httpExecutor)
                 .build();
+        long timeoutMs = TimeUnit.NANOSECONDS.toMillis(requestTimeoutNs);
+        // the watchdog aborts first; the read timeout only backs it up
+        this.streams = new StreamingHttp(Math.min(timeoutMs, 10_000), timeoutMs + 1_000);
     }
 
     /** {@code http://host:port} without a trailing slash or {@code /v1}. */
@@ -97,81 +100,80 @@ public final class StreamingClient implements RequestExecutor, AutoCloseable {
     @Override
     public RequestResult execute(PreparedRequest request) {
         long startNs = System.nanoTime();
-        long deadlineNs = startNs + requestTimeoutNs;
         RequestResult.Builder result = RequestResult.builder(request.sessionId(), request.turn(), startNs)
                 .scheduledNs(request.scheduledNs());
-        HttpRequest.Builder hr = HttpRequest.newBuilder(base.resolve(request.path()))
-                .timeout(Duration.ofNanos(requestTimeoutNs))
-                .header("Content-Type", "application/json")
-                .header("Accept", "text/event-stream")
-                .POST(HttpRequest.BodyPublishers.ofByteArray(request.body()));
-        if (apiKey != null) {
-            hr.header("Authorization", "Bearer " + apiKey);
-        }
-        HttpResponse<InputStream> response;
-        try {
-            response = http.send(hr.build(), HttpResponse.BodyHandlers.ofInputStream());
-        } catch (HttpConnectTimeoutException | ConnectException e) {
-            return result.endNs(System.nanoTime()).error(RequestResult.CONNECTION, describe(e)).build();
-        } catch (HttpTimeoutException e) {
-            return result.endNs(System.nanoTime()).error(RequestResult.TIMEOUT,
-                    "no response within " + requestTimeoutNs / 1_000_000 + " ms").build();
-        } catch (IOException e) {
-            return result.endNs(System.nanoTime()).error(RequestResult.CONNECTION, describe(e)).build();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return result.endNs(System.nanoTime()).error(RequestResult.CONNECTION, "interrupted").build();
-        }
-        result.httpStatus(response.statusCode());
+        List<String> headers = apiKey == null ? List.of() : List.of("Authorization", "Bearer " + apiKey);
         AtomicBoolean timedOut = new AtomicBoolean();
-        InputStream body = response.body();
+        AtomicReference<StreamingHttp.Exchange> open = new AtomicReference<>();
         ScheduledFuture<?> alarm = watchdog.schedule(() -> {
             timedOut.set(true);
-            closeQuietly(body);
-        }, Math.max(0, deadlineNs - System.nanoTime()), TimeUnit.NANOSECONDS);
+            StreamingHttp.Exchange x = open.get();
+            if (x != null) {
+                x.abort();
+            }
+        }, requestTimeoutNs, TimeUnit.NANOSECONDS);
+        StreamingHttp.Exchange x = null;
+        boolean readToEnd = false;
         try {
-            if (response.statusCode() != 200) {
-                String text = new String(body.readNBytes(MAX_ERROR_BODY_BYTES), StandardCharsets.UTF_8);
-                return result.endNs(System.nanoTime())
-                        .error("http_" + response.statusCode(), errorMessage(text)).build();
+            x = streams.post(base.resolve(request.path()), request.body(), headers, false, open::set);
+            if (timedOut.get()) {
+                x.abort(); // the alarm went off before the exchange could be aborted
+            }
+            result.httpStatus(x.status());
+            if (x.status() != 200) {
+                String text = x.lines().text(MAX_ERROR_BODY_CHARS);
+                return result.endNs(System.nanoTime()).error("http_" + x.status(), errorMessage(text)).build();
             }
             StreamParser parser = new StreamParser();
-            boolean sse = response.headers().firstValue("Content-Type").orElse("").contains("text/event-stream");
-            if (sse) {
-                readStream(body, parser);
+            StreamingHttp.Lines body = x.lines();
+            if (x.header("Content-Type").contains("text/event-stream")) {
+                readToEnd = readStream(body, parser);
             } else {
-                parser.wholeBody(new String(body.readAllBytes(), StandardCharsets.UTF_8), System.nanoTime());
+                StringBuilder whole = new StringBuilder();
+                for (String line = body.next(); line != null; line = body.next()) {
+                    whole.append(line).append('\n');
+                }
+                readToEnd = true;
+                parser.wholeBody(whole.toString(), System.nanoTime());
             }
             parser.fill(result.endNs(System.nanoTime()));
             return result.build();
+        } catch (ConnectException e) {
+            return result.endNs(System.nanoTime()).error(RequestResult.CONNECTION, describe(e)).build();
         } catch (IOException e) {
             result.endNs(System.nanoTime());
             return timedOut.get()
-                    ? result.error(RequestResult.TIMEOUT, "stream not finished within " + requestTimeoutNs / 1_000_000
-                            + " ms").build()
+                    ? result.error(RequestResult.TIMEOUT, (x == null ? "no response" : "stream not finished")
+                            + " within " + requestTimeoutNs / 1_000_000 + " ms").build()
                     : result.error(RequestResult.CONNECTION, describe(e)).build();
         } finally {
             alarm.cancel(false);
-            closeQuietly(body);
+            if (x != null) {
+                if (!readToEnd) {
+                    x.abort();
+                }
+                closeQuietly(x);
+            }
         }
     }
 
-    private static void readStream(InputStream body, StreamParser parser) throws IOException {
-        BufferedReader in = new BufferedReader(new InputStreamReader(body, StandardCharsets.UTF_8), 16 * 1024);
+    /** Reads the stream; true when it was read to its end (so the connection can carry the next request). */
+    private static boolean readStream(StreamingHttp.Lines in, StreamParser parser) throws IOException {
         String line;
-        while ((line = in.readLine()) != null) {
+        while ((line = in.next()) != null) {
             if (!parser.line(line, System.nanoTime())) {
                 if (parser.failed()) {
-                    return;
+                    return false;
                 }
                 // done: drain to the end of the body so the connection goes back to the pool
-                while (in.read() >= 0) {
+                while (in.next() != null) {
                     // discard
                 }
-                return;
+                return true;
             }
         }
         parser.end(System.nanoTime());
+        return true;
     }
 
     /** The model ids the server lists at {@code GET /v1/models}, within {@code timeout}. */
@@ -247,7 +249,7 @@ public final class StreamingClient implements RequestExecutor, AutoCloseable {
         return e.getClass().getSimpleName() + (m == null || m.isBlank() ? "" : ": " + m);
     }
 
-    private static void closeQuietly(InputStream in) {
+    private static void closeQuietly(java.io.Closeable in) {
         try {
             in.close();
         } catch (IOException e) {
@@ -258,6 +260,7 @@ public final class StreamingClient implements RequestExecutor, AutoCloseable {
     @Override
     public void close() {
         watchdog.shutdownNow();
+        streams.close();
         http.shutdownNow();
         httpExecutor.shutdownNow();
     }

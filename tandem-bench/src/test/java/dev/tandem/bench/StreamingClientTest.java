@@ -189,6 +189,55 @@ class StreamingClientTest {
         }
     }
 
+    /**
+     * llama-server closes a connection after every streamed answer without saying so: the next
+     * request finds its pooled connection dead before any answer and goes again on a new one,
+     * instead of counting as a failed request.
+     */
+    @Test
+    void execute_serverClosesEachConnectionAfterItsStream_everyRequestSucceeds() throws Exception {
+        String stream = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\ndata: [DONE]\n\n";
+        java.util.concurrent.atomic.AtomicInteger connections = new java.util.concurrent.atomic.AtomicInteger();
+        try (ServerSocket listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+             StreamingClient client = new StreamingClient("http://127.0.0.1:" + listener.getLocalPort(),
+                     Duration.ofSeconds(10), null)) {
+            Thread.ofVirtual().start(() -> {
+                while (!listener.isClosed()) {
+                    try (var s = listener.accept()) {
+                        connections.incrementAndGet();
+                        var in = new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream(),
+                                StandardCharsets.ISO_8859_1));
+                        int length = 0;
+                        for (String h = in.readLine(); h != null && !h.isEmpty(); h = in.readLine()) {
+                            if (h.toLowerCase(java.util.Locale.ROOT).startsWith("content-length:")) {
+                                length = Integer.parseInt(h.substring(15).trim());
+                            }
+                        }
+                        // the whole body (ISO-8859-1: a char per byte), so that closing sends FIN, not RST
+                        for (long left = length; left > 0; ) {
+                            left -= Math.max(1, in.skip(left));
+                        }
+                        byte[] body = stream.getBytes(StandardCharsets.UTF_8);
+                        OutputStream out = s.getOutputStream();
+                        out.write(("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: " + body.length
+                                + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+                        out.write(body);
+                        out.flush();
+                    } catch (java.io.IOException e) {
+                        // the listener closed, or the client went away
+                    }
+                }
+            });
+
+            for (int i = 0; i < 3; i++) {
+                RequestResult r = client.execute(chat("hello " + i));
+                assertThat(r.ok()).as("request %d: %s", i, r.errorMessage()).isTrue();
+                assertThat(r.reply()).isEqualTo("hi");
+            }
+            assertThat(connections.get()).isGreaterThanOrEqualTo(3);
+        }
+    }
+
     @Test
     void models_listsIds() throws Exception {
         try (FakeOpenAiServer server = new FakeOpenAiServer((ex, body) -> { });

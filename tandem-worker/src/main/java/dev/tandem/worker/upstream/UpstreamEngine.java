@@ -22,20 +22,20 @@ import dev.tandem.core.SamplingParams;
 import dev.tandem.core.TandemException;
 import dev.tandem.core.TokenSink;
 import dev.tandem.core.Usage;
+import dev.tandem.runtime.http.StreamingHttp;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Flow;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -85,6 +85,8 @@ public final class UpstreamEngine implements Engine {
     private static final ObjectMapper JSON = new ObjectMapper();
     /** llama-server's assumed cache, in multiples of its slots' context (see the constructor). */
     private static final int LLAMA_SERVER_HOST_CACHE = 8;
+    /** How long after a call's own deadline a blocked read gives up by itself, ms. */
+    private static final long READ_TIMEOUT_MARGIN_MS = 1_000;
     /** Longest error body kept, characters. */
     private static final int MAX_ERROR_BODY = 4_096;
 
@@ -117,6 +119,7 @@ public final class UpstreamEngine implements Engine {
     private final Model model;
     private final UpstreamServer server;
     private final HttpClient http;
+    private final StreamingHttp streams;
     private final ScheduledExecutorService timer;
     private final CacheMirror mirror;
     private final AutoCloseable feed;
@@ -137,6 +140,8 @@ public final class UpstreamEngine implements Engine {
         this.model = model;
         this.server = server;
         this.http = http;
+        // the calls' timers end them first; the read timeout only backs them up
+        this.streams = new StreamingHttp(config.connectTimeoutMs(), config.requestTimeoutMs() + READ_TIMEOUT_MARGIN_MS);
         int block = model.layout().blockSizeTokens();
         int context = server.contextLength() > 0 ? server.contextLength() : model.contextLength();
         int sequences = server.slots() > 0 ? server.slots() : limits.maxSequences();
@@ -280,6 +285,7 @@ public final class UpstreamEngine implements Engine {
         }
         closeQuietly(feed, LOG);
         timer.shutdownNow();
+        streams.close();
         http.shutdownNow();
     }
 
@@ -434,7 +440,7 @@ public final class UpstreamEngine implements Engine {
     }
 
     /** One request's streamed call. */
-    private final class Call implements RequestHandle, Flow.Subscriber<String> {
+    private final class Call implements RequestHandle {
         final GenerateRequest request;
         private final TokenSink sink;
         private final long[] promptHashes;
@@ -445,9 +451,9 @@ public final class UpstreamEngine implements Engine {
         private int[] output = new int[16];
         volatile int generated;
         private volatile int status;
-        private volatile Flow.Subscription subscription;
-        private CompletableFuture<HttpResponse<Void>> future;
+        private volatile StreamingHttp.Exchange exchange;
         private ScheduledFuture<?> deadline;
+        private ScheduledFuture<?> headersDeadline;
         private FinishReason pending;
         /** Prompt tokens the server served from its cache; -1 when it did not say. */
         private int cachedTokens = -1;
@@ -465,28 +471,63 @@ public final class UpstreamEngine implements Engine {
         }
 
         void start() {
-            String path = server.kind() == UpstreamKind.LLAMA_SERVER ? "/completion" : "/v1/completions";
-            HttpRequest post = HttpRequest.newBuilder(config.resolve(path))
-                    .timeout(Duration.ofMillis(config.headersTimeoutMs()))
-                    .header("Content-Type", "application/json").header("Accept", "text/event-stream")
-                    .header("X-Request-Id", request.requestId())
-                    .POST(HttpRequest.BodyPublishers.ofString(body(request).toString())).build();
             synchronized (this) {
                 deadline = timer.schedule(() -> fail(new RequestException(RequestException.Kind.TIMEOUT, "upstream "
                         + config.baseUri() + " did not finish request " + request.requestId() + " within "
                         + config.requestTimeoutMs() + " ms")), config.requestTimeoutMs(), TimeUnit.MILLISECONDS);
-                future = http.sendAsync(post, response -> {
-                    status = response.statusCode();
-                    return HttpResponse.BodySubscribers.fromLineSubscriber(this);
-                });
+                headersDeadline = timer.schedule(() -> fail(new RequestException(RequestException.Kind.TIMEOUT,
+                        "upstream " + config.baseUri() + " did not answer request " + request.requestId() + " within "
+                        + config.headersTimeoutMs() + " ms")), config.headersTimeoutMs(), TimeUnit.MILLISECONDS);
             }
-            future.whenComplete((r, t) -> {
-                if (t != null) {
-                    fail(UpstreamErrors.fromTransport(config.baseUri().toString(), t));
-                } else {
-                    streamEnded();
+            Thread.ofVirtual().name("tandem-upstream-call-" + request.requestId()).start(this::run);
+        }
+
+        /**
+         * The call's own thread: sends the request, then reads the answer line by line to its end
+         * (so the connection can carry the next call) or until the call is done.
+         */
+        private void run() {
+            String path = server.kind() == UpstreamKind.LLAMA_SERVER ? "/completion" : "/v1/completions";
+            // llama-server closes the connection after every streamed answer: do not pool it
+            boolean closeAfter = server.kind() == UpstreamKind.LLAMA_SERVER;
+            boolean readToEnd = false;
+            try {
+                StreamingHttp.Exchange x = streams.post(config.resolve(path),
+                        body(request).toString().getBytes(StandardCharsets.UTF_8),
+                        List.of("X-Request-Id", request.requestId()), closeAfter, this::opening);
+                try {
+                    status = x.status();
+                    synchronized (this) {
+                        headersDeadline.cancel(false);
+                    }
+                    StreamingHttp.Lines lines = x.lines();
+                    for (String line = lines.next(); line != null; line = lines.next()) {
+                        onLine(line);
+                    }
+                    readToEnd = true;
+                } finally {
+                    if (!readToEnd) {
+                        x.abort();
+                    }
+                    x.close();
                 }
-            });
+            } catch (IOException | RuntimeException e) {
+                if (!done) {
+                    fail(UpstreamErrors.fromTransport(config.baseUri().toString(), e));
+                }
+                return;
+            }
+            streamEnded();
+        }
+
+        /** The exchange is about to be sent: from now on ending the call aborts it. */
+        private void opening(StreamingHttp.Exchange x) {
+            synchronized (this) {
+                exchange = x;
+                if (done) {
+                    x.abort();
+                }
+            }
         }
 
         @Override
@@ -494,20 +535,7 @@ public final class UpstreamEngine implements Engine {
             return request.requestId();
         }
 
-        @Override
-        public void onSubscribe(Flow.Subscription s) {
-            subscription = s;
-            synchronized (this) {
-                if (done) {
-                    s.cancel();
-                    return;
-                }
-            }
-            s.request(Long.MAX_VALUE);
-        }
-
-        @Override
-        public void onNext(String line) {
+        private void onLine(String line) {
             if (done) {
                 return; // the rest of a finished stream, read so the connection can be used again
             }
@@ -547,16 +575,6 @@ public final class UpstreamEngine implements Engine {
                     fail(UpstreamErrors.malformed(config.baseUri().toString(), data));
                 }
             }
-        }
-
-        @Override
-        public void onError(Throwable t) {
-            // the response future completes exceptionally too: handled there
-        }
-
-        @Override
-        public void onComplete() {
-            // the response future completes: handled there
         }
 
         private void llamaServerChunk(JsonNode chunk) {
@@ -671,6 +689,9 @@ public final class UpstreamEngine implements Engine {
         }
 
         private void streamEnded() {
+            if (done) {
+                return;
+            }
             if (status != 200) {
                 fail(UpstreamErrors.fromStatus(config.baseUri().toString(), status, errorBody.toString(), JSON));
                 return;
@@ -746,16 +767,11 @@ public final class UpstreamEngine implements Engine {
             running.remove(this);
             if (deadline != null) {
                 deadline.cancel(false);
+                headersDeadline.cancel(false);
             }
-            if (!abort) {
-                return;
-            }
-            Flow.Subscription s = subscription;
-            if (s != null) {
-                s.cancel();
-            }
-            if (future != null) {
-                future.cancel(true);
+            StreamingHttp.Exchange x = exchange;
+            if (abort && x != null) {
+                x.abort();
             }
         }
 

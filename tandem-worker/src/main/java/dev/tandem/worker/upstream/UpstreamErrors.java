@@ -6,6 +6,7 @@ import dev.tandem.core.RequestException;
 import dev.tandem.core.RequestException.Kind;
 import java.io.IOException;
 import java.net.ConnectException;
+import java.net.SocketTimeoutException;
 import java.net.http.HttpConnectTimeoutException;
 import java.net.http.HttpTimeoutException;
 
@@ -58,7 +59,8 @@ final class UpstreamErrors {
         while (t.getCause() != null && !(t instanceof IOException)) {
             t = t.getCause();
         }
-        if (t instanceof HttpTimeoutException && !(t instanceof HttpConnectTimeoutException)) {
+        if (t instanceof HttpTimeoutException && !(t instanceof HttpConnectTimeoutException)
+                || t instanceof SocketTimeoutException) {
             return new RequestException(Kind.TIMEOUT, "upstream " + server + " did not answer in time", null, t);
         }
         String why = t instanceof ConnectException ? "refused the connection" : "dropped the connection";

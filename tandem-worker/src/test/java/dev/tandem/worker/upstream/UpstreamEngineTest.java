@@ -114,16 +114,18 @@ class UpstreamEngineTest {
     void finishedStreams_leaveTheConnectionForTheNextRequest() throws Exception {
         List<Integer> clientPorts = new CopyOnWriteArrayList<>();
         java.util.concurrent.atomic.AtomicInteger answered = new java.util.concurrent.atomic.AtomicInteger();
-        FakeServer server = keep(FakeServer.llamaServer(256));
-        server.route("/completion", e -> {
-            clientPorts.add(e.getRemoteAddress().getPort());
-            e.sendResponseHeaders(200, 0);
-            try (OutputStream out = e.getResponseBody()) {
-                out.write(("data: {\"tokens\":[7],\"stop\":false}\n\ndata: " + FINAL + "\n\n")
-                        .getBytes(StandardCharsets.UTF_8));
-            }
-            answered.incrementAndGet();
-        });
+        FakeServer server = keep(new FakeServer());
+        server.route("/version", e -> FakeServer.answer(e, 200, "{\"version\":\"0.11.0\"}"))
+                .route("/v1/models", e -> FakeServer.answer(e, 200, "{\"data\":[{\"id\":\"m\",\"max_model_len\":256}]}"))
+                .route("/v1/completions", e -> {
+                    clientPorts.add(e.getRemoteAddress().getPort());
+                    e.sendResponseHeaders(200, 0);
+                    try (OutputStream out = e.getResponseBody()) {
+                        out.write(("data: {\"choices\":[{\"index\":0,\"token_ids\":[7],\"finish_reason\":\"length\"}]}"
+                                + "\n\ndata: [DONE]\n\n").getBytes(StandardCharsets.UTF_8));
+                    }
+                    answered.incrementAndGet();
+                });
         UpstreamEngine engine = engine(server, null);
 
         for (int i = 0; i < 4; i++) {
@@ -135,6 +137,82 @@ class UpstreamEngineTest {
         // a stream aborted at its last chunk would close its connection: four requests, four connections
         assertThat(clientPorts).hasSize(4);
         assertThat(clientPorts.stream().distinct().count()).isLessThan(3);
+    }
+
+    /**
+     * A server that closes each connection after its answer without saying so: the next call finds
+     * its pooled connection dead before any answer and is sent once more on a new one.
+     */
+    @Test
+    void pooledConnectionClosedByTheServer_theCallIsSentAgainOnANewOne() throws Exception {
+        String stream = "data: {\"choices\":[{\"index\":0,\"token_ids\":[7],\"finish_reason\":\"length\"}]}\n\n"
+                + "data: [DONE]\n\n";
+        java.util.concurrent.atomic.AtomicInteger connections = new java.util.concurrent.atomic.AtomicInteger();
+        try (java.net.ServerSocket listener = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+            Thread.ofVirtual().start(() -> {
+                while (!listener.isClosed()) {
+                    try (java.net.Socket s = listener.accept()) {
+                        connections.incrementAndGet();
+                        var in = new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream(),
+                                StandardCharsets.ISO_8859_1));
+                        String requestLine = in.readLine();
+                        int length = 0;
+                        for (String h = in.readLine(); h != null && !h.isEmpty(); h = in.readLine()) {
+                            if (h.toLowerCase(java.util.Locale.ROOT).startsWith("content-length:")) {
+                                length = Integer.parseInt(h.substring(15).trim());
+                            }
+                        }
+                        // the whole body (ISO-8859-1: a char per byte), so that closing sends FIN, not RST
+                        for (long left = length; left > 0; ) {
+                            left -= Math.max(1, in.skip(left));
+                        }
+                        String body = requestLine.startsWith("GET /version") ? "{\"version\":\"0.11.0\"}"
+                                : requestLine.startsWith("GET /v1/models") ? "{\"data\":[{\"id\":\"m\",\"max_model_len\":256}]}"
+                                : requestLine.startsWith("POST /v1/completions") ? stream : "";
+                        int status = body.isEmpty() ? 404 : 200;
+                        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+                        s.getOutputStream().write(("HTTP/1.1 " + status + " X\r\nContent-Length: " + bytes.length
+                                + "\r\nContent-Type: text/event-stream\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+                        s.getOutputStream().write(bytes);
+                        s.getOutputStream().flush();
+                    } catch (IOException e) {
+                        // the listener closed, or a client went away
+                    }
+                }
+            });
+            UpstreamEngine engine = keep(UpstreamEngine.start(UpstreamConfig.of(
+                    "http://127.0.0.1:" + listener.getLocalPort(), null)
+                    .withTimeouts(1_000, 2_000, 5_000).withPolling(60_000, 2_000), MODEL, LIMITS, null));
+
+            for (int i = 0; i < 3; i++) {
+                RecordingSink sink = run(engine, request(5, 4, -1));
+                assertThat(sink.error).as("call %d", i).isNull();
+                assertThat(sink.ids()).containsExactly(7);
+            }
+            assertThat(connections.get()).isGreaterThanOrEqualTo(3);
+        }
+    }
+
+    /** llama-server closes a connection after each streamed answer: the call says so and pools nothing. */
+    @Test
+    void llamaServer_streamedCalls_askToCloseTheirConnection() throws Exception {
+        List<String> connection = new CopyOnWriteArrayList<>();
+        FakeServer server = keep(FakeServer.llamaServer(256));
+        server.route("/completion", e -> {
+            connection.add(String.valueOf(e.getRequestHeaders().getFirst("Connection")));
+            e.sendResponseHeaders(200, 0);
+            try (OutputStream out = e.getResponseBody()) {
+                out.write(("data: {\"tokens\":[7],\"stop\":false}\n\ndata: " + FINAL + "\n\n")
+                        .getBytes(StandardCharsets.UTF_8));
+            }
+        });
+        UpstreamEngine engine = engine(server, null);
+
+        for (int i = 0; i < 2; i++) {
+            assertThat(run(engine, request(5, 4, -1)).reason).isEqualTo(FinishReason.LENGTH);
+        }
+
+        assertThat(connection).containsExactly("close", "close");
     }
 
     @Test
