@@ -192,12 +192,13 @@ class StreamingClientTest {
     /**
      * llama-server closes a connection after every streamed answer without saying so: the next
      * request finds its pooled connection dead before any answer and goes again on a new one,
-     * instead of counting as a failed request.
+     * instead of counting as a failed request, and later requests ask the server to close.
      */
     @Test
     void execute_serverClosesEachConnectionAfterItsStream_everyRequestSucceeds() throws Exception {
         String stream = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\ndata: [DONE]\n\n";
         java.util.concurrent.atomic.AtomicInteger connections = new java.util.concurrent.atomic.AtomicInteger();
+        List<Boolean> askedToClose = new java.util.concurrent.CopyOnWriteArrayList<>();
         try (ServerSocket listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
              StreamingClient client = new StreamingClient("http://127.0.0.1:" + listener.getLocalPort(),
                      Duration.ofSeconds(10), null)) {
@@ -208,11 +209,15 @@ class StreamingClientTest {
                         var in = new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream(),
                                 StandardCharsets.ISO_8859_1));
                         int length = 0;
+                        boolean close = false;
                         for (String h = in.readLine(); h != null && !h.isEmpty(); h = in.readLine()) {
-                            if (h.toLowerCase(java.util.Locale.ROOT).startsWith("content-length:")) {
+                            String lower = h.toLowerCase(java.util.Locale.ROOT);
+                            if (lower.startsWith("content-length:")) {
                                 length = Integer.parseInt(h.substring(15).trim());
                             }
+                            close |= lower.equals("connection: close");
                         }
+                        askedToClose.add(close);
                         // the whole body (ISO-8859-1: a char per byte), so that closing sends FIN, not RST
                         for (long left = length; left > 0; ) {
                             left -= Math.max(1, in.skip(left));
@@ -235,6 +240,8 @@ class StreamingClientTest {
                 assertThat(r.reply()).isEqualTo("hi");
             }
             assertThat(connections.get()).isGreaterThanOrEqualTo(3);
+            // once seen, such a server is asked to close: no later request pays for a dead connection
+            assertThat(askedToClose.getLast()).as("requests asked to close: %s", askedToClose).isTrue();
         }
     }
 

@@ -44,7 +44,10 @@ import org.apache.hc.core5.util.Timeout;
  *   answer (a pooled connection the server had closed while idle) is sent once more on a new
  *   connection; nothing else is retried. A call with {@code closeAfter} (llama-server, which
  *   closes a connection after every streamed answer) says so and never returns its connection to
- *   the pool.
+ *   the pool; once a server has closed a pooled connection under a request, every later call says
+ *   so too (a server that closes after streamed answers would otherwise cost every request a
+ *   failed write and read before it is sent again, which a load generator would count as the
+ *   server's time).
  *
  * Deadlines
  *   connect: connectTimeoutMs; every read: readTimeoutMs (a backstop: the caller's own timer ends
@@ -62,6 +65,8 @@ public final class StreamingHttp implements AutoCloseable {
     private static final TimeValue VALIDATE_AFTER_IDLE = TimeValue.ofSeconds(1);
 
     private final CloseableHttpClient client;
+    /** Set when a server closed a pooled connection under a request: from then on no call pools its connection. */
+    private volatile boolean serverClosesConnections;
 
     /**
      * @param connectTimeoutMs TCP connect deadline, ms
@@ -76,7 +81,8 @@ public final class StreamingHttp implements AutoCloseable {
                         .setSocketTimeout(Timeout.ofMilliseconds(readTimeoutMs))
                         .setValidateAfterInactivity(VALIDATE_AFTER_IDLE).build())
                 .setMaxConnPerRoute(MAX_CONNECTIONS).setMaxConnTotal(MAX_CONNECTIONS).build();
-        this.client = HttpClients.custom().setConnectionManager(connections).setRetryStrategy(new StaleRetry())
+        this.client = HttpClients.custom().setConnectionManager(connections)
+                .setRetryStrategy(new StaleRetry(() -> serverClosesConnections = true))
                 .disableRedirectHandling().disableCookieManagement().disableAuthCaching()
                 .disableContentCompression().build();
     }
@@ -98,7 +104,7 @@ public final class StreamingHttp implements AutoCloseable {
         for (int i = 0; i + 1 < headers.size(); i += 2) {
             post.setHeader(headers.get(i), headers.get(i + 1));
         }
-        if (closeAfter) {
+        if (closeAfter || serverClosesConnections) {
             post.setHeader("Connection", "close");
         }
         post.setEntity(new ByteArrayEntity(json, ContentType.APPLICATION_JSON));
@@ -106,6 +112,11 @@ public final class StreamingHttp implements AutoCloseable {
         onAbortable.accept(exchange);
         exchange.response = client.executeOpen(null, post, null);
         return exchange;
+    }
+
+    /** Whether a server has closed a pooled connection under a request (so no call pools its connection). */
+    public boolean serverClosesConnections() {
+        return serverClosesConnections;
     }
 
     @Override
@@ -226,7 +237,7 @@ public final class StreamingHttp implements AutoCloseable {
      * pooled connection the server had closed while it was idle. Nothing was answered, so the
      * request was not served, and it goes once more on a new connection.
      */
-    private static final class StaleRetry implements HttpRequestRetryStrategy {
+    private record StaleRetry(Runnable onStale) implements HttpRequestRetryStrategy {
         @Override
         public boolean retryRequest(HttpRequest request, IOException exception, int execCount, HttpContext context) {
             boolean cancelled = request instanceof HttpPost p && p.isCancelled();
@@ -234,7 +245,11 @@ public final class StreamingHttp implements AutoCloseable {
             // any answer; a refused connection or an unreachable host is not retried
             boolean dropped = exception instanceof NoHttpResponseException
                     || exception.getClass() == SocketException.class;
-            return execCount <= 1 && !cancelled && dropped;
+            if (execCount <= 1 && !cancelled && dropped) {
+                onStale.run();
+                return true;
+            }
+            return false;
         }
 
         @Override

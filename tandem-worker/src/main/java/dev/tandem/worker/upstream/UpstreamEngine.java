@@ -559,13 +559,13 @@ public final class UpstreamEngine implements Engine {
                     }
                     return;
                 }
-                JsonNode chunk = JSON.readTree(data);
-                if (!chunk.isObject()) {
-                    throw new IOException("not an object");
-                }
                 if (server.kind() == UpstreamKind.LLAMA_SERVER) {
-                    llamaServerChunk(chunk);
+                    llamaServerChunk(LlamaServerChunk.parse(data, JSON));
                 } else {
+                    JsonNode chunk = JSON.readTree(data);
+                    if (!chunk.isObject()) {
+                        throw new IOException("not an object");
+                    }
                     openAiChunk(chunk);
                 }
             } catch (IOException | RuntimeException e) {
@@ -577,27 +577,20 @@ public final class UpstreamEngine implements Engine {
             }
         }
 
-        private void llamaServerChunk(JsonNode chunk) {
-            if (chunk.has("error")) {
-                fail(UpstreamErrors.fromStreamError(config.baseUri().toString(), chunk.get("error")));
+        private void llamaServerChunk(LlamaServerChunk chunk) {
+            if (chunk.error() != null) {
+                fail(UpstreamErrors.fromStreamError(config.baseUri().toString(), chunk.error()));
                 return;
             }
-            JsonNode tokens = chunk.path("tokens");
-            JsonNode probs = chunk.path("completion_probabilities");
-            for (int i = 0; i < tokens.size(); i++) {
-                JsonNode id = tokens.get(i);
-                if (!id.canConvertToInt()) {
-                    throw UpstreamErrors.malformed(config.baseUri().toString(), "token id " + id);
-                }
-                if (!emit(token(id.asInt(), probs.path(i)))) {
+            int[] tokens = chunk.tokens();
+            for (int i = 0; i < tokens.length; i++) {
+                if (!emit(token(tokens[i], chunk.probs().path(i)))) {
                     return;
                 }
             }
-            if (chunk.path("stop").asBoolean(false)) {
-                cachedTokens = chunk.path("timings").path("cache_n").asInt(0);
-                boolean limit = "limit".equals(chunk.path("stop_type").asText())
-                        || chunk.path("truncated").asBoolean(false);
-                finish(limit ? FinishReason.LENGTH : FinishReason.STOP, true);
+            if (chunk.stop()) {
+                cachedTokens = Math.max(0, chunk.cachedTokens());
+                finish(chunk.limit() ? FinishReason.LENGTH : FinishReason.STOP, true);
             }
         }
 
