@@ -27,6 +27,8 @@ import picocli.CommandLine.Parameters;
         description = {"Start a local cluster described by a YAML file (see docs/cluster.example.yaml):",
             "etcd and NATS from PATH on free loopback ports, one 'tandem frontend' and the file's",
             "'tandem worker's, each in its own JVM. Logs go to the state directory.",
+            "A worker entry '{ upstream: \"http://HOST:PORT\" }' is a sidecar adapting a server you run",
+            "(llama-server, vLLM, SGLang, OpenAI-compatible) instead of an engine of its own.",
             "Stop with Ctrl-C, or from another shell with: tandem down --name NAME"})
 final class UpCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "FILE", description = "the cluster file (YAML)")

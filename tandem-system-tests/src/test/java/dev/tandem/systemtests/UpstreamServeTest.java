@@ -118,10 +118,11 @@ class UpstreamServeTest {
     void conversations_returnToTheServerThatHoldsThem() throws Exception {
         Path dir = dir();
         String tandem = serve("upstream-conversations", servers(dir, 2), "kv");
+        // three conversations in turn: with an even number, round-robin would also send each one to
+        // the same server every turn
         String[] openings = {"Once upon a time there was a girl named Lily who liked to paint pictures of",
             "Tom had a big red ball. Every morning he took the ball to the garden and",
-            "The sun was shining and the birds were singing in the tall green trees near",
-            "Sara wanted a new toy for her birthday, so she asked her mom if they could"};
+            "The sun was shining and the birds were singing in the tall green trees near"};
         String[] history = openings.clone();
         int laterTurns = 0;
         for (int turn = 0; turn < 3; turn++) {
@@ -138,7 +139,7 @@ class UpstreamServeTest {
                 history[c] = history[c] + r.at("/choices/0/text").asText() + " Then";
             }
         }
-        assertThat(laterTurns).isEqualTo(8);
+        assertThat(laterTurns).isEqualTo(6);
     }
 
     @Test

@@ -11,6 +11,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.tandem.core.ConfigException;
 import dev.tandem.core.WorkerRecord;
 import dev.tandem.core.WorkerRole;
+import dev.tandem.worker.upstream.UpstreamConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,6 +33,7 @@ import java.util.stream.Collectors;
  *   - { upstream: "http://127.0.0.1:8081" }   # a worker adapting an external server
  *   - { upstream: "http://127.0.0.1:8100", role: prefill }   # vLLM (NixlConnector) prefilling for
  *   - { upstream: "http://127.0.0.1:8200", role: decode }    # a vLLM decode server
+ *   - { upstream: "http://127.0.0.1:8082", args: [--upstream-kind, llama-server] }
  * jvm_options: [-Xmx1g]           # appended to every child JVM's flags
  * </pre>
  * Every field is validated here; an unknown field is an error that names it.
@@ -72,8 +74,10 @@ public record ClusterFile(String name, String namespace, String model, String se
      * @param mock  SIMULATED engines (mock timing model) instead of the real one; default false
      * @param args  more {@code tandem worker} options (e.g. --kv-blocks, --threads)
      * @param upstream an external server (llama-server, vLLM, SGLang, OpenAI-compatible) the worker
-     *              adapts instead of running an engine ({@code tandem worker --upstream}); one worker
-     *              per entry; or null
+     *              adapts instead of running an engine ({@code tandem worker --upstream}); one
+     *              worker per entry (aggregated, or prefill/decode for vLLM servers with the
+     *              NixlConnector: the worker refuses other kinds), its args may add
+     *              {@code --upstream-kind}, {@code --upstream-timeout-ms}, {@code --kv-events}; or null
      */
     public record WorkerGroup(String role, Integer count, Boolean mock, List<String> args, String upstream) {
         public WorkerGroup(String role, Integer count, Boolean mock, List<String> args) {
@@ -89,9 +93,17 @@ public record ClusterFile(String name, String namespace, String model, String se
             if (count < 1) {
                 throw new ConfigException("workers[].count must be at least 1, got " + count);
             }
-            if (upstream != null && (count != 1 || mock)) {
-                throw new ConfigException("workers[] with upstream '" + upstream + "' is one worker adapting that "
-                        + "server: count must be 1 and mock false (one entry per server)");
+            if (upstream != null) {
+                if (count != 1 || mock) {
+                    throw new ConfigException("workers[] with upstream '" + upstream + "' is one worker adapting "
+                            + "that server: count must be 1 and mock false (one entry per server)");
+                }
+                try {
+                    UpstreamConfig.of(upstream, null); // kind: detected by the worker
+                } catch (ConfigException e) {
+                    throw new ConfigException("workers[].upstream must be an http(s)://host:port URL, got '"
+                            + upstream + "'");
+                }
             }
         }
 

@@ -31,7 +31,9 @@ import java.util.stream.Stream;
  * A whole deployment on this machine, one process per part ({@code tandem up}): etcd and NATS
  * from PATH on free loopback ports with their data in the state directory, one
  * {@code tandem frontend} and the cluster file's {@code tandem worker}s as child JVMs started
- * with this JVM's own launcher.
+ * with this JVM's own launcher. A worker entry with an {@code upstream} URL is a sidecar adapting
+ * that external server ({@code tandem worker --upstream}, id {@code NAME-upstream-I}); the server
+ * itself is not started here.
  *
  * <h2>Design</h2>
  * Start order: etcd, NATS, frontend, workers (all at once; they register when ready), then a
@@ -131,7 +133,8 @@ public final class LocalCluster implements AutoCloseable {
     }
 
     private ChildProcess launchWorker(ClusterFile.WorkerGroup g) {
-        String id = spec.name() + "-" + g.role().toLowerCase(Locale.ROOT) + "-" + nextWorkerIndex.getAndIncrement();
+        String kind = g.upstream() != null ? "upstream" : g.role().toLowerCase(Locale.ROOT);
+        String id = spec.name() + "-" + kind + "-" + nextWorkerIndex.getAndIncrement();
         ChildProcess w = TandemChild.start(launcher, id, dir.resolve(id + ".log"), workerArgs(g, id));
         workers.add(w);
         targets.put(w, new PrometheusTargets.WorkerTarget(id, g.role().toLowerCase(Locale.ROOT), ""));

@@ -59,6 +59,9 @@ class ClusterFileTest {
                 .containsExactly(WorkerRole.PREFILL, WorkerRole.DECODE);
         assertThatThrownBy(() -> ClusterFile.parse("workers: [{upstream: \"http://h:1\", count: 2}]", "x", "c.yaml"))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("count must be 1");
+        assertThatThrownBy(() -> ClusterFile.parse("workers: [{upstream: \"h:8081\"}]", "x", "c.yaml"))
+                .isInstanceOf(ConfigException.class)
+                .hasMessage("c.yaml: workers[].upstream must be an http(s)://host:port URL, got 'h:8081'");
     }
 
     @Test
