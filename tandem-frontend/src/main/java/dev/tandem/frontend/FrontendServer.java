@@ -162,6 +162,13 @@ public final class FrontendServer implements AutoCloseable {
                                        IntSupplier activePins) {
         FrontendServer f = new FrontendServer(config, models, workers, selector, dispatch, disagg, activePins);
         f.server.start();
+        if (!f.server.isRunning() || f.server.port() < 0) {
+            // Helidon logs the cause (an address in use, a host that is not this machine's) and
+            // goes on without a listener: a frontend that cannot listen must not look started
+            f.close();
+            throw new ConfigException("the frontend cannot listen on " + config.host() + ":" + config.port()
+                    + " (is the port in use by another process, or the host not an address of this machine?)");
+        }
         LOG.log(System.Logger.Level.INFO, "frontend listening on {0}, models {1}", f.url(),
                 f.models.stream().map(ServedModel::name).toList());
         return f;

@@ -14,7 +14,7 @@ class FrontendBindTest {
     @Test
     void start_portInUse_failsNamingTheAddress() throws Exception {
         try (ServerSocket taken = new ServerSocket(0, 50, InetAddress.getByName("127.0.0.1"))) {
-            FrontendConfig config = FrontendConfig.defaults().withPort(taken.getLocalPort());
+            FrontendConfig config = FrontendConfig.defaults().withHost("127.0.0.1").withPort(taken.getLocalPort());
 
             assertThatThrownBy(() -> FrontendServer.start(config, List.of(new ServedModel("m", new ByteTextModel())),
                     new WorkerSet(), new RoundRobinSelector()))
