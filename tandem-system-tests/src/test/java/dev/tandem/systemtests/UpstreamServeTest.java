@@ -118,28 +118,7 @@ class UpstreamServeTest {
     void conversations_returnToTheServerThatHoldsThem() throws Exception {
         Path dir = dir();
         String tandem = serve("upstream-conversations", servers(dir, 2), "kv");
-        // three conversations in turn: with an even number, round-robin would also send each one to
-        // the same server every turn
-        String[] openings = {"Once upon a time there was a girl named Lily who liked to paint pictures of",
-            "Tom had a big red ball. Every morning he took the ball to the garden and",
-            "The sun was shining and the birds were singing in the tall green trees near"};
-        String[] history = openings.clone();
-        int laterTurns = 0;
-        for (int turn = 0; turn < 3; turn++) {
-            for (int c = 0; c < history.length; c++) {
-                JsonNode r = complete(tandem, history[c], 24);
-                int prompt = r.at("/usage/prompt_tokens").asInt();
-                int cached = r.at("/usage/prompt_tokens_details/cached_tokens").asInt();
-                if (turn > 0) {
-                    // everything but the new words was sent to the same server last turn
-                    assertThat(cached).as("conversation %d turn %d: %d of %d prompt tokens cached", c, turn,
-                            cached, prompt).isGreaterThanOrEqualTo(prompt - 24);
-                    laterTurns++;
-                }
-                history[c] = history[c] + r.at("/choices/0/text").asText() + " Then";
-            }
-        }
-        assertThat(laterTurns).isEqualTo(6);
+        Conversations.assertEachReturnsToItsServer((prompt, maxTokens) -> complete(tandem, prompt, maxTokens));
     }
 
     @Test

@@ -87,27 +87,8 @@ class UpstreamUpTest {
         }
 
         // each conversation's later turns go to the server that computed its earlier ones: the router
-        // learns where a prompt is cached from the sidecars' KV events on NATS. Three conversations
-        // in turn: with an even number, round-robin would also send each one to the same server.
-        String[] history = {"Once upon a time there was a girl named Lily who liked to paint pictures of",
-            "Tom had a big red ball. Every morning he took the ball to the garden and",
-            "The sun was shining and the birds were singing in the tall green trees near"};
-        int laterTurns = 0;
-        for (int turn = 0; turn < 3; turn++) {
-            for (int c = 0; c < history.length; c++) {
-                JsonNode r = complete(url, history[c], 24);
-                int prompt = r.at("/usage/prompt_tokens").asInt();
-                int cached = r.at("/usage/prompt_tokens_details/cached_tokens").asInt();
-                if (turn > 0) {
-                    // everything but the new words was sent to the same server last turn
-                    assertThat(cached).as("conversation %d turn %d: %d of %d prompt tokens cached", c, turn,
-                            cached, prompt).isGreaterThanOrEqualTo(prompt - 24);
-                    laterTurns++;
-                }
-                history[c] = history[c] + r.at("/choices/0/text").asText() + " Then";
-            }
-        }
-        assertThat(laterTurns).isEqualTo(6);
+        // learns where a prompt is cached from the sidecars' KV events on NATS
+        Conversations.assertEachReturnsToItsServer((prompt, maxTokens) -> complete(url, prompt, maxTokens));
 
         assertThat(Main.execute("down", "--state-dir", stateDir.toString())).isZero();
         assertThat(up.isAlive()).isFalse();
