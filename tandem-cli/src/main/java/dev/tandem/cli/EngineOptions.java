@@ -10,7 +10,9 @@ final class EngineOptions {
     @Option(names = "--block-size", description = "tokens per KV block (default: 16)")
     Integer blockSize;
 
-    @Option(names = "--kv-blocks", description = "KV blocks in the pool (default: derived from --kv-cache-memory)")
+    @Option(names = "--kv-blocks", description = "KV blocks in the pool (default: derived from --kv-cache-memory); "
+            + "with --upstream, the blocks each server's cache holds, as the router should assume them (default: "
+            + "its slots x context, x 8 for llama-server, whose host-memory prompt cache is not reported)")
     Integer kvBlocks;
 
     @Option(names = "--kv-cache-memory", description = "KV pool size, e.g. 2GiB or 512MiB (default: "

@@ -422,6 +422,18 @@ class UpstreamEngineTest {
                 .hasMessageContaining("no structured output");
     }
 
+    /** The router's view of a server's cache: derived from its slots and context, or as the operator says. */
+    @Test
+    void capacity_derivedFromSlotsAndContext_orGiven() throws Exception {
+        FakeServer server = keep(FakeServer.llamaServer(256)); // 2 slots of 256 positions
+        int block = MODEL.layout().blockSizeTokens();
+
+        assertThat(engine(server, null).info().totalBlocks()).as("2 slots x 256 / block, x 8 host cache")
+                .isEqualTo(2 * 256 / block * 8);
+        assertThat(keep(UpstreamEngine.start(UpstreamConfig.of(server.url(), null).withPolling(50, 2_000), MODEL,
+                new UpstreamEngine.Limits(4, 512, 40), null)).info().totalBlocks()).isEqualTo(40);
+    }
+
     @Test
     void promptBeyondTheServersContext_isInvalidAtSubmit() throws Exception {
         FakeServer server = keep(FakeServer.llamaServer(16));
