@@ -9,21 +9,18 @@ import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
 import java.util.function.Consumer;
-import org.apache.hc.client5.http.HttpRequestRetryStrategy;
 import org.apache.hc.client5.http.classic.methods.HttpPost;
 import org.apache.hc.client5.http.config.ConnectionConfig;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
 import org.apache.hc.client5.http.impl.classic.HttpClients;
+import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManager;
 import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManagerBuilder;
 import org.apache.hc.core5.http.ClassicHttpResponse;
 import org.apache.hc.core5.http.ContentType;
 import org.apache.hc.core5.http.HttpEntity;
-import org.apache.hc.core5.http.HttpRequest;
-import org.apache.hc.core5.http.HttpResponse;
 import org.apache.hc.core5.http.NoHttpResponseException;
 import org.apache.hc.core5.http.io.SocketConfig;
 import org.apache.hc.core5.http.io.entity.ByteArrayEntity;
-import org.apache.hc.core5.http.protocol.HttpContext;
 import org.apache.hc.core5.io.CloseMode;
 import org.apache.hc.core5.util.TimeValue;
 import org.apache.hc.core5.util.Timeout;
@@ -41,8 +38,9 @@ import org.apache.hc.core5.util.Timeout;
  *   to the first streamed line was about 1 ms shorter than with the JDK's asynchronous HttpClient
  *   or Helidon's WebClient, and level with a bare socket (docs/benchmarks.md, "External engines").
  *   Connections are pooled per server. A request whose connection is closed or reset before any
- *   answer (a pooled connection the server had closed while idle) is sent once more on a new
- *   connection; nothing else is retried. A call with {@code closeAfter} (llama-server, which
+ *   answer (a pooled connection the server had closed while idle) is sent once more, as a new
+ *   request, after the pool's idle connections are closed (so it goes on a new connection);
+ *   nothing else is retried. A call with {@code closeAfter} (llama-server, which
  *   closes a connection after every streamed answer) says so and never returns its connection to
  *   the pool; once a server has closed a pooled connection under a request, every later call says
  *   so too (a server that closes after streamed answers would otherwise cost every request a
@@ -64,6 +62,7 @@ public final class StreamingHttp implements AutoCloseable {
     /** Pooled connections idle this long are checked before they carry a request. */
     private static final TimeValue VALIDATE_AFTER_IDLE = TimeValue.ofSeconds(1);
 
+    private final PoolingHttpClientConnectionManager connections;
     private final CloseableHttpClient client;
     /** Set when a server closed a pooled connection under a request: from then on no call pools its connection. */
     private volatile boolean serverClosesConnections;
@@ -73,7 +72,7 @@ public final class StreamingHttp implements AutoCloseable {
      * @param readTimeoutMs    deadline of every blocking read, ms
      */
     public StreamingHttp(long connectTimeoutMs, long readTimeoutMs) {
-        var connections = PoolingHttpClientConnectionManagerBuilder.create()
+        this.connections = PoolingHttpClientConnectionManagerBuilder.create()
                 .setDefaultSocketConfig(SocketConfig.custom().setTcpNoDelay(true)
                         .setSoTimeout(Timeout.ofMilliseconds(readTimeoutMs)).build())
                 .setDefaultConnectionConfig(ConnectionConfig.custom()
@@ -81,8 +80,9 @@ public final class StreamingHttp implements AutoCloseable {
                         .setSocketTimeout(Timeout.ofMilliseconds(readTimeoutMs))
                         .setValidateAfterInactivity(VALIDATE_AFTER_IDLE).build())
                 .setMaxConnPerRoute(MAX_CONNECTIONS).setMaxConnTotal(MAX_CONNECTIONS).build();
-        this.client = HttpClients.custom().setConnectionManager(connections)
-                .setRetryStrategy(new StaleRetry(() -> serverClosesConnections = true))
+        // the one retry is this class's own (post): Apache's sends the same request again on the
+        // same endpoint after some failures, which fails the same way
+        this.client = HttpClients.custom().setConnectionManager(connections).disableAutomaticRetries()
                 .disableRedirectHandling().disableCookieManagement().disableAuthCaching()
                 .disableContentCompression().build();
     }
@@ -99,19 +99,39 @@ public final class StreamingHttp implements AutoCloseable {
      */
     public Exchange post(URI uri, byte[] json, List<String> headers, boolean closeAfter,
                          Consumer<Exchange> onAbortable) throws IOException {
-        HttpPost post = new HttpPost(uri);
-        post.setHeader("Accept", "text/event-stream");
-        for (int i = 0; i + 1 < headers.size(); i += 2) {
-            post.setHeader(headers.get(i), headers.get(i + 1));
+        for (int attempt = 1; ; attempt++) {
+            HttpPost post = new HttpPost(uri);
+            post.setHeader("Accept", "text/event-stream");
+            for (int i = 0; i + 1 < headers.size(); i += 2) {
+                post.setHeader(headers.get(i), headers.get(i + 1));
+            }
+            if (closeAfter || serverClosesConnections) {
+                post.setHeader("Connection", "close");
+            }
+            post.setEntity(new ByteArrayEntity(json, ContentType.APPLICATION_JSON));
+            Exchange exchange = new Exchange(post);
+            onAbortable.accept(exchange);
+            try {
+                exchange.response = client.executeOpen(null, post, null);
+                return exchange;
+            } catch (IOException e) {
+                if (attempt > 1 || post.isCancelled() || !droppedBeforeAnswer(e)) {
+                    throw e;
+                }
+                // a pooled connection the server had closed: no pooled connection of this server
+                // is to be trusted, and from now on none is kept
+                serverClosesConnections = true;
+                connections.closeIdle(TimeValue.ZERO_MILLISECONDS);
+            }
         }
-        if (closeAfter || serverClosesConnections) {
-            post.setHeader("Connection", "close");
-        }
-        post.setEntity(new ByteArrayEntity(json, ContentType.APPLICATION_JSON));
-        Exchange exchange = new Exchange(post);
-        onAbortable.accept(exchange);
-        exchange.response = client.executeOpen(null, post, null);
-        return exchange;
+    }
+
+    /**
+     * Closed (EOF) or reset (a plain {@code SocketException}: "Connection reset", "Broken pipe")
+     * before any answer; a refused connection or an unreachable host is not.
+     */
+    private static boolean droppedBeforeAnswer(IOException e) {
+        return e instanceof NoHttpResponseException || e.getClass() == SocketException.class;
     }
 
     /** Whether a server has closed a pooled connection under a request (so no call pools its connection). */
@@ -229,37 +249,6 @@ public final class StreamingHttp implements AutoCloseable {
                 sb.append(line).append('\n');
             }
             return sb.length() <= max ? sb.toString() : sb.substring(0, max);
-        }
-    }
-
-    /**
-     * One more try of a request whose connection was closed or reset before any answer came: a
-     * pooled connection the server had closed while it was idle. Nothing was answered, so the
-     * request was not served, and it goes once more on a new connection.
-     */
-    private record StaleRetry(Runnable onStale) implements HttpRequestRetryStrategy {
-        @Override
-        public boolean retryRequest(HttpRequest request, IOException exception, int execCount, HttpContext context) {
-            boolean cancelled = request instanceof HttpPost p && p.isCancelled();
-            // closed (EOF) or reset (a plain SocketException: "Connection reset", "Broken pipe") before
-            // any answer; a refused connection or an unreachable host is not retried
-            boolean dropped = exception instanceof NoHttpResponseException
-                    || exception.getClass() == SocketException.class;
-            if (execCount <= 1 && !cancelled && dropped) {
-                onStale.run();
-                return true;
-            }
-            return false;
-        }
-
-        @Override
-        public boolean retryRequest(HttpResponse response, int execCount, HttpContext context) {
-            return false;
-        }
-
-        @Override
-        public TimeValue getRetryInterval(HttpResponse response, int execCount, HttpContext context) {
-            return TimeValue.ZERO_MILLISECONDS;
         }
     }
 }
