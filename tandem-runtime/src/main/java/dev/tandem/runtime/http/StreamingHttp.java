@@ -134,11 +134,6 @@ public final class StreamingHttp implements AutoCloseable {
         return e instanceof NoHttpResponseException || e.getClass() == SocketException.class;
     }
 
-    /** Whether a server has closed a pooled connection under a request (so no call pools its connection). */
-    public boolean serverClosesConnections() {
-        return serverClosesConnections;
-    }
-
     @Override
     public void close() {
         client.close(CloseMode.IMMEDIATE);
