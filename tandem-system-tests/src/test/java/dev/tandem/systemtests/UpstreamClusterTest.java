@@ -20,6 +20,17 @@ import static org.awaitility.Awaitility.await;
  * registered in a real etcd and publishing on a real NATS, behind {@code tandem frontend}.
  */
 class UpstreamClusterTest {
+    private int readyStatus(int metricsPort) throws Exception {
+        return cluster.http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + metricsPort + "/ready"))
+                .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.discarding()).statusCode();
+    }
+
+    private static int freePort() throws java.io.IOException {
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
     private ClusterFixture cluster;
     private final List<LlamaServer> servers = new ArrayList<>();
 
@@ -41,9 +52,14 @@ class UpstreamClusterTest {
         }
         cluster.startFrontend(List.of("--router", "kv", "--connect-timeout-ms", "120000"));
         List<ChildProcess> workers = new ArrayList<>();
+        int metricsPort = freePort();
         for (int i = 0; i < 2; i++) {
-            workers.add(cluster.startWorker("up" + i, List.of("--upstream", servers.get(i).url,
-                    "--lease-ttl-ms", "3000", "--connect-timeout-ms", "120000")));
+            List<String> args = new ArrayList<>(List.of("--upstream", servers.get(i).url, "--lease-ttl-ms", "3000",
+                    "--connect-timeout-ms", "120000"));
+            if (i == 0) {
+                args.addAll(List.of("--metrics-port", String.valueOf(metricsPort)));
+            }
+            workers.add(cluster.startWorker("up" + i, args));
         }
         cluster.awaitFrontend();
         for (ChildProcess p : workers) {
@@ -62,6 +78,7 @@ class UpstreamClusterTest {
                     .isEqualTo(ClusterFixture.JSON.readTree(own.body()).get("content").asText()).isNotEmpty();
         }
 
+        assertThat(readyStatus(metricsPort)).isEqualTo(200);
         servers.getFirst().kill();
 
         // the sidecar stays up but leaves the registry while its server does not answer
@@ -69,6 +86,8 @@ class UpstreamClusterTest {
                 Duration.ofSeconds(30));
         await().atMost(Duration.ofSeconds(30)).until(() -> cluster.listed().equals(Set.of("up1")));
         assertThat(workers.getFirst().isAlive()).isTrue();
+        // and tells a readiness probe so: it is up, but not ready while its server does not answer
+        assertThat(readyStatus(metricsPort)).isEqualTo(503);
         for (int i = 0; i < 4; i++) {
             HttpResponse<String> r = cluster.complete("After the crash " + i, 8);
             assertThat(r.statusCode()).as(r.body()).isEqualTo(200);

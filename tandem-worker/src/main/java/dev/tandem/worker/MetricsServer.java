@@ -11,20 +11,22 @@ import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.function.BooleanSupplier;
 
 /**
  * A worker's {@code GET /metrics} (Prometheus text format) on its own small HTTP listener: the
  * JDK's server on a virtual-thread executor, since a scrape every few seconds needs nothing more.
  * {@code GET /health} answers 200 while the listener runs; {@code GET /ready} answers 200 while
- * the worker is registered and not draining ({@link #ready(boolean)}), 503 otherwise (for
+ * the worker is registered and not draining ({@link #readyWhen}: a sidecar whose external server
+ * stopped answering has left the registry, so it is not ready either), 503 otherwise (for
  * orchestrators' readiness probes). Any other path is 404. Safe for concurrent use;
  * {@link #close()} stops it.
  */
 public final class MetricsServer implements AutoCloseable {
     private final HttpServer server;
     private final ExecutorService executor;
-    /** Set by the worker once registered, cleared when it starts draining. */
-    private volatile boolean ready;
+    /** Asked on every {@code /ready}: set by the worker once registered, cleared when it starts draining. */
+    private volatile BooleanSupplier ready = () -> false;
 
     private MetricsServer(HttpServer server, ExecutorService executor) {
         this.server = server;
@@ -53,7 +55,12 @@ public final class MetricsServer implements AutoCloseable {
 
     /** Whether {@code /ready} answers 200 (registered, not draining) or 503. */
     public void ready(boolean isReady) {
-        this.ready = isReady;
+        this.ready = () -> isReady;
+    }
+
+    /** {@code /ready} answers 200 while {@code condition} holds (asked on every request), else 503. */
+    public void readyWhen(BooleanSupplier condition) {
+        this.ready = condition;
     }
 
     private void serve(HttpExchange exchange, PrometheusRegistry registry) throws IOException {
@@ -69,7 +76,7 @@ public final class MetricsServer implements AutoCloseable {
                     return;
                 }
                 case "/ready" -> {
-                    exchange.sendResponseHeaders(ready ? 200 : 503, -1);
+                    exchange.sendResponseHeaders(ready.getAsBoolean() ? 200 : 503, -1);
                     return;
                 }
                 case "/metrics" -> {

@@ -132,7 +132,7 @@ public final class WorkerProcess implements AutoCloseable {
         String address = hostPort(spec.advertiseHost(), rpc.port());
         Registration registration = worker.register(registry, address, spec.transferConfig().hostId());
         if (metricsServer != null) {
-            metricsServer.ready(true);
+            metricsServer.readyWhen(worker::registered);
         }
         EngineInfo info = worker.engine().info();
         List<TransferEndpoint> endpoints = worker.endpoints();

@@ -58,6 +58,21 @@ class MetricsServerTest {
         assertThat(get("/nothing").statusCode()).isEqualTo(404);
     }
 
+    /** A sidecar whose server stopped answering leaves the registry: asked on every probe, not once. */
+    @Test
+    void readyWhen_followsTheConditionAtEachProbe() throws Exception {
+        java.util.concurrent.atomic.AtomicBoolean registered = new java.util.concurrent.atomic.AtomicBoolean(true);
+        server.readyWhen(registered::get);
+        int up = get("/ready").statusCode();
+        registered.set(false);
+        int left = get("/ready").statusCode();
+        registered.set(true);
+
+        assertThat(up).isEqualTo(200);
+        assertThat(left).isEqualTo(503);
+        assertThat(get("/ready").statusCode()).isEqualTo(200);
+    }
+
     @Test
     void metrics_reportTheEnginesLoadAtScrapeTime() throws Exception {
         load.set(new LoadReport(100, 40, 10, 3, 2, 512, 1000, 250));
