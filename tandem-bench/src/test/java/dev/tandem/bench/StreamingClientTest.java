@@ -10,12 +10,14 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tandem.core.ConfigException;
+import dev.tandem.runtime.http.ClosingServer;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -196,52 +198,18 @@ class StreamingClientTest {
      */
     @Test
     void execute_serverClosesEachConnectionAfterItsStream_everyRequestSucceeds() throws Exception {
-        String stream = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\ndata: [DONE]\n\n";
-        java.util.concurrent.atomic.AtomicInteger connections = new java.util.concurrent.atomic.AtomicInteger();
-        List<Boolean> askedToClose = new java.util.concurrent.CopyOnWriteArrayList<>();
-        try (ServerSocket listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
-             StreamingClient client = new StreamingClient("http://127.0.0.1:" + listener.getLocalPort(),
-                     Duration.ofSeconds(10), null)) {
-            Thread.ofVirtual().start(() -> {
-                while (!listener.isClosed()) {
-                    try (var s = listener.accept()) {
-                        connections.incrementAndGet();
-                        var in = new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream(),
-                                StandardCharsets.ISO_8859_1));
-                        int length = 0;
-                        boolean close = false;
-                        for (String h = in.readLine(); h != null && !h.isEmpty(); h = in.readLine()) {
-                            String lower = h.toLowerCase(java.util.Locale.ROOT);
-                            if (lower.startsWith("content-length:")) {
-                                length = Integer.parseInt(h.substring(15).trim());
-                            }
-                            close |= lower.equals("connection: close");
-                        }
-                        askedToClose.add(close);
-                        // the whole body (ISO-8859-1: a char per byte), so that closing sends FIN, not RST
-                        for (long left = length; left > 0; ) {
-                            left -= Math.max(1, in.skip(left));
-                        }
-                        byte[] body = stream.getBytes(StandardCharsets.UTF_8);
-                        OutputStream out = s.getOutputStream();
-                        out.write(("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: " + body.length
-                                + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
-                        out.write(body);
-                        out.flush();
-                    } catch (java.io.IOException e) {
-                        // the listener closed, or the client went away
-                    }
-                }
-            });
-
+        try (ClosingServer server = ClosingServer.start(Map.of("POST /v1/chat/completions",
+                "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\ndata: [DONE]\n\n"));
+             StreamingClient client = new StreamingClient(server.url(), Duration.ofSeconds(10), null)) {
             for (int i = 0; i < 3; i++) {
                 RequestResult r = client.execute(chat("hello " + i));
                 assertThat(r.ok()).as("request %d: %s", i, r.errorMessage()).isTrue();
                 assertThat(r.reply()).isEqualTo("hi");
             }
-            assertThat(connections.get()).isGreaterThanOrEqualTo(3);
+            assertThat(server.connections()).isEqualTo(3);
             // once seen, such a server is asked to close: no later request pays for a dead connection
-            assertThat(askedToClose.getLast()).as("requests asked to close: %s", askedToClose).isTrue();
+            assertThat(server.askedToClose().getLast()).as("requests asked to close: %s", server.askedToClose())
+                    .isTrue();
         }
     }
 

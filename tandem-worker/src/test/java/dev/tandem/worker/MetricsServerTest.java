@@ -11,6 +11,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -61,7 +62,7 @@ class MetricsServerTest {
     /** A sidecar whose server stopped answering leaves the registry: asked on every probe, not once. */
     @Test
     void readyWhen_followsTheConditionAtEachProbe() throws Exception {
-        java.util.concurrent.atomic.AtomicBoolean registered = new java.util.concurrent.atomic.AtomicBoolean(true);
+        AtomicBoolean registered = new AtomicBoolean(true);
         server.readyWhen(registered::get);
         int up = get("/ready").statusCode();
         registered.set(false);
