@@ -2,6 +2,7 @@ package dev.tandem.systemtests;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.BufferedReader;
 import java.io.InputStream;
 import java.io.InputStreamReader;
@@ -30,7 +31,7 @@ import static org.awaitility.Awaitility.await;
  * processes on stories260K.
  */
 class UpstreamServeTest {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = UpstreamChecks.JSON;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     private final List<AutoCloseable> open = new ArrayList<>();
 
@@ -69,45 +70,25 @@ class UpstreamServeTest {
         return serve.awaitUrl(120);
     }
 
-    private JsonNode post(String url, String body) throws Exception {
-        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url)).header("Content-Type",
-                "application/json").timeout(Duration.ofSeconds(60)).POST(HttpRequest.BodyPublishers.ofString(body))
-                .build(), HttpResponse.BodyHandlers.ofString());
-        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
-        return JSON.readTree(r.body());
-    }
-
-    private JsonNode complete(String tandem, String prompt, int maxTokens) throws Exception {
-        return post(tandem + "/v1/completions", JSON.createObjectNode().put("model", "stories260K")
-                .put("prompt", prompt).put("max_tokens", maxTokens).put("temperature", 0).toString());
-    }
-
     @Test
     void greedyText_throughTandem_equalsLlamaServersOwn() throws Exception {
         Path dir = dir();
         List<LlamaServer> servers = servers(dir, 2);
         String tandem = serve("upstream-greedy", servers, "kv");
 
-        for (String prompt : List.of("Once upon a time", "The little dog ran to the park and",
-                "Lily and Ben were friends. One day they found a box. Inside the box")) {
-            String own = post(servers.getFirst().url + "/completion", JSON.createObjectNode().put("prompt", prompt)
-                    .put("n_predict", 48).put("temperature", 0).toString()).get("content").asText();
-
-            JsonNode through = complete(tandem, prompt, 48);
-
-            assertThat(through.at("/choices/0/text").asText()).as(prompt).isEqualTo(own).isNotEmpty();
-            assertThat(through.at("/usage/completion_tokens").asInt()).isEqualTo(48);
-        }
+        UpstreamChecks.assertGreedyTextIsTheServersOwn(http, tandem, servers.getFirst(),
+                List.of("Once upon a time", "The little dog ran to the park and",
+                        "Lily and Ben were friends. One day they found a box. Inside the box"), 48);
 
         // response_format reaches llama-server's own structured output (json_schema): valid JSON back
         String schema = "{\"type\":\"object\",\"properties\":{\"mood\":{\"enum\":[\"happy\",\"sad\"]}},"
                 + "\"required\":[\"mood\"],\"additionalProperties\":false}";
-        com.fasterxml.jackson.databind.node.ObjectNode body = JSON.createObjectNode().put("model", "stories260K")
+        ObjectNode body = JSON.createObjectNode().put("model", "stories260K")
                 .put("max_tokens", 64).put("temperature", 0);
         body.putArray("messages").addObject().put("role", "user").put("content", "How does the dog feel?");
         body.putObject("response_format").put("type", "json_schema").putObject("json_schema").put("name", "mood")
                 .set("schema", JSON.readTree(schema));
-        JsonNode answer = post(tandem + "/v1/chat/completions", body.toString());
+        JsonNode answer = UpstreamChecks.post(http, tandem + "/v1/chat/completions", body.toString());
         assertThat(answer.at("/choices/0/finish_reason").asText()).isEqualTo("stop");
         JsonNode value = JSON.readTree(answer.at("/choices/0/message/content").asText());
         assertThat(value.get("mood").asText()).isIn("happy", "sad");
@@ -118,7 +99,7 @@ class UpstreamServeTest {
     void conversations_returnToTheServerThatHoldsThem() throws Exception {
         Path dir = dir();
         String tandem = serve("upstream-conversations", servers(dir, 2), "kv");
-        Conversations.assertEachReturnsToItsServer((prompt, maxTokens) -> complete(tandem, prompt, maxTokens));
+        UpstreamChecks.assertConversationsReturnToTheirServer(http, tandem);
     }
 
     @Test
@@ -148,7 +129,8 @@ class UpstreamServeTest {
         await().atMost(Duration.ofSeconds(15)).untilAsserted(() -> assertThat(metrics(tandem))
                 .doesNotContain("worker=\"upstream-0\"").contains("worker=\"upstream-1\""));
         for (int i = 0; i < 4; i++) {
-            assertThat(complete(tandem, "After the crash " + i, 8).at("/usage/completion_tokens").asInt()).isEqualTo(8);
+            assertThat(UpstreamChecks.complete(http, tandem, "After the crash " + i, 8).at("/usage/completion_tokens")
+                    .asInt()).isEqualTo(8);
         }
     }
 

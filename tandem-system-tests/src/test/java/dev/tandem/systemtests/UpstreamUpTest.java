@@ -1,16 +1,11 @@
 package dev.tandem.systemtests;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tandem.cli.Main;
 import dev.tandem.cli.cluster.ClusterState;
 import dev.tandem.cli.cluster.TandemChild;
 import dev.tandem.runtime.Prerequisites;
 import dev.tandem.runtime.process.ChildProcess;
-import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -31,7 +26,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 @Timeout(240)
 class UpstreamUpTest {
     private static final Pattern UP = Pattern.compile("is up: OpenAI API at (http://\\S+)/v1");
-    private static final ObjectMapper JSON = new ObjectMapper();
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     private final List<LlamaServer> servers = new ArrayList<>();
     private ChildProcess up;
@@ -76,37 +70,17 @@ class UpstreamUpTest {
 
         assertThat(ClusterState.read(stateDir).orElseThrow().children()).extracting(ClusterState.Member::label)
                 .containsExactly("etcd", "nats-server", "frontend", "upstream-up-upstream-0", "upstream-up-upstream-1");
-        for (String prompt : List.of("Once upon a time", "The little dog ran to the park and")) {
-            String own = post(servers.getFirst().url + "/completion", JSON.createObjectNode().put("prompt", prompt)
-                    .put("n_predict", 32).put("temperature", 0).toString()).get("content").asText();
-
-            JsonNode through = complete(url, prompt, 32);
-
-            assertThat(through.at("/choices/0/text").asText()).as(prompt).isEqualTo(own).isNotEmpty();
-            assertThat(through.at("/usage/completion_tokens").asInt()).isEqualTo(32);
-        }
+        UpstreamChecks.assertGreedyTextIsTheServersOwn(http, url, servers.getFirst(),
+                List.of("Once upon a time", "The little dog ran to the park and"), 32);
 
         // each conversation's later turns go to the server that computed its earlier ones: the router
         // learns where a prompt is cached from the sidecars' KV events on NATS
-        Conversations.assertEachReturnsToItsServer((prompt, maxTokens) -> complete(url, prompt, maxTokens));
+        UpstreamChecks.assertConversationsReturnToTheirServer(http, url);
 
         assertThat(Main.execute("down", "--state-dir", stateDir.toString())).isZero();
         assertThat(up.isAlive()).isFalse();
         assertThat(up.output()).contains("Tandem cluster 'upstream-up' stopped");
         // the servers are the user's: 'down' stops only what 'up' started
         assertThat(servers).allMatch(LlamaServer::isAlive);
-    }
-
-    private JsonNode complete(String tandem, String prompt, int maxTokens) throws Exception {
-        return post(tandem + "/v1/completions", JSON.createObjectNode().put("model", "stories260K")
-                .put("prompt", prompt).put("max_tokens", maxTokens).put("temperature", 0).toString());
-    }
-
-    private JsonNode post(String url, String body) throws Exception {
-        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url)).header("Content-Type",
-                "application/json").timeout(Duration.ofSeconds(60)).POST(HttpRequest.BodyPublishers.ofString(body))
-                .build(), HttpResponse.BodyHandlers.ofString());
-        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
-        return JSON.readTree(r.body());
     }
 }
