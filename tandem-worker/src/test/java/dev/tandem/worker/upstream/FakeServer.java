@@ -11,7 +11,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
+import java.util.function.IntUnaryOperator;
 
 /**
  * A scripted HTTP server on a real loopback socket: each path answers as the test says. Stands in
@@ -65,6 +67,27 @@ final class FakeServer implements AutoCloseable {
                     out.write(("data: " + d + "\n\n").getBytes(StandardCharsets.UTF_8));
                     out.flush();
                 }
+            }
+        });
+    }
+
+    /**
+     * Answers {@code path} with a stream of llama-server chunks, the i-th carrying token
+     * {@code tokenAt(i)}, every 5 ms until the client closes it, which counts down {@code closed}.
+     */
+    FakeServer endlessStream(String path, IntUnaryOperator tokenAt, CountDownLatch closed) {
+        return route(path, e -> {
+            e.sendResponseHeaders(200, 0);
+            OutputStream out = e.getResponseBody();
+            try {
+                for (int i = 0; i < 2_000; i++) {
+                    out.write(("data: {\"tokens\":[" + tokenAt.applyAsInt(i) + "],\"stop\":false}\n\n")
+                            .getBytes(StandardCharsets.UTF_8));
+                    out.flush();
+                    Thread.sleep(5);
+                }
+            } catch (IOException | InterruptedException gone) {
+                closed.countDown();
             }
         });
     }

@@ -15,7 +15,6 @@ import dev.tandem.core.RequestException;
 import dev.tandem.core.RequestException.Kind;
 import dev.tandem.core.SamplingParams;
 import dev.tandem.runtime.http.ClosingServer;
-import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -200,20 +199,8 @@ class UpstreamEngineTest {
     @Test
     void stopTokenId_endsTheRequestAndClosesTheStream() throws Exception {
         CountDownLatch closed = new CountDownLatch(1);
-        FakeServer server = keep(FakeServer.llamaServer(256).route("/completion", e -> {
-            e.sendResponseHeaders(200, 0);
-            OutputStream out = e.getResponseBody();
-            try {
-                for (int i = 0; i < 2_000; i++) {
-                    out.write(("data: {\"tokens\":[" + (i == 1 ? 42 : 7) + "],\"stop\":false}\n\n")
-                            .getBytes(StandardCharsets.UTF_8));
-                    out.flush();
-                    Thread.sleep(5);
-                }
-            } catch (IOException | InterruptedException gone) {
-                closed.countDown();
-            }
-        }));
+        FakeServer server = keep(FakeServer.llamaServer(256).endlessStream("/completion", i -> i == 1 ? 42 : 7,
+                closed));
         GenerateRequest r = new GenerateRequest("stop", new int[] {1, 2, 3}, SamplingParams.GREEDY, 100,
                 new int[] {42}, false, -1);
 
@@ -227,19 +214,7 @@ class UpstreamEngineTest {
     @Test
     void cancel_closesTheStreamAndFinishesCancelled() throws Exception {
         CountDownLatch closed = new CountDownLatch(1);
-        FakeServer server = keep(FakeServer.llamaServer(256).route("/completion", e -> {
-            e.sendResponseHeaders(200, 0);
-            OutputStream out = e.getResponseBody();
-            try {
-                for (int i = 0; i < 2_000; i++) {
-                    out.write("data: {\"tokens\":[7],\"stop\":false}\n\n".getBytes(StandardCharsets.UTF_8));
-                    out.flush();
-                    Thread.sleep(5);
-                }
-            } catch (IOException | InterruptedException gone) {
-                closed.countDown();
-            }
-        }));
+        FakeServer server = keep(FakeServer.llamaServer(256).endlessStream("/completion", i -> 7, closed));
         RecordingSink sink = new RecordingSink(2);
         var handle = engine(server, null).submit(request(5, 200, -1), sink);
         assertThat(sink.awaitTokens(10_000)).isTrue();
