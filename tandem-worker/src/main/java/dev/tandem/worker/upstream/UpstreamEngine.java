@@ -766,7 +766,11 @@ public final class UpstreamEngine implements Engine {
                     int block = info.layout().blockSizeTokens();
                     int[] all = Arrays.copyOf(request.promptTokens(), request.promptLength() + generated);
                     System.arraycopy(output, 0, all, request.promptLength(), generated);
-                    long[] local = BlockHasher.localHashes(all, all.length, block);
+                    // the prompt's full blocks were hashed at submit: only the blocks the reply completes are new
+                    long[] local = Arrays.copyOf(promptLocal, BlockHasher.fullBlocks(all.length, block));
+                    for (int b = promptLocal.length; b < local.length; b++) {
+                        local[b] = BlockHasher.localHash(all, b * block, block);
+                    }
                     // the server computes at least the last prompt token: a fully cached prompt reports one less
                     int cachedBlocks = cachedTokens < 0 ? believedBlocks
                             : (cached == request.promptLength() - 1 ? request.promptLength() : cached) / block;

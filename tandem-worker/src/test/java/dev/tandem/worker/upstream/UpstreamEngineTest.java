@@ -2,6 +2,7 @@ package dev.tandem.worker.upstream;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tandem.core.BlockHasher;
 import dev.tandem.core.ConfigException;
 import dev.tandem.core.FinishReason;
 import dev.tandem.core.GenerateRequest;
@@ -482,6 +483,10 @@ class UpstreamEngineTest {
             assertThat(s.hasParent()).isTrue();
         });
         assertThat(engine.kvSnapshot().sequenceHashes()).hasSize(3);
+        // the hashes a router computes from the same tokens
+        int[] sequence = {10, 11, 12, 13, 14, 15, 16, 17, 7, 8, 9, 10};
+        assertThat(engine.kvSnapshot().sequenceHashes())
+                .containsExactlyInAnyOrder(BlockHasher.sequenceHashes(sequence, BLOCK));
         assertThat(engine.kvSnapshot().lastEventId()).isEqualTo(1);
         assertThat(engine.load().promptTokens()).isEqualTo(8);
     }
