@@ -129,21 +129,32 @@ class MatMulTest {
             float[] actual = new float[2 + 4 * yStride];
             GemmKernels.rows2x4Scalar(w, w0, w1, n, x, xOff, xStride, expected, 2, yStride);
             GemmKernels.rows2x4(w, w0, w1, n, x, xOff, xStride, actual, 2, yStride);
-            for (int t = 0; t < 4; t++) {
-                for (int i = 0; i < 2; i++) {
-                    int at = 2 + t * yStride + i;
-                    double magnitude = 0;
-                    for (int k = 0; k < n; k++) {
-                        magnitude += Math.abs((double) w[(i == 0 ? w0 : w1) + k] * x[xOff + t * xStride + k]);
-                    }
-                    assertThat((double) actual[at]).as("n %d token %d row %d", n, t, i)
-                            .isCloseTo(expected[at], within(1e-5 * magnitude + 1e-7));
+            assertTileClose(w, new int[] {w0, w1}, n, x, xOff, xStride, expected, actual, 2, yStride);
+        }
+    }
+
+    /**
+     * A tile of 4 tokens x {@code rowStarts.length} rows at {@code yOff} (token t's row i at
+     * {@code yOff + t * yStride + i}) is within rounding of {@code expected}, scaled by each dot
+     * product's magnitude, and nothing else of {@code actual} was written.
+     */
+    private static void assertTileClose(float[] w, int[] rowStarts, int n, float[] x, int xOff, int xStride,
+                                        float[] expected, float[] actual, int yOff, int yStride) {
+        int rows = rowStarts.length;
+        for (int t = 0; t < 4; t++) {
+            for (int i = 0; i < rows; i++) {
+                int at = yOff + t * yStride + i;
+                double magnitude = 0;
+                for (int k = 0; k < n; k++) {
+                    magnitude += Math.abs((double) w[rowStarts[i] + k] * x[xOff + t * xStride + k]);
                 }
+                assertThat((double) actual[at]).as("n %d token %d row %d", n, t, i)
+                        .isCloseTo(expected[at], within(1e-5 * magnitude + 1e-7));
             }
-            for (int i = 0; i < actual.length; i++) {
-                if ((i - 2) % yStride > 1 || i < 2) {
-                    assertThat(actual[i]).as("untouched %d", i).isZero();
-                }
+        }
+        for (int i = 0; i < actual.length; i++) {
+            if (i < yOff || (i - yOff) % yStride > rows - 1) {
+                assertThat(actual[i]).as("untouched %d", i).isZero();
             }
         }
     }
@@ -163,22 +174,8 @@ class MatMulTest {
             float[] actual = new float[3 + 4 * yStride];
             GemmKernels.rows4x4Scalar(w, w0, wStride, n, x, xOff, xStride, expected, 3, yStride);
             GemmKernels.rows4x4(w, w0, wStride, n, x, xOff, xStride, actual, 3, yStride);
-            for (int t = 0; t < 4; t++) {
-                for (int i = 0; i < 4; i++) {
-                    int at = 3 + t * yStride + i;
-                    double magnitude = 0;
-                    for (int k = 0; k < n; k++) {
-                        magnitude += Math.abs((double) w[w0 + i * wStride + k] * x[xOff + t * xStride + k]);
-                    }
-                    assertThat((double) actual[at]).as("n %d token %d row %d", n, t, i)
-                            .isCloseTo(expected[at], within(1e-5 * magnitude + 1e-7));
-                }
-            }
-            for (int i = 0; i < actual.length; i++) {
-                if (i < 3 || (i - 3) % yStride > 3) {
-                    assertThat(actual[i]).as("untouched %d", i).isZero();
-                }
-            }
+            assertTileClose(w, new int[] {w0, w0 + wStride, w0 + 2 * wStride, w0 + 3 * wStride}, n, x, xOff,
+                    xStride, expected, actual, 3, yStride);
         }
     }
 
